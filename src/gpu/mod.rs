@@ -1,0 +1,1 @@
+//! GPU execution: device setup, one module per kernel, the executor.

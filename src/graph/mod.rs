@@ -1,0 +1,160 @@
+//! The typed graph IR: a list of nodes in topological order, each producing one NHWC
+//! tensor whose per-image shape is inferred and validated when the node is added.
+//! Front-ends (architecture builders, the TFLite importer) build a [`Graph`]; the planner
+//! and the CPU reference consume it.
+
+mod infer;
+mod ops;
+mod stats;
+
+pub use ops::{Activation, AvgPool, BatchNorm, Conv2d, Dense, Op, Padding};
+pub use stats::LayerStats;
+
+use crate::error::{Error, Result};
+
+/// Per-image tensor shape (NHWC without the batch dimension).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Shape {
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+}
+
+impl Shape {
+    pub fn new(h: usize, w: usize, c: usize) -> Self {
+        Shape { h, w, c }
+    }
+
+    /// Number of elements per image.
+    pub fn len(&self) -> usize {
+        self.h * self.w * self.c
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}x{}", self.h, self.w, self.c)
+    }
+}
+
+/// Index of a node, and of the tensor it produces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub struct TensorId(pub usize);
+
+/// One operator application.
+#[derive(Clone, Debug)]
+pub struct Node {
+    pub name: String,
+    pub op: Op,
+    pub inputs: Vec<TensorId>,
+    pub shape: Shape,
+}
+
+/// A model: nodes in topological order (inputs always precede their consumers).
+#[derive(Clone, Debug)]
+pub struct Graph {
+    nodes: Vec<Node>,
+    output: Option<TensorId>,
+}
+
+impl Graph {
+    /// Starts a graph with its input of the given per-image shape.
+    pub fn new(input: Shape) -> Result<Self> {
+        if input.is_empty() {
+            return Err(Error::graph("input", format!("empty input shape {input}")));
+        }
+        let node = Node { name: "input".into(), op: Op::Input, inputs: vec![], shape: input };
+        Ok(Graph { nodes: vec![node], output: None })
+    }
+
+    /// Appends a node after inferring and validating its output shape.
+    pub fn add(&mut self, name: impl Into<String>, op: Op, inputs: &[TensorId]) -> Result<TensorId> {
+        let name = name.into();
+        let mut shapes = Vec::with_capacity(inputs.len());
+        for id in inputs {
+            let node = self.nodes.get(id.0).ok_or_else(|| {
+                Error::graph(&name, format!("input tensor #{} does not exist", id.0))
+            })?;
+            shapes.push(node.shape);
+        }
+        let shape = infer::output_shape(&op, &shapes).map_err(|reason| Error::graph(&name, reason))?;
+        self.nodes.push(Node { name, op, inputs: inputs.to_vec(), shape });
+        Ok(TensorId(self.nodes.len() - 1))
+    }
+
+    /// Marks the graph output (defaults to the last node).
+    pub fn set_output(&mut self, id: TensorId) -> Result<()> {
+        if id.0 >= self.nodes.len() {
+            return Err(Error::graph("output", format!("tensor #{} does not exist", id.0)));
+        }
+        self.output = Some(id);
+        Ok(())
+    }
+
+    pub fn input(&self) -> TensorId {
+        TensorId(0)
+    }
+
+    pub fn output(&self) -> TensorId {
+        self.output.unwrap_or(TensorId(self.nodes.len() - 1))
+    }
+
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
+
+    pub fn node(&self, id: TensorId) -> &Node {
+        &self.nodes[id.0]
+    }
+
+    pub fn shape(&self, id: TensorId) -> Shape {
+        self.nodes[id.0].shape
+    }
+
+    pub fn input_shape(&self) -> Shape {
+        self.nodes[0].shape
+    }
+
+    pub fn output_shape(&self) -> Shape {
+        self.shape(self.output())
+    }
+
+    /// For each tensor, the nodes that read it.
+    pub fn consumers(&self) -> Vec<Vec<TensorId>> {
+        let mut consumers = vec![Vec::new(); self.nodes.len()];
+        for (i, node) in self.nodes.iter().enumerate() {
+            for input in &node.inputs {
+                consumers[input.0].push(TensorId(i));
+            }
+        }
+        consumers
+    }
+
+    /// Appends `other` so that its input reads this graph's output (model chaining, e.g.
+    /// a feature extractor followed by a separate classifier head).
+    pub fn chain(mut self, other: &Graph) -> Result<Graph> {
+        let joint = self.output();
+        if self.shape(joint) != other.input_shape() {
+            return Err(Error::graph(
+                "chain",
+                format!(
+                    "first model outputs {} but the second expects {}",
+                    self.shape(joint),
+                    other.input_shape()
+                ),
+            ));
+        }
+        let offset = self.nodes.len() - 1;
+        let remap = |id: TensorId| if id.0 == 0 { joint } else { TensorId(id.0 + offset) };
+        for node in &other.nodes[1..] {
+            let inputs: Vec<TensorId> = node.inputs.iter().map(|&i| remap(i)).collect();
+            self.add(node.name.clone(), node.op.clone(), &inputs)?;
+        }
+        self.output = Some(remap(other.output()));
+        Ok(self)
+    }
+}

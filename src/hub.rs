@@ -1,0 +1,1 @@
+//! Model resolution by name: manifest, cache, download with checksum.

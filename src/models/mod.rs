@@ -1,0 +1,1 @@
+//! Architecture builders (deterministic random weights from a seed).

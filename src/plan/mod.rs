@@ -1,0 +1,152 @@
+//! The execution plan: the graph after BatchNorm folding and epilogue fusion, as a list of
+//! GPU steps (one dispatch each) over a small pool of storage-buffer slots.
+//!
+//! Passes, in order: [`fold`] (BatchNorm into the preceding convolution), [`fuse`]
+//! (activations, clamps and residual adds into the producing kernel's epilogue, kernel
+//! selection), [`memory`] (liveness analysis and slot assignment).
+
+mod fold;
+mod fuse;
+mod memory;
+
+use crate::graph::{AvgPool, Conv2d, Dense, Graph, Shape, TensorId};
+
+pub use memory::Slot;
+
+/// Where a tensor lives during execution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct TensorRef {
+    /// The graph tensor (node) this holds.
+    pub tensor: TensorId,
+    /// Index into [`Plan::slots`].
+    pub slot: usize,
+    /// Per-image shape; the batch size is [`Plan::batch`].
+    pub shape: Shape,
+}
+
+/// Non-linear part of one epilogue stage; the stage's clamp follows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[repr(u32)]
+pub enum ActKind {
+    Identity = 0,
+    HardSwish = 1,
+    HardSigmoid = 2,
+    KerasHardSigmoid = 3,
+    Sigmoid = 4,
+}
+
+/// `clamp(act(x), lo, hi)`; ReLU is `lo = 0`, ReLU6 is `lo = 0, hi = 6`, a quantized
+/// tensor's range is `[lo, hi]`. Unbounded sides are ±`f32::MAX`.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct ActStage {
+    pub act: ActKind,
+    pub lo: f32,
+    pub hi: f32,
+}
+
+impl ActStage {
+    pub const IDENTITY: ActStage = ActStage { act: ActKind::Identity, lo: -f32::MAX, hi: f32::MAX };
+}
+
+/// What every kernel applies to each output value `v` before storing it:
+/// `v = pre[1](pre[0](v + bias)); if residual { v += residual }; v = post(v)`.
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Epilogue {
+    pub pre: [ActStage; 2],
+    pub post: ActStage,
+}
+
+impl Default for Epilogue {
+    fn default() -> Self {
+        Epilogue { pre: [ActStage::IDENTITY; 2], post: ActStage::IDENTITY }
+    }
+}
+
+/// The GPU kernel a step runs, with its (already folded) weights.
+#[derive(Clone, Debug)]
+pub enum Kernel {
+    /// General grouped convolution (the stem, and any conv that fits no faster kernel).
+    Conv(Conv2d),
+    /// Depthwise convolution, any kernel size, stride and depth multiplier.
+    Depthwise(Conv2d),
+    /// 1×1 stride-1 convolution: a GEMM over pixels × channels.
+    Pointwise(Conv2d),
+    GlobalAvgPool,
+    AvgPool(AvgPool),
+    Dense(Dense),
+    Softmax,
+    /// Copies `inputs[0]` through the epilogue: standalone activations and (with a
+    /// residual) standalone adds.
+    Elementwise,
+    /// `inputs[0] * inputs[1]` with `inputs[1]` of shape 1×1×C (squeeze-excite).
+    MulChannel,
+    /// Writes `inputs[0]` into channels `[offset, offset + c)` of the output.
+    ConcatPart { offset: usize },
+}
+
+impl Kernel {
+    /// Short name used in tables and for shader selection.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kernel::Conv(_) => "conv",
+            Kernel::Depthwise(_) => "depthwise",
+            Kernel::Pointwise(_) => "pointwise",
+            Kernel::GlobalAvgPool => "global_avg_pool",
+            Kernel::AvgPool(_) => "avg_pool",
+            Kernel::Dense(_) => "dense",
+            Kernel::Softmax => "softmax",
+            Kernel::Elementwise => "elementwise",
+            Kernel::MulChannel => "mul_channel",
+            Kernel::ConcatPart { .. } => "concat",
+        }
+    }
+}
+
+/// One GPU dispatch.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// Name of the graph node whose output this step writes.
+    pub name: String,
+    /// Graph nodes folded or fused into this step, producer first.
+    pub fused: Vec<TensorId>,
+    pub kernel: Kernel,
+    pub inputs: Vec<TensorRef>,
+    pub residual: Option<TensorRef>,
+    pub output: TensorRef,
+    pub epilogue: Epilogue,
+}
+
+/// A graph compiled for one batch size.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub batch: usize,
+    pub steps: Vec<Step>,
+    pub slots: Vec<Slot>,
+    pub input: TensorRef,
+    pub output: TensorRef,
+}
+
+impl Plan {
+    /// Folds, fuses and assigns memory for `graph` at batch size `batch`.
+    pub fn build(graph: &Graph, batch: usize) -> crate::Result<Plan> {
+        if batch == 0 {
+            return Err(crate::Error::InvalidArgument("batch size must be at least 1".into()));
+        }
+        let folded = fold::fold_batch_norms(graph)?;
+        let steps = fuse::select_kernels(&folded)?;
+        memory::assign(&folded, steps, batch)
+    }
+
+    pub fn dispatch_count(&self) -> usize {
+        self.steps.len()
+    }
+
+    pub fn buffer_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Bytes of all activation slots together (f32).
+    pub fn peak_activation_bytes(&self) -> usize {
+        self.slots.iter().map(|s| s.bytes).sum()
+    }
+}
