@@ -11,6 +11,7 @@ pub mod graph;
 pub mod hub;
 pub mod import;
 pub mod labels;
+pub mod model;
 pub mod models;
 pub mod plan;
 pub mod preprocess;
