@@ -15,5 +15,6 @@ pub mod model;
 pub mod models;
 pub mod plan;
 pub mod preprocess;
+pub mod verify;
 
 pub use error::{Error, Result};

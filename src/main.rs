@@ -1,1 +1,9 @@
-fn main() {}
+//! The `mobilenet-wgpu` command-line tool.
+
+mod cli;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    cli::main()
+}

@@ -1,1 +1,229 @@
 //! Image decoding and preprocessing.
+//!
+//! The reference predictions (and the models' own training pipelines as published with the
+//! TFLite files) use PIL: `Image.open().convert('RGB')`, a centred square crop, then
+//! `resize((W, H), Image.BILINEAR)`. To feed the models the same bytes, [`center_crop_resize`]
+//! reproduces PIL's resampler exactly rather than using `image::imageops::resize`:
+//!
+//! * PIL's BILINEAR is a separable triangle filter whose support grows with the downscale factor
+//!   (an antialiasing filter), with tap positions and bounds computed as in Pillow's
+//!   `Resample.c` (`precompute_coeffs`).
+//! * For 8-bit images Pillow turns the weights into 22-bit fixed point, runs the horizontal pass
+//!   first, rounds that intermediate image to `u8`, then runs the vertical pass. We do the same,
+//!   so the output equals PIL's byte for byte (checked against arrays made by
+//!   `scripts/pil_reference.py`). A pure float resampler differs from PIL by ±1 on a few percent
+//!   of values, enough to move uint8 model outputs.
+//!
+//! Decoding converts every colour type to 8-bit RGB the way PIL's `convert('RGB')` does for
+//! ordinary files: grayscale is replicated, palettes are expanded and alpha is dropped (not
+//! composited). 16-bit images are scaled to 8 bits by the `image` crate (PIL keeps the high byte,
+//! so such files may differ by 1). EXIF orientation is ignored, as PIL's `Image.open` does.
+//! JPEG files are decoded by the `image` crate's decoder, not libjpeg; its output can differ from
+//! PIL's by a few levels in places, which the crop-and-resize then averages down.
+
+use std::io::Cursor;
+use std::path::Path;
+
+use image::{ImageReader, RgbImage};
+
+use crate::model::Normalization;
+use crate::{Error, Result};
+
+/// Bits of fraction in Pillow's fixed-point resampling weights for 8-bit images
+/// (`PRECISION_BITS = 32 - 8 - 2`).
+const PRECISION_BITS: u32 = 22;
+
+/// Reads and decodes a JPEG, PNG or BMP file into 8-bit RGB.
+pub fn load_image(path: &Path) -> Result<RgbImage> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    decode_image(&bytes, &path.to_string_lossy())
+}
+
+/// Decodes an in-memory JPEG, PNG or BMP image into 8-bit RGB; `name` only labels errors.
+pub fn decode_image(bytes: &[u8], name: &str) -> Result<RgbImage> {
+    let image_error = |reason: String| Error::Image {
+        path: name.into(),
+        reason,
+    };
+    let reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| image_error(e.to_string()))?;
+    if reader.format().is_none() {
+        return Err(image_error(
+            "not a PNG, JPEG or BMP image (unrecognised file contents)".into(),
+        ));
+    }
+    let decoded = reader.decode().map_err(|e| image_error(e.to_string()))?;
+    Ok(decoded.to_rgb8())
+}
+
+/// Centre-crops `img` to a square of side `min(w, h)` and resizes it to `width`×`height` with
+/// PIL's BILINEAR filter. Returns `height * width * 3` pixel values in 0..=255, HWC order.
+pub fn center_crop_resize(img: &RgbImage, width: usize, height: usize) -> Vec<f32> {
+    let (crop, side) = center_square(img);
+    let horizontal = resampling_taps(side, width);
+    let vertical = resampling_taps(side, height);
+    let rows_resized = resample_horizontal(&crop, side, side, &horizontal);
+    let resized = resample_vertical(&rows_resized, width, &vertical);
+    resized.into_iter().map(f32::from).collect()
+}
+
+/// Maps HWC pixel values (0..=255) to the model's input domain with `norm`, channel by channel.
+pub fn to_input(pixels: &[f32], norm: &Normalization) -> Vec<f32> {
+    pixels
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| norm.apply(i % 3, p))
+        .collect()
+}
+
+/// Crop, resize and normalise one image: the NHWC float input (batch of one) of a model whose
+/// input is `width`×`height` RGB.
+pub fn preprocess(img: &RgbImage, width: usize, height: usize, norm: &Normalization) -> Vec<f32> {
+    to_input(&center_crop_resize(img, width, height), norm)
+}
+
+/// The centred square crop as tightly packed RGB bytes, with its side length. The offsets
+/// round down, like `(w - side) // 2` in the reference script.
+fn center_square(img: &RgbImage) -> (Vec<u8>, usize) {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let side = w.min(h);
+    let (left, top) = ((w - side) / 2, (h - side) / 2);
+    let raw = img.as_raw();
+    let crop = (top..top + side)
+        .flat_map(|y| {
+            let start = (y * w + left) * 3;
+            raw[start..start + side * 3].iter().copied()
+        })
+        .collect();
+    (crop, side)
+}
+
+/// The source pixels and fixed-point weights that make up one output pixel along an axis.
+struct Taps {
+    first: usize,
+    weights: Vec<i32>,
+}
+
+/// Pillow's `precompute_coeffs` for the bilinear (triangle, support 1) filter followed by
+/// `normalize_coeffs_8bpc`: one [`Taps`] per output position.
+fn resampling_taps(in_size: usize, out_size: usize) -> Vec<Taps> {
+    let scale = in_size as f64 / out_size as f64;
+    let filter_scale = scale.max(1.0);
+    let support = filter_scale;
+    (0..out_size)
+        .map(|out| {
+            let center = (out as f64 + 0.5) * scale;
+            // `as usize` truncates toward zero and saturates negatives at 0, like Pillow's
+            // `(int)` cast followed by its clamp to 0.
+            let first = (center - support + 0.5) as usize;
+            let end = ((center + support + 0.5) as usize).min(in_size);
+            let raw: Vec<f64> = (first..end)
+                .map(|x| triangle((x as f64 - center + 0.5) / filter_scale))
+                .collect();
+            let total: f64 = raw.iter().sum();
+            let weights = raw
+                .iter()
+                .map(|w| to_fixed_point(if total == 0.0 { *w } else { w / total }))
+                .collect();
+            Taps { first, weights }
+        })
+        .collect()
+}
+
+/// The bilinear kernel: 1 − |x| inside (−1, 1).
+fn triangle(x: f64) -> f64 {
+    (1.0 - x.abs()).max(0.0)
+}
+
+/// Rounds a weight to Pillow's fixed point, half away from zero.
+fn to_fixed_point(weight: f64) -> i32 {
+    let scaled = weight * f64::from(1u32 << PRECISION_BITS);
+    (if scaled < 0.0 {
+        scaled - 0.5
+    } else {
+        scaled + 0.5
+    }) as i32
+}
+
+/// The horizontal pass: each of the `rows` rows of an RGB image `in_width` pixels wide becomes
+/// `taps.len()` pixels wide, rounded to `u8` as Pillow does between its two passes.
+fn resample_horizontal(src: &[u8], in_width: usize, rows: usize, taps: &[Taps]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rows * taps.len() * 3);
+    for y in 0..rows {
+        for tap in taps {
+            for c in 0..3 {
+                out.push(weighted_sum(tap, |x| src[(y * in_width + x) * 3 + c]));
+            }
+        }
+    }
+    out
+}
+
+/// The vertical pass: an RGB image `width` pixels wide becomes `taps.len()` rows high.
+fn resample_vertical(src: &[u8], width: usize, taps: &[Taps]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(taps.len() * width * 3);
+    for tap in taps {
+        for x in 0..width {
+            for c in 0..3 {
+                out.push(weighted_sum(tap, |y| src[(y * width + x) * 3 + c]));
+            }
+        }
+    }
+    out
+}
+
+/// Σ weight·pixel in fixed point with Pillow's rounding and clamping (`clip8`).
+fn weighted_sum(tap: &Taps, pixel_at: impl Fn(usize) -> u8) -> u8 {
+    let half = 1i64 << (PRECISION_BITS - 1);
+    let sum = tap.weights.iter().enumerate().fold(half, |acc, (i, &w)| {
+        acc + i64::from(pixel_at(tap.first + i)) * i64::from(w)
+    });
+    (sum >> PRECISION_BITS).clamp(0, 255) as u8
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn taps_sum_to_one_in_fixed_point() {
+        for (input, output) in [(300, 224), (451, 128), (100, 224), (7, 3)] {
+            for tap in resampling_taps(input, output) {
+                let total: i32 = tap.weights.iter().sum();
+                assert!((total - (1 << PRECISION_BITS)).abs() <= tap.weights.len() as i32);
+                assert!(tap.first + tap.weights.len() <= input);
+            }
+        }
+    }
+
+    #[test]
+    fn same_size_resize_is_identity() {
+        let img = RgbImage::from_fn(5, 5, |x, y| image::Rgb([x as u8 * 40, y as u8 * 50, 7]));
+        let out = center_crop_resize(&img, 5, 5);
+        let expected: Vec<f32> = img.as_raw().iter().map(|&v| f32::from(v)).collect();
+        assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn crop_takes_the_centre_rounding_down() {
+        // 4 wide, 2 high: side 2, left = 1 → columns 1 and 2.
+        let img = RgbImage::from_fn(4, 2, |x, _| image::Rgb([x as u8, 0, 0]));
+        let (crop, side) = center_square(&img);
+        assert_eq!(side, 2);
+        assert_eq!(
+            crop.chunks(3).map(|p| p[0]).collect::<Vec<_>>(),
+            vec![1, 2, 1, 2]
+        );
+    }
+
+    #[test]
+    fn to_input_normalises_per_channel() {
+        let norm = Normalization {
+            mean: [10.0, 20.0, 30.0],
+            std: [2.0, 4.0, 5.0],
+        };
+        let out = to_input(&[12.0, 28.0, 40.0, 10.0, 20.0, 30.0], &norm);
+        assert_eq!(out, vec![1.0, 2.0, 2.0, 0.0, 0.0, 0.0]);
+    }
+}

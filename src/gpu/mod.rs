@@ -1,1 +1,37 @@
 //! GPU execution: device setup, one module per kernel, the executor.
+//!
+//! Every kernel is one WGSL file under `shaders/`, compiled with `shaders/common.wgsl`
+//! prepended; there is one pipeline per (file, entry point), and per-step shapes live in
+//! uniform buffers, so a whole model needs only a handful of pipelines.
+
+mod context;
+mod executor;
+mod kernels;
+mod pipeline;
+mod readback;
+
+pub use context::GpuContext;
+pub use executor::Executor;
+
+/// A kernel module exactly as the runtime compiles it.
+#[derive(Clone, Debug)]
+pub struct ComposedShader {
+    /// The kernel file's name without extension, e.g. `"pointwise"`.
+    pub name: &'static str,
+    /// `shaders/common.wgsl` followed by the kernel file.
+    pub source: String,
+    /// Entry points the runtime may create pipelines for.
+    pub entry_points: &'static [&'static str],
+}
+
+/// Every shader module the runtime can compile (for offline validation).
+pub fn shader_sources() -> Vec<ComposedShader> {
+    kernels::SHADERS
+        .iter()
+        .map(|file| ComposedShader {
+            name: file.name,
+            source: file.compose(),
+            entry_points: file.entry_points,
+        })
+        .collect()
+}

@@ -95,6 +95,24 @@ impl Graph {
         Ok(())
     }
 
+    /// The same graph ending at `id`: later nodes are dropped (none of them can feed `id`,
+    /// nodes being in topological order). Used to read logits before a final softmax.
+    pub fn truncated_at(&self, id: TensorId) -> Result<Graph> {
+        if id.0 >= self.nodes.len() || id.0 == 0 {
+            return Err(Error::graph("output", format!("cannot end the graph at tensor #{}", id.0)));
+        }
+        Ok(Graph { nodes: self.nodes[..=id.0].to_vec(), output: Some(id) })
+    }
+
+    /// The graph without its final softmax (the logits), or itself when it has none.
+    pub fn logits(&self) -> Result<Graph> {
+        let out = self.node(self.output());
+        match out.op {
+            Op::Softmax => self.truncated_at(out.inputs[0]),
+            _ => Ok(self.clone()),
+        }
+    }
+
     pub fn input(&self) -> TensorId {
         TensorId(0)
     }

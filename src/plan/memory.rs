@@ -1,6 +1,13 @@
 //! Pass 3: liveness analysis and assignment of tensors to storage-buffer slots.
+//!
+//! Activations are only needed from the step that writes them until the last step that
+//! reads them, so a handful of buffers, reused round-robin, hold a whole network: a plain
+//! chain ping-pongs between two, a residual block needs a third for its skip input.
 
-use super::{Plan, Step};
+use super::fold::Folded;
+use super::fuse::storage;
+use super::{Plan, Step, TensorRef};
+use crate::error::{Error, Result};
 use crate::graph::{Graph, TensorId};
 
 /// One storage buffer of the pool.
@@ -12,6 +19,159 @@ pub struct Slot {
     pub tensors: Vec<TensorId>,
 }
 
-pub(super) fn assign(_graph: &Graph, _steps: Vec<Step>, _batch: usize) -> crate::Result<Plan> {
-    Err(crate::Error::InvalidArgument("planner not implemented yet".into()))
+/// The steps during which a storage tensor must keep its value (inclusive).
+#[derive(Clone, Copy, Debug)]
+struct Lifetime {
+    tensor: TensorId,
+    first: usize,
+    last: usize,
+}
+
+/// Binds every tensor of `steps` to a slot and assembles the plan.
+pub(super) fn assign(folded: &Folded, mut steps: Vec<Step>, batch: usize) -> Result<Plan> {
+    let graph = &folded.graph;
+    let output = storage(graph, graph.output());
+    if output == graph.input() {
+        return Err(Error::graph(
+            "output",
+            "the graph output is its input: there is nothing to compute",
+        ));
+    }
+    if steps.is_empty() {
+        return Err(Error::graph("output", "the graph has no computing layer"));
+    }
+    let lifetimes = liveness(graph, &steps, output)?;
+    let (slots, slot_of) = allocate(graph, &lifetimes, batch)?;
+    for step in &mut steps {
+        let refs = step
+            .inputs
+            .iter_mut()
+            .chain(step.residual.as_mut())
+            .chain([&mut step.output]);
+        for tensor_ref in refs {
+            tensor_ref.slot = slot_of[tensor_ref.tensor.0];
+        }
+    }
+    let input = graph.input();
+    let input = TensorRef {
+        tensor: input,
+        slot: slot_of[input.0],
+        shape: graph.input_shape(),
+    };
+    let output = TensorRef {
+        tensor: output,
+        slot: slot_of[output.0],
+        shape: graph.output_shape(),
+    };
+    let mut plan = Plan {
+        batch,
+        steps,
+        slots,
+        input,
+        output,
+    };
+    folded.restore_ids(&mut plan);
+    Ok(plan)
+}
+
+/// Lifetimes of the graph input and of every tensor a step writes, ordered by first write.
+///
+/// The input is live from step 0; the output until the last step. A tensor read by a step
+/// is live during that step, so it never shares a slot with the step's output.
+fn liveness(graph: &Graph, steps: &[Step], output: TensorId) -> Result<Vec<Lifetime>> {
+    let mut first: Vec<Option<usize>> = vec![None; graph.nodes().len()];
+    let mut last = vec![0; graph.nodes().len()];
+    first[graph.input().0] = Some(0);
+    for (index, step) in steps.iter().enumerate() {
+        for read in step.inputs.iter().chain(&step.residual) {
+            let ready =
+                read.tensor == graph.input() || first[read.tensor.0].is_some_and(|w| w < index);
+            if !ready {
+                let reason = format!(
+                    "reads tensor `{}` before it is computed",
+                    graph.node(read.tensor).name
+                );
+                return Err(Error::graph(&step.name, reason));
+            }
+            last[read.tensor.0] = index;
+        }
+        first[step.output.tensor.0].get_or_insert(index);
+        last[step.output.tensor.0] = index;
+    }
+    if first[output.0].is_none() {
+        let reason = "no step computes the graph output";
+        return Err(Error::graph(&graph.node(output).name, reason));
+    }
+    last[output.0] = steps.len() - 1;
+    let mut lifetimes: Vec<Lifetime> = (0..first.len())
+        .filter_map(|i| {
+            first[i].map(|first| Lifetime {
+                tensor: TensorId(i),
+                first,
+                last: last[i],
+            })
+        })
+        .collect();
+    lifetimes.sort_by_key(|l| (l.first, l.tensor));
+    Ok(lifetimes)
+}
+
+/// Greedy interval colouring in order of first write, which needs no more slots than
+/// the most tensors ever live at once. The input keeps a slot of its own: a run never
+/// overwrites what the host uploaded, so the same input can be run again as is.
+fn allocate(
+    graph: &Graph,
+    lifetimes: &[Lifetime],
+    batch: usize,
+) -> Result<(Vec<Slot>, Vec<usize>)> {
+    let mut slots: Vec<Slot> = Vec::new();
+    // Last step at which each slot's current tensor is live; `None` = never free again.
+    let mut busy_until: Vec<Option<usize>> = Vec::new();
+    let mut slot_of = vec![usize::MAX; graph.nodes().len()];
+    for life in lifetimes {
+        let bytes = tensor_bytes(graph, life.tensor, batch)?;
+        let free = |s: usize| busy_until[s].is_some_and(|until| until < life.first);
+        let index =
+            best_fit(&slots, (0..slots.len()).filter(|&s| free(s)), bytes).unwrap_or_else(|| {
+                slots.push(Slot {
+                    bytes: 0,
+                    tensors: Vec::new(),
+                });
+                busy_until.push(None);
+                slots.len() - 1
+            });
+        let slot = &mut slots[index];
+        slot.bytes = slot.bytes.max(bytes);
+        slot.tensors.push(life.tensor);
+        busy_until[index] = (life.tensor != graph.input()).then_some(life.last);
+        slot_of[life.tensor.0] = index;
+    }
+    Ok((slots, slot_of))
+}
+
+/// The smallest free slot that already holds `bytes`, else the largest (to be grown).
+fn best_fit(slots: &[Slot], free: impl Iterator<Item = usize>, bytes: usize) -> Option<usize> {
+    let free: Vec<usize> = free.collect();
+    let fitting = free
+        .iter()
+        .copied()
+        .filter(|&s| slots[s].bytes >= bytes)
+        .min_by_key(|&s| slots[s].bytes);
+    fitting.or_else(|| free.iter().copied().max_by_key(|&s| slots[s].bytes))
+}
+
+/// `batch × elements × 4` bytes of f32, refusing sizes that overflow.
+fn tensor_bytes(graph: &Graph, tensor: TensorId, batch: usize) -> Result<usize> {
+    graph
+        .shape(tensor)
+        .len()
+        .checked_mul(batch)
+        .and_then(|n| n.checked_mul(4))
+        .ok_or_else(|| {
+            let reason = format!(
+                "batch {batch} makes tensor {} too large",
+                graph.shape(tensor)
+            );
+            Error::InvalidArgument(reason)
+        })
 }

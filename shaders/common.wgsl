@@ -1,0 +1,100 @@
+// Prepended by the runtime to every kernel file (WGSL has no include). Holds what all
+// kernels share: the binding convention, the fused epilogue and the dispatch indexing.
+//
+// Bindings: 0 params (uniform, declared per kernel), 1 input, 2 weights (per kernel),
+// 3 bias, 4 residual, 5 output. Unused bindings are bound to a small dummy buffer.
+
+/// Threads per workgroup of every one-thread-per-item kernel.
+const WG: u32 = 64u;
+
+/// One epilogue stage: clamp(act(x), lo, hi).
+struct Stage {
+    act: u32,
+    lo: f32,
+    hi: f32,
+    pad: u32,
+}
+
+/// v = pre1(pre0(v + bias)); if has_residual { v += residual }; v = post(v).
+struct Epilogue {
+    pre0: Stage,
+    pre1: Stage,
+    post: Stage,
+    has_residual: u32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
+}
+
+@group(0) @binding(1) var<storage, read> input: array<f32>;
+@group(0) @binding(3) var<storage, read> bias: array<f32>;
+@group(0) @binding(4) var<storage, read> residual: array<f32>;
+@group(0) @binding(5) var<storage, read_write> output: array<f32>;
+
+fn activate(x: f32, act: u32) -> f32 {
+    switch act {
+        case 1u: { return x * clamp(x + 3.0, 0.0, 6.0) / 6.0; }
+        case 2u: { return clamp(x + 3.0, 0.0, 6.0) / 6.0; }
+        case 3u: { return clamp(0.2 * x + 0.5, 0.0, 1.0); }
+        case 4u: { return 1.0 / (1.0 + exp(-x)); }
+        default: { return x; }
+    }
+}
+
+fn apply_stage(x: f32, s: Stage) -> f32 {
+    return clamp(activate(x, s.act), s.lo, s.hi);
+}
+
+/// Applies the epilogue to `v` (bias already added) and stores it at output[idx].
+fn store(ep: Epilogue, idx: u32, v: f32) {
+    var x = apply_stage(apply_stage(v, ep.pre0), ep.pre1);
+    if ep.has_residual != 0u {
+        x += residual[idx];
+    }
+    output[idx] = apply_stage(x, ep.post);
+}
+
+/// Linear thread index of a dispatch that the runtime split into 2-D to stay within the
+/// per-dimension workgroup limit.
+fn linear_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return gid.x + gid.y * nwg.x * WG;
+}
+
+/// Sliding-window geometry shared by conv, depthwise and avg_pool.
+struct Window {
+    batch: u32,
+    in_h: u32,
+    in_w: u32,
+    in_c: u32,
+    out_h: u32,
+    out_w: u32,
+    out_c: u32,
+    kernel_h: u32,
+    kernel_w: u32,
+    stride: u32,
+    pad_top: u32,
+    pad_left: u32,
+    /// conv: groups; depthwise: depth multiplier; avg_pool: unused.
+    groups: u32,
+    total: u32,
+    pad0: u32,
+    pad1: u32,
+}
+
+/// Output coordinates (n, oy, ox, oc) of NHWC element `idx`.
+fn window_coords(win: Window, idx: u32) -> vec4<u32> {
+    let oc = idx % win.out_c;
+    let pixel = idx / win.out_c;
+    let ox = pixel % win.out_w;
+    let rest = pixel / win.out_w;
+    return vec4<u32>(rest / win.out_h, rest % win.out_h, ox, oc);
+}
+
+/// Input row/column of a window tap, or -1 when it falls in the padding.
+fn tap(o: u32, k: u32, stride: u32, pad: u32, size: u32) -> i32 {
+    let pos = i32(o * stride + k) - i32(pad);
+    if pos < 0 || pos >= i32(size) {
+        return -1;
+    }
+    return pos;
+}

@@ -1,0 +1,109 @@
+//! `info`: layers with output shapes, parameters and MACs, and the plan's figures.
+
+use std::process::ExitCode;
+
+use clap::Args;
+use mobilenet_wgpu::plan::Plan;
+use mobilenet_wgpu::Result;
+
+use super::{print_json, ModelArgs};
+
+#[derive(Args)]
+pub struct InfoArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Batch size of the plan.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(serde::Serialize)]
+struct LayerInfo<'a> {
+    name: &'a str,
+    op: &'static str,
+    shape: String,
+    params: usize,
+    macs: usize,
+}
+
+#[derive(serde::Serialize)]
+struct Info<'a> {
+    model: &'a str,
+    input_shape: String,
+    output_shape: String,
+    params: usize,
+    macs: usize,
+    batch: usize,
+    dispatches: usize,
+    buffers: usize,
+    peak_activation_bytes: usize,
+    slot_bytes: Vec<usize>,
+    layers: Vec<LayerInfo<'a>>,
+}
+
+pub fn execute(args: &InfoArgs) -> Result<ExitCode> {
+    let model = args.model.load(None)?;
+    let graph = &model.graph;
+    let plan = Plan::build(graph, args.batch)?;
+    let layers = graph
+        .nodes()
+        .iter()
+        .enumerate()
+        .map(|(i, node)| {
+            let stats = graph.layer_stats(i);
+            LayerInfo {
+                name: &node.name,
+                op: node.op.kind(),
+                shape: node.shape.to_string(),
+                params: stats.params,
+                macs: stats.macs,
+            }
+        })
+        .collect();
+    let totals = graph.totals();
+    let info = Info {
+        model: &model.name,
+        input_shape: graph.input_shape().to_string(),
+        output_shape: graph.output_shape().to_string(),
+        params: totals.params,
+        macs: totals.macs,
+        batch: args.batch,
+        dispatches: plan.dispatch_count(),
+        buffers: plan.buffer_count(),
+        peak_activation_bytes: plan.peak_activation_bytes(),
+        slot_bytes: plan.slots.iter().map(|s| s.bytes).collect(),
+        layers,
+    };
+    if args.json {
+        print_json(&info)?;
+    } else {
+        print_table(&info);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_table(info: &Info) {
+    println!("{}: input {}, output {}", info.model, info.input_shape, info.output_shape);
+    println!("{:<48} {:<14} {:>14} {:>10} {:>12}", "layer", "op", "output", "params", "MACs");
+    for layer in &info.layers {
+        println!(
+            "{:<48} {:<14} {:>14} {:>10} {:>12}",
+            layer.name, layer.op, layer.shape, layer.params, layer.macs
+        );
+    }
+    println!(
+        "total: {:.3} M params, {:.1} M MACs per image",
+        info.params as f64 / 1e6,
+        info.macs as f64 / 1e6
+    );
+    println!(
+        "plan (batch {}): {} dispatches, {} buffers, {:.2} MB peak activations",
+        info.batch,
+        info.dispatches,
+        info.buffers,
+        info.peak_activation_bytes as f64 / 1e6
+    );
+}

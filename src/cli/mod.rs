@@ -1,0 +1,80 @@
+//! Command-line interface: argument definitions and dispatch to one module per command.
+
+mod classify;
+mod info;
+mod run;
+mod source;
+mod verify;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use mobilenet_wgpu::gpu::GpuContext;
+use mobilenet_wgpu::{Error, Result};
+
+pub use source::ModelArgs;
+
+/// MobileNet V1/V2/V3 on any GPU through wgpu (Vulkan, Metal, DX12, GL).
+#[derive(Parser)]
+#[command(name = "mobilenet-wgpu", version, about)]
+struct Cli {
+    /// GPU backend(s) to use, e.g. `vulkan`, `gl`, `metal`, `dx12` (overrides WGPU_BACKEND).
+    #[arg(long, global = true)]
+    backend: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Classify images and print the top classes.
+    Classify(classify::ClassifyArgs),
+    /// Run a model on a float32 NHWC .npy array and write the output as .npy.
+    Run(run::RunArgs),
+    /// Print the layers, shapes, parameters, MACs and the execution plan.
+    Info(info::InfoArgs),
+    /// Compare the GPU against the CPU reference layer by layer.
+    Verify(verify::VerifyArgs),
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let backend = cli.backend.clone();
+    let result = match cli.command {
+        Command::Classify(args) => classify::execute(&args, backend.as_deref()),
+        Command::Run(args) => run::execute(&args, backend.as_deref()),
+        Command::Info(args) => info::execute(&args),
+        Command::Verify(args) => verify::execute(&args, backend.as_deref()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Opens the GPU, honouring `--backend` (else `WGPU_BACKEND`).
+fn open_gpu(backend: Option<&str>) -> Result<GpuContext> {
+    let backends = match backend {
+        None => None,
+        Some(name) => {
+            let parsed = wgpu::Backends::from_comma_list(name);
+            if parsed.is_empty() {
+                return Err(Error::InvalidArgument(format!(
+                    "unknown backend `{name}`; use vulkan, gl, metal, dx12 or a comma list"
+                )));
+            }
+            Some(parsed)
+        }
+    };
+    GpuContext::new(backends)
+}
+
+/// Prints `value` as one line of JSON.
+fn print_json(value: &impl serde::Serialize) -> Result<()> {
+    let text = serde_json::to_string(value).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}

@@ -1,0 +1,80 @@
+//! Device setup: one adapter, one device and queue, shared by every executor.
+
+use crate::error::{Error, Result};
+
+/// The wgpu device an [`Executor`](super::Executor) runs on. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct GpuContext {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub adapter_info: wgpu::AdapterInfo,
+}
+
+impl GpuContext {
+    /// Opens the preferred adapter among `backends` (all when `None`). The environment
+    /// still decides where set: `WGPU_BACKEND`, `WGPU_POWER_PREF`.
+    pub fn new(backends: Option<wgpu::Backends>) -> Result<Self> {
+        pollster::block_on(Self::open(backends))
+    }
+
+    /// Wraps a device created elsewhere (e.g. by an application sharing its device).
+    pub fn from_device(
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        adapter_info: wgpu::AdapterInfo,
+    ) -> Self {
+        GpuContext {
+            device,
+            queue,
+            adapter_info,
+        }
+    }
+
+    async fn open(backends: Option<wgpu::Backends>) -> Result<Self> {
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle();
+        if let Some(backends) = backends {
+            desc.backends = backends;
+        }
+        let desc = desc.with_env();
+        let wanted = desc.backends;
+        let instance = wgpu::Instance::new(desc);
+        let options = wgpu::RequestAdapterOptions {
+            power_preference: wgpu::PowerPreference::from_env()
+                .unwrap_or(wgpu::PowerPreference::HighPerformance),
+            ..Default::default()
+        };
+        let adapter = instance
+            .request_adapter(&options)
+            .await
+            .map_err(|_| Error::NoAdapter {
+                backend: format!(" (backends {wanted:?})"),
+            })?;
+        let (device, queue) = adapter
+            .request_device(&device_descriptor(&adapter))
+            .await
+            .map_err(|e| Error::Gpu(format!("cannot open device: {e}")))?;
+        Ok(GpuContext {
+            device,
+            queue,
+            adapter_info: adapter.get_info(),
+        })
+    }
+
+    /// One line naming the adapter, e.g. for `--verbose` output.
+    pub fn describe(&self) -> String {
+        let info = &self.adapter_info;
+        format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type)
+    }
+}
+
+/// Asks for everything the adapter offers: its own limits (large models need more than
+/// the WebGPU defaults) and the optional features later kernels use.
+fn device_descriptor(adapter: &wgpu::Adapter) -> wgpu::DeviceDescriptor<'static> {
+    let optional = wgpu::Features::SHADER_F16 | wgpu::Features::TIMESTAMP_QUERY;
+    wgpu::DeviceDescriptor {
+        label: Some("mobilenet-wgpu"),
+        required_features: adapter.features() & optional,
+        required_limits: adapter.limits(),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,283 @@
+//! Runs a [`Plan`]: everything (pipelines, weights, slot buffers, uniforms, bind groups,
+//! readback) is created once in [`Executor::new`]; an inference only writes the input,
+//! records the dispatches into one command buffer, submits and reads back.
+
+use std::sync::Mutex;
+
+use wgpu::util::DeviceExt;
+
+use super::context::GpuContext;
+use super::kernels::{self, Launch, Weights};
+use super::pipeline::{bind_group, captured, PipelineCache};
+use super::readback::Readback;
+use crate::error::{Error, Result};
+use crate::plan::{Plan, Step, TensorRef};
+
+/// Bytes of one f32.
+const F32: u64 = 4;
+
+/// A plan made ready to run on one device.
+#[derive(Debug)]
+pub struct Executor {
+    ctx: GpuContext,
+    batch: usize,
+    input: TensorRef,
+    output: TensorRef,
+    slots: Vec<wgpu::Buffer>,
+    dispatches: Vec<Dispatch>,
+    readback: Readback,
+    /// Inferences share the slot and readback buffers, so they run one at a time.
+    running: Mutex<()>,
+}
+
+/// One recorded step: pipeline, bindings and grid, fixed for the plan's lifetime.
+#[derive(Debug)]
+struct Dispatch {
+    pipeline: wgpu::ComputePipeline,
+    bind_group: wgpu::BindGroup,
+    workgroups: (u32, u32),
+    output: TensorRef,
+}
+
+impl Executor {
+    /// Compiles the plan's kernels, uploads its weights and allocates its buffers.
+    pub fn new(ctx: &GpuContext, plan: &Plan) -> Result<Executor> {
+        check_plan(plan)?;
+        let device = &ctx.device;
+        let limits = device.limits();
+        let slots = plan
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(i, slot)| {
+                let bytes = (slot.bytes as u64).max(16).next_multiple_of(F32);
+                check_storage_size(&limits, bytes, &format!("activation slot {i}"))?;
+                Ok(storage_buffer(device, &format!("slot {i}"), bytes))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let dummy = storage_buffer(device, "unused binding", 16);
+        let mut cache = PipelineCache::new(device);
+        let dispatches = captured(device, "creating the plan's GPU resources", || {
+            plan.steps
+                .iter()
+                .map(|step| prepare(ctx, &mut cache, &slots, &dummy, step, plan.batch))
+                .collect::<Result<Vec<_>>>()
+        })??;
+        let largest = dispatches
+            .iter()
+            .map(|d| d.output)
+            .chain([plan.output])
+            .map(|t| tensor_bytes(t, plan.batch));
+        let readback = Readback::new(device, largest.max().unwrap_or(F32));
+        Ok(Executor {
+            ctx: ctx.clone(),
+            batch: plan.batch,
+            input: plan.input,
+            output: plan.output,
+            slots,
+            dispatches,
+            readback,
+            running: Mutex::new(()),
+        })
+    }
+
+    /// Batch size the plan was built for.
+    pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Runs one inference on `input` (NHWC, `batch` images) and returns the output.
+    pub fn run(&self, input: &[f32]) -> Result<Vec<f32>> {
+        let _running = self
+            .running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.write_input(input)?;
+        let all: Vec<&Dispatch> = self.dispatches.iter().collect();
+        self.submit(&all, self.output)
+    }
+
+    /// Like [`run`](Self::run), but returns every step's output tensor as it is right
+    /// after that step (one submission per step), for per-layer verification. A concat
+    /// part returns the whole concatenated tensor with the channels written so far.
+    pub fn run_probed(&self, input: &[f32]) -> Result<Vec<Vec<f32>>> {
+        let _running = self
+            .running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.write_input(input)?;
+        self.dispatches
+            .iter()
+            .map(|d| self.submit(&[d], d.output))
+            .collect()
+    }
+
+    fn write_input(&self, input: &[f32]) -> Result<()> {
+        let expected = self.input.shape.len() * self.batch;
+        if input.len() != expected {
+            return Err(Error::InvalidArgument(format!(
+                "input has {} values, expected {} ({} images of {})",
+                input.len(),
+                expected,
+                self.batch,
+                self.input.shape
+            )));
+        }
+        self.ctx
+            .queue
+            .write_buffer(&self.slots[self.input.slot], 0, bytemuck::cast_slice(input));
+        Ok(())
+    }
+
+    /// Records `dispatches` in one compute pass, copies `result` out, submits and reads.
+    fn submit(&self, dispatches: &[&Dispatch], result: TensorRef) -> Result<Vec<f32>> {
+        let device = &self.ctx.device;
+        let bytes = tensor_bytes(result, self.batch);
+        captured(device, "running the plan", || {
+            let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+                label: Some("inference"),
+            });
+            {
+                let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+                for dispatch in dispatches {
+                    pass.set_pipeline(&dispatch.pipeline);
+                    pass.set_bind_group(0, &dispatch.bind_group, &[]);
+                    pass.dispatch_workgroups(dispatch.workgroups.0, dispatch.workgroups.1, 1);
+                }
+            }
+            self.readback
+                .record_copy(&mut encoder, &self.slots[result.slot], bytes);
+            self.ctx.queue.submit([encoder.finish()]);
+        })?;
+        self.readback.read(device, bytes)
+    }
+}
+
+/// Builds the pipeline, uploads and bind group of one step.
+fn prepare(
+    ctx: &GpuContext,
+    cache: &mut PipelineCache,
+    slots: &[wgpu::Buffer],
+    dummy: &wgpu::Buffer,
+    step: &Step,
+    batch: usize,
+) -> Result<Dispatch> {
+    let device = &ctx.device;
+    let limits = device.limits();
+    let launch: Launch = kernels::launch(step, batch)?;
+    let pipeline = cache.get(launch.shader, launch.entry)?;
+    let workgroups = launch
+        .grid
+        .workgroups(limits.max_compute_workgroups_per_dimension)?;
+    let params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        label: Some(&step.name),
+        contents: &launch.params,
+        usage: wgpu::BufferUsages::UNIFORM,
+    });
+    let weights = match &launch.weights {
+        Weights::None => dummy.clone(),
+        Weights::Data(values) => {
+            constant_buffer(device, &limits, &format!("{} weights", step.name), values)?
+        }
+        Weights::StepInput(i) => slots[step.inputs[*i].slot].clone(),
+    };
+    let bias = match &launch.bias {
+        Some(values) => constant_buffer(device, &limits, &format!("{} bias", step.name), values)?,
+        None => dummy.clone(),
+    };
+    let residual = step.residual.map_or(dummy, |r| &slots[r.slot]);
+    let buffers = [
+        &params,
+        &slots[step.inputs[0].slot],
+        &weights,
+        &bias,
+        residual,
+        &slots[step.output.slot],
+    ];
+    let bind_group = bind_group(device, &cache.layout, &step.name, buffers);
+    Ok(Dispatch {
+        pipeline,
+        bind_group,
+        workgroups,
+        output: step.output,
+    })
+}
+
+/// Rejects plans the executor would run out of bounds or with aliased bindings.
+fn check_plan(plan: &Plan) -> Result<()> {
+    let bad = |reason: String| Err(Error::InvalidArgument(format!("invalid plan: {reason}")));
+    let fits = |t: &TensorRef| {
+        plan.slots
+            .get(t.slot)
+            .is_some_and(|s| tensor_bytes(*t, plan.batch) as usize <= s.bytes)
+    };
+    for t in [&plan.input, &plan.output] {
+        if !fits(t) {
+            return bad(format!(
+                "tensor #{} does not fit slot {}",
+                t.tensor.0, t.slot
+            ));
+        }
+    }
+    for step in &plan.steps {
+        let reads: Vec<&TensorRef> = step.inputs.iter().chain(&step.residual).collect();
+        if let Some(t) = reads.iter().chain([&&step.output]).find(|t| !fits(t)) {
+            return bad(format!(
+                "step `{}`: tensor #{} does not fit slot {}",
+                step.name, t.tensor.0, t.slot
+            ));
+        }
+        if reads.iter().any(|t| t.slot == step.output.slot) {
+            return bad(format!(
+                "step `{}` reads and writes slot {}",
+                step.name, step.output.slot
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn tensor_bytes(t: TensorRef, batch: usize) -> u64 {
+    (t.shape.len() * batch) as u64 * F32
+}
+
+fn check_storage_size(limits: &wgpu::Limits, bytes: u64, what: &str) -> Result<()> {
+    let max = limits
+        .max_buffer_size
+        .min(u64::from(limits.max_storage_buffer_binding_size));
+    if bytes > max {
+        return Err(Error::DeviceLimit(format!(
+            "{what} needs {bytes} bytes but this device binds at most {max} bytes per storage buffer \
+             (try a smaller batch size or input resolution)"
+        )));
+    }
+    Ok(())
+}
+
+fn storage_buffer(device: &wgpu::Device, label: &str, bytes: u64) -> wgpu::Buffer {
+    device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some(label),
+        size: bytes,
+        usage: wgpu::BufferUsages::STORAGE
+            | wgpu::BufferUsages::COPY_DST
+            | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: false,
+    })
+}
+
+/// Uploads constant data (weights, bias) into a read-only storage buffer.
+fn constant_buffer(
+    device: &wgpu::Device,
+    limits: &wgpu::Limits,
+    label: &str,
+    values: &[f32],
+) -> Result<wgpu::Buffer> {
+    check_storage_size(limits, values.len() as u64 * F32, label)?;
+    Ok(
+        device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: bytemuck::cast_slice(values),
+            usage: wgpu::BufferUsages::STORAGE,
+        }),
+    )
+}

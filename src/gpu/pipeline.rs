@@ -1,0 +1,195 @@
+//! Plumbing shared by every kernel: shader composition, the one bind-group layout all
+//! kernels use, pipeline creation with errors captured, and dispatch-size splitting.
+
+use std::collections::HashMap;
+
+use crate::error::{Error, Result};
+
+/// Shared by every kernel file: the epilogue, activations and binding declarations.
+const COMMON: &str = include_str!("../../shaders/common.wgsl");
+
+/// Number of bindings in the shared layout (see `shaders/common.wgsl`).
+pub(crate) const BINDINGS: usize = 6;
+/// Index of the read-write output binding; all others below it are read-only storage,
+/// except binding 0, the params uniform.
+const OUTPUT_BINDING: u32 = 5;
+/// Threads per workgroup of one-thread-per-item kernels (`WG` in common.wgsl).
+pub(crate) const WORKGROUP_SIZE: u64 = 64;
+
+/// One WGSL kernel file and the entry points the runtime creates pipelines for.
+#[derive(Debug)]
+pub(crate) struct ShaderFile {
+    pub name: &'static str,
+    pub source: &'static str,
+    pub entry_points: &'static [&'static str],
+}
+
+impl ShaderFile {
+    /// The module exactly as compiled: common.wgsl followed by the kernel file.
+    pub fn compose(&self) -> String {
+        format!("{COMMON}\n{}", self.source)
+    }
+}
+
+/// How many threads or workgroups a step launches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Grid {
+    /// One thread per item, `WORKGROUP_SIZE` threads per workgroup.
+    Threads(u64),
+    /// Explicit workgroup count (kernels whose workgroups cooperate, e.g. softmax).
+    Workgroups(u64),
+}
+
+impl Grid {
+    /// Workgroup counts (x, y): large 1-D dispatches are split into 2-D so no dimension
+    /// exceeds `max_per_dim`; shaders rebuild the linear index from `num_workgroups`.
+    pub fn workgroups(self, max_per_dim: u32) -> Result<(u32, u32)> {
+        let groups = match self {
+            Grid::Threads(n) => n.div_ceil(WORKGROUP_SIZE),
+            Grid::Workgroups(n) => n,
+        }
+        .max(1);
+        let max = u64::from(max_per_dim.max(1));
+        let x = groups.min(max);
+        let y = groups.div_ceil(x);
+        if y > max {
+            return Err(Error::DeviceLimit(format!(
+                "{groups} workgroups exceed {max} x {max} (max_compute_workgroups_per_dimension)"
+            )));
+        }
+        Ok((x as u32, y as u32))
+    }
+}
+
+/// Pipelines of one device, created on first use: one per (shader file, entry point),
+/// all sharing one bind-group layout.
+pub(crate) struct PipelineCache {
+    device: wgpu::Device,
+    pub layout: wgpu::BindGroupLayout,
+    pipeline_layout: wgpu::PipelineLayout,
+    modules: HashMap<&'static str, wgpu::ShaderModule>,
+    pipelines: HashMap<(&'static str, &'static str), wgpu::ComputePipeline>,
+}
+
+impl PipelineCache {
+    pub fn new(device: &wgpu::Device) -> Self {
+        let entries: Vec<wgpu::BindGroupLayoutEntry> =
+            (0..BINDINGS as u32).map(layout_entry).collect();
+        let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some("kernel bindings"),
+            entries: &entries,
+        });
+        let pipeline_layout = device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some("kernel pipeline layout"),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        PipelineCache {
+            device: device.clone(),
+            layout,
+            pipeline_layout,
+            modules: HashMap::new(),
+            pipelines: HashMap::new(),
+        }
+    }
+
+    /// The pipeline for `entry` of `shader`, compiled once.
+    pub fn get(
+        &mut self,
+        shader: &'static ShaderFile,
+        entry: &'static str,
+    ) -> Result<wgpu::ComputePipeline> {
+        if let Some(pipeline) = self.pipelines.get(&(shader.name, entry)) {
+            return Ok(pipeline.clone());
+        }
+        let device = self.device.clone();
+        let module = match self.modules.get(shader.name) {
+            Some(module) => module.clone(),
+            None => {
+                let module = captured(&device, &format!("compiling {}.wgsl", shader.name), || {
+                    device.create_shader_module(wgpu::ShaderModuleDescriptor {
+                        label: Some(shader.name),
+                        source: wgpu::ShaderSource::Wgsl(shader.compose().into()),
+                    })
+                })?;
+                self.modules.insert(shader.name, module.clone());
+                module
+            }
+        };
+        let pipeline = captured(
+            &device,
+            &format!("pipeline {}::{entry}", shader.name),
+            || {
+                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                    label: Some(entry),
+                    layout: Some(&self.pipeline_layout),
+                    module: &module,
+                    entry_point: Some(entry),
+                    compilation_options: Default::default(),
+                    cache: None,
+                })
+            },
+        )?;
+        self.pipelines
+            .insert((shader.name, entry), pipeline.clone());
+        Ok(pipeline)
+    }
+}
+
+fn layout_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
+    let ty = match binding {
+        0 => wgpu::BufferBindingType::Uniform,
+        OUTPUT_BINDING => wgpu::BufferBindingType::Storage { read_only: false },
+        _ => wgpu::BufferBindingType::Storage { read_only: true },
+    };
+    wgpu::BindGroupLayoutEntry {
+        binding,
+        visibility: wgpu::ShaderStages::COMPUTE,
+        ty: wgpu::BindingType::Buffer {
+            ty,
+            has_dynamic_offset: false,
+            min_binding_size: None,
+        },
+        count: None,
+    }
+}
+
+/// A bind group binding `buffers[i]` whole at binding `i`.
+pub(crate) fn bind_group(
+    device: &wgpu::Device,
+    layout: &wgpu::BindGroupLayout,
+    label: &str,
+    buffers: [&wgpu::Buffer; BINDINGS],
+) -> wgpu::BindGroup {
+    let entries: Vec<wgpu::BindGroupEntry> = buffers
+        .iter()
+        .enumerate()
+        .map(|(i, buffer)| wgpu::BindGroupEntry {
+            binding: i as u32,
+            resource: buffer.as_entire_binding(),
+        })
+        .collect();
+    device.create_bind_group(&wgpu::BindGroupDescriptor {
+        label: Some(label),
+        layout,
+        entries: &entries,
+    })
+}
+
+/// Runs `work` with validation and out-of-memory errors captured, turning them into
+/// [`Error::Gpu`] instead of wgpu's default panic.
+pub(crate) fn captured<T>(
+    device: &wgpu::Device,
+    what: &str,
+    work: impl FnOnce() -> T,
+) -> Result<T> {
+    let memory = device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+    let validation = device.push_error_scope(wgpu::ErrorFilter::Validation);
+    let value = work();
+    let invalid = pollster::block_on(validation.pop());
+    let out_of_memory = pollster::block_on(memory.pop());
+    match invalid.or(out_of_memory) {
+        Some(error) => Err(Error::Gpu(format!("{what}: {error}"))),
+        None => Ok(value),
+    }
+}

@@ -1,0 +1,60 @@
+//! Copying results back to the host through one reusable mappable buffer.
+
+use std::sync::mpsc;
+
+use crate::error::{Error, Result};
+
+/// A MAP_READ buffer reused by every inference.
+#[derive(Debug)]
+pub(crate) struct Readback {
+    buffer: wgpu::Buffer,
+}
+
+impl Readback {
+    pub fn new(device: &wgpu::Device, bytes: u64) -> Self {
+        let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("readback"),
+            size: bytes.max(4),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        Readback { buffer }
+    }
+
+    /// Records a copy of the first `bytes` of `source` into this buffer.
+    pub fn record_copy(
+        &self,
+        encoder: &mut wgpu::CommandEncoder,
+        source: &wgpu::Buffer,
+        bytes: u64,
+    ) {
+        encoder.copy_buffer_to_buffer(source, 0, &self.buffer, 0, bytes);
+    }
+
+    /// Waits for submitted work, then reads the first `bytes` as f32s.
+    pub fn read(&self, device: &wgpu::Device, bytes: u64) -> Result<Vec<f32>> {
+        let slice = self.buffer.slice(..bytes);
+        let (sender, receiver) = mpsc::channel();
+        slice.map_async(wgpu::MapMode::Read, move |result| {
+            // The receiver outlives the poll below; a failed send cannot happen.
+            let _ = sender.send(result);
+        });
+        device
+            .poll(wgpu::PollType::wait_indefinitely())
+            .map_err(|e| Error::Gpu(format!("waiting for the GPU: {e}")))?;
+        receiver
+            .recv()
+            .map_err(|_| Error::Gpu("readback was never mapped".into()))?
+            .map_err(|e| Error::Gpu(format!("mapping the readback buffer: {e}")))?;
+        let values = {
+            let view = slice
+                .get_mapped_range()
+                .map_err(|e| Error::Gpu(format!("reading back results: {e}")))?;
+            view.chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect()
+        };
+        self.buffer.unmap();
+        Ok(values)
+    }
+}

@@ -1,0 +1,240 @@
+//! Mapping of element-wise, activation and layout operators: ADD, MUL, CONCATENATION,
+//! SOFTMAX, activations, PAD, RESHAPE/SQUEEZE and the (de)quantization markers.
+
+use super::tensors;
+use super::walk::{Call, Value, Walker};
+use crate::error::Result;
+use crate::graph::{Activation, Conv2d, Op, Padding, Shape};
+use tract_tflite::tflite;
+
+impl Walker<'_, '_> {
+    /// Sum of two activations of the same shape, or an activation plus a constant.
+    pub(super) fn add(&mut self, call: &Call) -> Result<()> {
+        let fused = call
+            .op
+            .builtin_options_as_add_options()
+            .map_or(tflite::ActivationFunctionType::NONE, |o| {
+                o.fused_activation_function()
+            });
+        let (a, b) = (self.arg(call, 0)?, self.arg(call, 1)?);
+        let id = match (self.is_constant(a), self.is_constant(b)) {
+            (false, false) => {
+                let (a, b) = (self.value(call, a)?, self.value(call, b)?);
+                self.emit(call, Op::Add, &[a.id, b.id])?
+            }
+            (false, true) => self.affine(call, a, None, Some(b))?,
+            (true, false) => self.affine(call, b, None, Some(a))?,
+            (true, true) => return Err(self.op_fail(call, "both operands are constants")),
+        };
+        self.finish(call, id, fused, None)
+    }
+
+    /// Channel scaling by a 1×1×C activation (squeeze-excite), or by a constant.
+    pub(super) fn mul(&mut self, call: &Call) -> Result<()> {
+        let fused = call
+            .op
+            .builtin_options_as_mul_options()
+            .map_or(tflite::ActivationFunctionType::NONE, |o| {
+                o.fused_activation_function()
+            });
+        let (a, b) = (self.arg(call, 0)?, self.arg(call, 1)?);
+        let id = match (self.is_constant(a), self.is_constant(b)) {
+            (false, false) => {
+                let (a, b) = (self.value(call, a)?, self.value(call, b)?);
+                let (sa, sb) = (self.shape(a.id), self.shape(b.id));
+                let is_scale = |s: Shape, of: Shape| s == Shape::new(1, 1, of.c);
+                let (x, scale) = match (is_scale(sb, sa), is_scale(sa, sb)) {
+                    (true, _) => (a.id, b.id),
+                    (_, true) => (b.id, a.id),
+                    _ => {
+                        return Err(self.op_fail(
+                            call,
+                            format!("element-wise product of {sa} and {sb} tensors is not supported; only scaling by a 1x1xC tensor is"),
+                        ))
+                    }
+                };
+                self.emit(call, Op::MulChannel, &[x, scale])?
+            }
+            (false, true) => self.affine(call, a, Some(b), None)?,
+            (true, false) => self.affine(call, b, Some(a), None)?,
+            (true, true) => return Err(self.op_fail(call, "both operands are constants")),
+        };
+        self.finish(call, id, fused, None)
+    }
+
+    /// `x * scale + shift` with per-channel (or scalar) constants, as a 1×1 depthwise
+    /// convolution: the IR has no constant operand, and this keeps the op exact.
+    fn affine(
+        &mut self,
+        call: &Call,
+        x: usize,
+        scale: Option<usize>,
+        shift: Option<usize>,
+    ) -> Result<crate::graph::TensorId> {
+        let x = self.value(call, x)?;
+        let channels = self.shape(x.id).c;
+        let weights = match scale {
+            Some(t) => self.per_channel(call, t, channels)?,
+            None => vec![1.0; channels],
+        };
+        let bias = shift
+            .map(|t| self.per_channel(call, t, channels))
+            .transpose()?;
+        let conv = Conv2d {
+            out_channels: channels,
+            kernel_h: 1,
+            kernel_w: 1,
+            stride: 1,
+            padding: Padding::default(),
+            groups: channels,
+            weights,
+            bias,
+        };
+        self.emit(call, Op::Conv2d(conv), &[x.id])
+    }
+
+    /// A constant broadcast over channels: a scalar, or C values along the last axis only.
+    fn per_channel(&self, call: &Call, tensor: usize, channels: usize) -> Result<Vec<f32>> {
+        let values = self.constant(call, tensor)?;
+        let shape = &self.info(tensor).shape;
+        let leading_ones = shape.iter().rev().skip(1).all(|&d| d == 1);
+        match values.len() {
+            1 => Ok(vec![values[0]; channels]),
+            n if n == channels && leading_ones => Ok(values),
+            _ => Err(self.op_fail(
+                call,
+                format!("constant of shape {shape:?} does not broadcast over {channels} channels"),
+            )),
+        }
+    }
+
+    pub(super) fn concat(&mut self, call: &Call) -> Result<()> {
+        let opts = call
+            .op
+            .builtin_options_as_concatenation_options()
+            .ok_or_else(|| self.op_fail(call, "ConcatenationOptions are missing"))?;
+        let rank = self.info(call.output).shape.len() as i32;
+        let axis = if opts.axis() < 0 {
+            opts.axis() + rank
+        } else {
+            opts.axis()
+        };
+        if axis != rank - 1 {
+            return Err(self.op_fail(
+                call,
+                format!(
+                    "concatenation along axis {} of {rank} (only channels are supported)",
+                    opts.axis()
+                ),
+            ));
+        }
+        let ids = (0..call.inputs.len())
+            .map(|k| Ok(self.value(call, self.arg(call, k)?)?.id))
+            .collect::<Result<Vec<_>>>()?;
+        let id = self.emit(call, Op::Concat, &ids)?;
+        self.finish(call, id, opts.fused_activation_function(), None)
+    }
+
+    pub(super) fn softmax(&mut self, call: &Call) -> Result<()> {
+        let beta = call
+            .op
+            .builtin_options_as_softmax_options()
+            .map_or(1.0, |o| o.beta());
+        if (beta - 1.0).abs() > 1e-6 {
+            return Err(self.op_fail(
+                call,
+                format!("softmax with beta {beta} is not supported (only beta = 1)"),
+            ));
+        }
+        let x = self.value(call, self.arg(call, 0)?)?;
+        let id = self.emit(call, Op::Softmax, &[x.id])?;
+        self.finish(call, id, tflite::ActivationFunctionType::NONE, None)
+    }
+
+    /// A standalone activation function, followed by its output range clamp.
+    pub(super) fn activation(&mut self, call: &Call, activation: Activation) -> Result<()> {
+        let x = self.value(call, self.arg(call, 0)?)?;
+        let id = self.emit(call, Op::Activation(activation), &[x.id])?;
+        self.finish(call, id, tflite::ActivationFunctionType::NONE, None)
+    }
+
+    /// A standalone ReLU-family op: the same clamp a fused activation would give.
+    pub(super) fn relu(&mut self, call: &Call, kind: tflite::ActivationFunctionType) -> Result<()> {
+        let x = self.value(call, self.arg(call, 0)?)?;
+        self.finish(call, x.id, kind, x.range)
+    }
+
+    /// PAD is remembered on the value and folded into the convolution that reads it.
+    pub(super) fn pad(&mut self, call: &Call) -> Result<()> {
+        let x = self.padded_value(call, self.arg(call, 0)?)?;
+        let paddings = tensors::int_values(self.info(self.arg(call, 1)?))
+            .map_err(|e| self.op_fail(call, e))?;
+        let side = |i: usize| {
+            usize::try_from(paddings[i]).map_err(|_| self.op_fail(call, "negative padding"))
+        };
+        if paddings.len() != 8 || paddings[..2] != [0, 0] || paddings[6..] != [0, 0] {
+            return Err(self.op_fail(
+                call,
+                format!(
+                    "paddings {paddings:?}: only spatial padding of an NHWC tensor is supported"
+                ),
+            ));
+        }
+        let pad = Padding {
+            top: x.pad.top + side(2)?,
+            bottom: x.pad.bottom + side(3)?,
+            left: x.pad.left + side(4)?,
+            right: x.pad.right + side(5)?,
+        };
+        let shape = self.shape(x.id);
+        let padded = Shape::new(
+            shape.h + pad.top + pad.bottom,
+            shape.w + pad.left + pad.right,
+            shape.c,
+        );
+        self.check_shape(call, padded)?;
+        let range = x.range.map(|(lo, hi)| (lo.min(0.0), hi.max(0.0)));
+        self.values[call.output] = Some(Value {
+            id: x.id,
+            range,
+            pad,
+        });
+        Ok(())
+    }
+
+    /// RESHAPE/SQUEEZE that keep the NHWC memory order: identity or flatten.
+    pub(super) fn reshape(&mut self, call: &Call) -> Result<()> {
+        let x = self.value(call, self.arg(call, 0)?)?;
+        let from = self.shape(x.id);
+        let to =
+            tensors::activation_shape(self.info(call.output)).map_err(|e| self.op_fail(call, e))?;
+        let id = if to == from {
+            x.id
+        } else if to == Shape::new(1, 1, from.len()) {
+            self.emit(call, Op::Flatten, &[x.id])?
+        } else {
+            return Err(self.op_fail(
+                call,
+                format!("reshaping {from} to {to} is not supported (only flattening)"),
+            ));
+        };
+        self.finish(call, id, tflite::ActivationFunctionType::NONE, x.range)
+    }
+
+    /// Identity on real values; the new type's range still applies.
+    pub(super) fn quantize(&mut self, call: &Call) -> Result<()> {
+        let x = self.value(call, self.arg(call, 0)?)?;
+        self.finish(call, x.id, tflite::ActivationFunctionType::NONE, x.range)
+    }
+
+    /// Identity on activations; on a constant (float16 or int8 weights) it is computed now.
+    pub(super) fn dequantize(&mut self, call: &Call) -> Result<()> {
+        let input = self.arg(call, 0)?;
+        if self.is_constant(input) {
+            let values = self.constant(call, input)?;
+            self.folded.insert(call.output, values);
+            return Ok(());
+        }
+        self.quantize(call)
+    }
+}

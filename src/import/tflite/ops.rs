@@ -1,0 +1,322 @@
+//! Operator dispatch, and the mapping of the weighted and windowed operators: convolutions,
+//! depthwise convolutions, fully connected layers and average pooling.
+
+use super::walk::{Call, Value, Walker};
+use crate::error::{Error, Result};
+use crate::graph::{Activation, AvgPool, Conv2d, Dense, Op, Padding};
+use tract_tflite::tflite;
+
+/// Stride, dilation and padding mode of a windowed op, as the file states them.
+struct WindowOptions {
+    stride: (i32, i32),
+    dilation: (i32, i32),
+    padding: tflite::Padding,
+}
+
+impl Walker<'_, '_> {
+    /// Maps one operator onto IR nodes.
+    pub fn operator(&mut self, call: &Call) -> Result<()> {
+        use tflite::ActivationFunctionType as F;
+        use tflite::BuiltinOperator as B;
+        match call.code {
+            B::CONV_2D => self.conv2d(call),
+            B::DEPTHWISE_CONV_2D => self.depthwise(call),
+            B::FULLY_CONNECTED => self.fully_connected(call),
+            B::AVERAGE_POOL_2D => self.average_pool(call),
+            B::MEAN => self.mean(call),
+            B::ADD => self.add(call),
+            B::MUL => self.mul(call),
+            B::CONCATENATION => self.concat(call),
+            B::SOFTMAX => self.softmax(call),
+            B::HARD_SWISH => self.activation(call, Activation::HardSwish),
+            B::LOGISTIC => self.activation(call, Activation::Sigmoid),
+            B::RELU => self.relu(call, F::RELU),
+            B::RELU6 => self.relu(call, F::RELU6),
+            B::RELU_N1_TO_1 => self.relu(call, F::RELU_N1_TO_1),
+            B::PAD => self.pad(call),
+            B::RESHAPE | B::SQUEEZE => self.reshape(call),
+            B::QUANTIZE => self.quantize(call),
+            B::DEQUANTIZE => self.dequantize(call),
+            _ => Err(Error::UnsupportedOp {
+                path: self.path.to_path_buf(),
+                op: call.op_name.clone(),
+                index: call.index,
+            }),
+        }
+    }
+
+    fn conv2d(&mut self, call: &Call) -> Result<()> {
+        let opts = call
+            .op
+            .builtin_options_as_conv_2_doptions()
+            .ok_or_else(|| self.op_fail(call, "Conv2DOptions are missing"))?;
+        let window = WindowOptions {
+            stride: (opts.stride_h(), opts.stride_w()),
+            dilation: (opts.dilation_h_factor(), opts.dilation_w_factor()),
+            padding: opts.padding(),
+        };
+        let x = self.padded_value(call, self.arg(call, 0)?)?;
+        let filter = self.arg(call, 1)?;
+        let [out_channels, kernel_h, kernel_w, per_group] = self.filter_shape(call, filter)?;
+        let in_channels = self.shape(x.id).c;
+        if per_group == 0 || !in_channels.is_multiple_of(per_group) {
+            return Err(self.op_fail(
+                call,
+                format!("filter depth {per_group} does not divide {in_channels} input channels"),
+            ));
+        }
+        let (stride, padding) = self.stride_and_padding(call, x, kernel_h, kernel_w, &window)?;
+        let conv = Conv2d {
+            out_channels,
+            kernel_h,
+            kernel_w,
+            stride,
+            padding,
+            groups: in_channels / per_group,
+            weights: self.constant(call, filter)?,
+            bias: self.bias(call, out_channels)?,
+        };
+        let id = self.emit(call, Op::Conv2d(conv), &[x.id])?;
+        self.finish(call, id, opts.fused_activation_function(), None)
+    }
+
+    /// TFLite depthwise filters are `[1, kh, kw, cin·m]` with output channel `c·m + j` reading
+    /// input channel `c`: transposed to OHWI `[cin·m][kh][kw][1]` with one group per channel.
+    fn depthwise(&mut self, call: &Call) -> Result<()> {
+        let opts = call
+            .op
+            .builtin_options_as_depthwise_conv_2_doptions()
+            .ok_or_else(|| self.op_fail(call, "DepthwiseConv2DOptions are missing"))?;
+        let window = WindowOptions {
+            stride: (opts.stride_h(), opts.stride_w()),
+            dilation: (opts.dilation_h_factor(), opts.dilation_w_factor()),
+            padding: opts.padding(),
+        };
+        let x = self.padded_value(call, self.arg(call, 0)?)?;
+        let filter = self.arg(call, 1)?;
+        let [one, kernel_h, kernel_w, out_channels] = self.filter_shape(call, filter)?;
+        let in_channels = self.shape(x.id).c;
+        if one != 1 || !out_channels.is_multiple_of(in_channels) {
+            return Err(self.op_fail(
+                call,
+                format!(
+                    "filter shape {:?} does not fit {in_channels} input channels",
+                    self.info(filter).shape
+                ),
+            ));
+        }
+        let hwo = self.constant(call, filter)?;
+        let taps = kernel_h * kernel_w;
+        let weights = (0..out_channels)
+            .flat_map(|o| (0..taps).map(move |t| t * out_channels + o))
+            .map(|i| hwo[i])
+            .collect();
+        let (stride, padding) = self.stride_and_padding(call, x, kernel_h, kernel_w, &window)?;
+        let conv = Conv2d {
+            out_channels,
+            kernel_h,
+            kernel_w,
+            stride,
+            padding,
+            groups: in_channels,
+            weights,
+            bias: self.bias(call, out_channels)?,
+        };
+        let id = self.emit(call, Op::Conv2d(conv), &[x.id])?;
+        self.finish(call, id, opts.fused_activation_function(), None)
+    }
+
+    /// Weights `[out][in]`; an input that is not already 1×1×C is flattened first (NHWC
+    /// order, as TFLite reads it).
+    fn fully_connected(&mut self, call: &Call) -> Result<()> {
+        let opts = call.op.builtin_options_as_fully_connected_options();
+        let fused = opts.map_or(tflite::ActivationFunctionType::NONE, |o| {
+            o.fused_activation_function()
+        });
+        if opts.is_some_and(|o| {
+            o.weights_format() != tflite::FullyConnectedOptionsWeightsFormat::DEFAULT
+        }) {
+            return Err(self.op_fail(call, "shuffled weight formats are not supported"));
+        }
+        let x = self.value(call, self.arg(call, 0)?)?;
+        let filter = self.arg(call, 1)?;
+        let (out_features, in_features) = match self.info(filter).shape[..] {
+            [o, i] => (o, i),
+            ref other => {
+                return Err(self.op_fail(
+                    call,
+                    format!("weights have shape {other:?}, expected [out, in]"),
+                ))
+            }
+        };
+        let shape = self.shape(x.id);
+        if shape.len() != in_features {
+            return Err(self.op_fail(
+                call,
+                format!("input {shape} does not hold one row of {in_features} features (batched rows are not supported)"),
+            ));
+        }
+        let mut input = x.id;
+        if shape.h * shape.w != 1 {
+            let name = format!("{}/flatten", self.info(call.output).name);
+            input = self
+                .graph
+                .add(name, Op::Flatten, &[input])
+                .map_err(|e| self.op_fail(call, e))?;
+        }
+        let dense = Dense {
+            out_features,
+            weights: self.constant(call, filter)?,
+            bias: self.bias(call, out_features)?,
+        };
+        let id = self.emit(call, Op::Dense(dense), &[input])?;
+        self.finish(call, id, fused, None)
+    }
+
+    /// Average pooling; a window covering the whole unpadded input becomes a global pool.
+    fn average_pool(&mut self, call: &Call) -> Result<()> {
+        let opts = call
+            .op
+            .builtin_options_as_pool_2_doptions()
+            .ok_or_else(|| self.op_fail(call, "Pool2DOptions are missing"))?;
+        let x = self.padded_value(call, self.arg(call, 0)?)?;
+        if x.pad != Padding::default() {
+            return Err(self.op_fail(
+                call,
+                "a PAD before AVERAGE_POOL_2D cannot be folded: TFLite would average the padded zeros",
+            ));
+        }
+        let (filter_h, filter_w) = (opts.filter_height(), opts.filter_width());
+        let kernel = usize::try_from(filter_h)
+            .ok()
+            .filter(|_| filter_h == filter_w)
+            .ok_or_else(|| {
+                self.op_fail(
+                    call,
+                    format!(
+                        "a {filter_h}x{filter_w} window is not supported (square windows only)"
+                    ),
+                )
+            })?;
+        let window = WindowOptions {
+            stride: (opts.stride_h(), opts.stride_w()),
+            dilation: (1, 1),
+            padding: opts.padding(),
+        };
+        let (stride, padding) = self.stride_and_padding(call, x, kernel, kernel, &window)?;
+        let shape = self.shape(x.id);
+        let op = if (shape.h, shape.w) == (kernel, kernel) && padding == Padding::default() {
+            Op::GlobalAvgPool
+        } else {
+            Op::AvgPool(AvgPool {
+                kernel,
+                stride,
+                padding,
+            })
+        };
+        let id = self.emit(call, op, &[x.id])?;
+        self.finish(call, id, opts.fused_activation_function(), None)
+    }
+
+    /// MEAN over the two spatial axes (keep_dims or not) is a global average pool.
+    fn mean(&mut self, call: &Call) -> Result<()> {
+        let x = self.value(call, self.arg(call, 0)?)?;
+        let axes_tensor = self.arg(call, 1)?;
+        let mut axes = super::tensors::int_values(self.info(axes_tensor))
+            .map_err(|e| self.op_fail(call, e))?;
+        let rank = self.info(self.arg(call, 0)?).shape.len() as i64;
+        axes.iter_mut()
+            .for_each(|a| *a = if *a < 0 { *a + rank } else { *a });
+        axes.sort_unstable();
+        if rank != 4 || axes != [1, 2] {
+            return Err(self.op_fail(
+                call,
+                format!(
+                    "only the mean over H and W of an NHWC tensor is supported, got axes {axes:?}"
+                ),
+            ));
+        }
+        let id = self.emit(call, Op::GlobalAvgPool, &[x.id])?;
+        self.finish(call, id, tflite::ActivationFunctionType::NONE, None)
+    }
+
+    /// The shape of a rank-4 filter tensor.
+    fn filter_shape(&self, call: &Call, filter: usize) -> Result<[usize; 4]> {
+        match self.info(filter).shape[..] {
+            [a, b, c, d] => Ok([a, b, c, d]),
+            ref other => {
+                Err(self.op_fail(call, format!("filter has shape {other:?}, expected rank 4")))
+            }
+        }
+    }
+
+    /// The optional bias (input #2), which must have one value per output channel.
+    fn bias(&self, call: &Call, channels: usize) -> Result<Option<Vec<f32>>> {
+        let Some(tensor) = self.optional_arg(call, 2) else {
+            return Ok(None);
+        };
+        let bias = self.constant(call, tensor)?;
+        if bias.len() != channels {
+            return Err(self.op_fail(
+                call,
+                format!("bias has {} values for {channels} channels", bias.len()),
+            ));
+        }
+        Ok(Some(bias))
+    }
+
+    /// The IR stride and explicit padding: a pending PAD plus TFLite's SAME padding computed
+    /// on the padded size (VALID adds nothing).
+    fn stride_and_padding(
+        &self,
+        call: &Call,
+        x: Value,
+        kernel_h: usize,
+        kernel_w: usize,
+        window: &WindowOptions,
+    ) -> Result<(usize, Padding)> {
+        if window.dilation != (1, 1) {
+            return Err(self.op_fail(
+                call,
+                format!("dilation {:?} is not supported", window.dilation),
+            ));
+        }
+        let (sh, sw) = window.stride;
+        let stride = usize::try_from(sh)
+            .ok()
+            .filter(|&s| s > 0 && sh == sw)
+            .ok_or_else(|| {
+                self.op_fail(
+                    call,
+                    format!("stride {sh}x{sw} is not supported (equal positive strides only)"),
+                )
+            })?;
+        let shape = self.shape(x.id);
+        let pad = x.pad;
+        let (h, w) = (
+            shape.h + pad.top + pad.bottom,
+            shape.w + pad.left + pad.right,
+        );
+        let same = match window.padding {
+            tflite::Padding::SAME => {
+                let vertical = Padding::same(h, h, kernel_h, stride);
+                let horizontal = Padding::same(w, w, kernel_w, stride);
+                Padding {
+                    top: vertical.top,
+                    bottom: vertical.bottom,
+                    left: horizontal.left,
+                    right: horizontal.right,
+                }
+            }
+            tflite::Padding::VALID => Padding::default(),
+            other => return Err(self.op_fail(call, format!("unknown padding mode {}", other.0))),
+        };
+        let total = Padding {
+            top: pad.top + same.top,
+            bottom: pad.bottom + same.bottom,
+            left: pad.left + same.left,
+            right: pad.right + same.right,
+        };
+        Ok((stride, total))
+    }
+}

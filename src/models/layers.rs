@@ -1,0 +1,204 @@
+//! The small layer vocabulary every architecture is written in: convolutions with TF
+//! "SAME" padding, BatchNorm, activations and dense layers, each appended to the graph
+//! under a caller-chosen (Keras-style) name with weights drawn from the build's seed.
+
+use crate::error::Result;
+use crate::graph::{Activation, Conv2d, Dense, Graph, Op, Padding, Shape, TensorId};
+
+use super::weights::WeightInit;
+
+/// Weight scale of the last convolution of a branch that is added to a shortcut: keeps
+/// the branch at a quarter of the shortcut's variance, so a stage of residual blocks
+/// grows the signal mildly instead of doubling it per block.
+pub(crate) const RESIDUAL_BRANCH_SCALE: f32 = 0.5;
+
+/// Second moment left by each activation on a unit-variance input; a convolution
+/// reading it uses gain `1 / moment` so its output keeps unit variance.
+fn input_gain(op: &Op) -> f32 {
+    match op {
+        Op::Activation(Activation::Relu | Activation::Relu6) => 2.0,
+        Op::Activation(Activation::HardSwish) => 3.0,
+        // h-swish output times a squeeze-excite gate of roughly one half.
+        Op::MulChannel => 12.0,
+        _ => 1.0,
+    }
+}
+
+/// Shape of one convolution: output channels (ignored for depthwise, which keeps the
+/// input's), square kernel, stride, and whether it is depthwise or has a bias.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ConvSpec {
+    pub out: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub depthwise: bool,
+    pub bias: bool,
+    /// Extra factor on the weights' standard deviation (below 1 on residual branches,
+    /// so the sum of many branches does not grow without bound).
+    pub scale: f32,
+}
+
+impl ConvSpec {
+    /// A full (ungrouped) `kernel × kernel` convolution without bias.
+    pub(crate) fn full(out: usize, kernel: usize, stride: usize) -> Self {
+        ConvSpec {
+            out,
+            kernel,
+            stride,
+            depthwise: false,
+            bias: false,
+            scale: 1.0,
+        }
+    }
+
+    /// A 1×1 stride-1 convolution without bias.
+    pub(crate) fn pointwise(out: usize) -> Self {
+        ConvSpec::full(out, 1, 1)
+    }
+
+    /// A depthwise convolution (depth multiplier 1) without bias.
+    pub(crate) fn depthwise(kernel: usize, stride: usize) -> Self {
+        ConvSpec {
+            depthwise: true,
+            ..ConvSpec::full(0, kernel, stride)
+        }
+    }
+
+    pub(crate) fn with_bias(self) -> Self {
+        ConvSpec { bias: true, ..self }
+    }
+
+    pub(crate) fn scaled(self, scale: f32) -> Self {
+        ConvSpec { scale, ..self }
+    }
+}
+
+/// A graph under construction plus the random source of its weights.
+pub(crate) struct LayerBuilder {
+    graph: Graph,
+    init: WeightInit,
+    /// Epsilon of every BatchNorm of the architecture.
+    bn_eps: f32,
+}
+
+impl LayerBuilder {
+    /// Starts a graph with a `resolution × resolution × 3` image input.
+    pub(crate) fn new(resolution: usize, seed: u64, bn_eps: f32) -> Result<Self> {
+        let graph = Graph::new(Shape::new(resolution, resolution, 3))?;
+        Ok(LayerBuilder {
+            graph,
+            init: WeightInit::new(seed),
+            bn_eps,
+        })
+    }
+
+    pub(crate) fn input(&self) -> TensorId {
+        self.graph.input()
+    }
+
+    pub(crate) fn channels(&self, x: TensorId) -> usize {
+        self.graph.shape(x).c
+    }
+
+    pub(crate) fn finish(self) -> Graph {
+        self.graph
+    }
+
+    /// Appends an operator without weights.
+    pub(crate) fn op(
+        &mut self,
+        name: impl Into<String>,
+        op: Op,
+        inputs: &[TensorId],
+    ) -> Result<TensorId> {
+        self.graph.add(name, op, inputs)
+    }
+
+    pub(crate) fn conv(
+        &mut self,
+        name: impl Into<String>,
+        x: TensorId,
+        spec: ConvSpec,
+    ) -> Result<TensorId> {
+        let shape = self.graph.shape(x);
+        let (out, groups) = if spec.depthwise {
+            (shape.c, shape.c)
+        } else {
+            (spec.out, 1)
+        };
+        let fan_in = spec.kernel * spec.kernel * (shape.c / groups.max(1));
+        let gain = input_gain(&self.graph.node(x).op) * spec.scale * spec.scale;
+        let conv = Conv2d {
+            out_channels: out,
+            kernel_h: spec.kernel,
+            kernel_w: spec.kernel,
+            stride: spec.stride,
+            padding: Padding::same(shape.h, shape.w, spec.kernel, spec.stride),
+            groups,
+            weights: self.init.scaled(out * fan_in, fan_in, gain),
+            bias: spec.bias.then(|| self.init.bias(out)),
+        };
+        self.graph.add(name, Op::Conv2d(conv), &[x])
+    }
+
+    /// BatchNorm with random statistics and the architecture's epsilon.
+    pub(crate) fn batch_norm(&mut self, name: impl Into<String>, x: TensorId) -> Result<TensorId> {
+        let bn = self.init.batch_norm(self.channels(x), self.bn_eps);
+        self.graph.add(name, Op::BatchNorm(bn), &[x])
+    }
+
+    /// BatchNorm without a learned scale (gamma fixed at 1) and its own epsilon.
+    pub(crate) fn batch_norm_unscaled(
+        &mut self,
+        name: impl Into<String>,
+        x: TensorId,
+        eps: f32,
+    ) -> Result<TensorId> {
+        let bn = self.init.batch_norm_unscaled(self.channels(x), eps);
+        self.graph.add(name, Op::BatchNorm(bn), &[x])
+    }
+
+    /// A convolution followed by its BatchNorm, named `conv_name` and `bn_name`.
+    pub(crate) fn conv_bn(
+        &mut self,
+        conv_name: &str,
+        bn_name: &str,
+        x: TensorId,
+        spec: ConvSpec,
+    ) -> Result<TensorId> {
+        let conv = self.conv(conv_name, x, spec)?;
+        self.batch_norm(bn_name, conv)
+    }
+
+    pub(crate) fn activation(
+        &mut self,
+        name: impl Into<String>,
+        x: TensorId,
+        act: Activation,
+    ) -> Result<TensorId> {
+        self.graph.add(name, Op::Activation(act), &[x])
+    }
+
+    /// A fully connected layer on a 1×1×C tensor.
+    pub(crate) fn dense(
+        &mut self,
+        name: impl Into<String>,
+        x: TensorId,
+        out: usize,
+        bias: bool,
+    ) -> Result<TensorId> {
+        let fan_in = self.channels(x);
+        let gain = input_gain(&self.graph.node(x).op);
+        let weights = self.init.scaled(out * fan_in, fan_in, gain);
+        let bias = bias.then(|| self.init.bias(out));
+        self.graph.add(
+            name,
+            Op::Dense(Dense {
+                out_features: out,
+                weights,
+                bias,
+            }),
+            &[x],
+        )
+    }
+}
