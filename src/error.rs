@@ -32,7 +32,11 @@ pub enum Error {
 
     /// An operator the importer does not support.
     #[error("unsupported operator {op} (operator #{index}) in `{path}`")]
-    UnsupportedOp { path: PathBuf, op: String, index: usize },
+    UnsupportedOp {
+        path: PathBuf,
+        op: String,
+        index: usize,
+    },
 
     /// Image decoding or preprocessing.
     #[error("image `{path}`: {reason}")]
@@ -44,7 +48,10 @@ pub enum Error {
 
     /// Filesystem errors, with the path involved.
     #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Shorthand used throughout the crate.
@@ -53,11 +60,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// Builds an [`Error::InvalidGraph`] for `layer`.
     pub fn graph(layer: impl Into<String>, reason: impl Into<String>) -> Self {
-        Error::InvalidGraph { layer: layer.into(), reason: reason.into() }
+        Error::InvalidGraph {
+            layer: layer.into(),
+            reason: reason.into(),
+        }
     }
 
     /// Wraps an I/O error with the path that caused it.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 }

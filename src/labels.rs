@@ -183,10 +183,10 @@ mod tests {
             differing.len(),
             &differing[..differing.len().min(5)]
         );
-        for i in 1..lines.len() {
+        for (i, line) in lines.iter().enumerate().skip(1) {
             assert_eq!(
                 imagenet_synset(i, true).map(|s| s.names),
-                Some(lines[i]),
+                Some(*line),
                 "class {i}"
             );
         }

@@ -13,12 +13,18 @@ pub struct Normalization {
 impl Normalization {
     /// The normalisation a quantized input tensor implies: `real = scale * (q - zero_point)`.
     pub fn from_quantization(scale: f32, zero_point: f32) -> Self {
-        Normalization { mean: [zero_point; 3], std: [1.0 / scale; 3] }
+        Normalization {
+            mean: [zero_point; 3],
+            std: [1.0 / scale; 3],
+        }
     }
 
     /// `pixel / 127.5 - 1`, the usual float MobileNet input range [-1, 1].
     pub fn symmetric() -> Self {
-        Normalization { mean: [127.5; 3], std: [127.5; 3] }
+        Normalization {
+            mean: [127.5; 3],
+            std: [127.5; 3],
+        }
     }
 
     pub fn apply(&self, channel: usize, pixel: f32) -> f32 {

@@ -40,18 +40,27 @@ pub struct VerifyReport {
 /// A deterministic input in [-1, 1] for `graph` at `batch`.
 pub fn random_input(graph: &Graph, batch: usize, seed: u64) -> Vec<f32> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    (0..batch * graph.input_shape().len()).map(|_| rng.random_range(-1.0..=1.0)).collect()
+    (0..batch * graph.input_shape().len())
+        .map(|_| rng.random_range(-1.0..=1.0))
+        .collect()
 }
 
 /// Runs `graph` on the GPU (step by step) and on the CPU with `input`, layer by layer.
-pub fn verify_graph(ctx: &GpuContext, graph: &Graph, batch: usize, input: &[f32]) -> Result<VerifyReport> {
+pub fn verify_graph(
+    ctx: &GpuContext,
+    graph: &Graph,
+    batch: usize,
+    input: &[f32],
+) -> Result<VerifyReport> {
     let plan = Plan::build(graph, batch)?;
     let executor = Executor::new(ctx, &plan)?;
     let gpu = executor.run_probed(input)?;
     let cpu = crate::cpu::run(graph, input, batch)?;
     let mut layers = Vec::new();
     for (index, step) in plan.steps.iter().enumerate() {
-        let rewritten_later = plan.steps[index + 1..].iter().any(|s| s.output.tensor == step.output.tensor);
+        let rewritten_later = plan.steps[index + 1..]
+            .iter()
+            .any(|s| s.output.tensor == step.output.tensor);
         if rewritten_later {
             continue; // a partial write (concat): compare once the tensor is complete
         }
@@ -74,7 +83,11 @@ pub fn verify_graph(ctx: &GpuContext, graph: &Graph, batch: usize, input: &[f32]
 }
 
 fn compare(step: &crate::plan::Step, gpu: &[f32], cpu: &[f32]) -> LayerDiff {
-    let mut max_abs_diff: f32 = if gpu.len() == cpu.len() { 0.0 } else { f32::INFINITY };
+    let mut max_abs_diff: f32 = if gpu.len() == cpu.len() {
+        0.0
+    } else {
+        f32::INFINITY
+    };
     let mut max_abs_value: f32 = 0.0;
     for (g, c) in gpu.iter().zip(cpu) {
         let diff = (g - c).abs();
@@ -91,6 +104,10 @@ fn compare(step: &crate::plan::Step, gpu: &[f32], cpu: &[f32]) -> LayerDiff {
         shape: step.output.shape.to_string(),
         max_abs_diff,
         max_abs_value,
-        max_rel_diff: if max_abs_diff == 0.0 { 0.0 } else { max_rel_diff },
+        max_rel_diff: if max_abs_diff == 0.0 {
+            0.0
+        } else {
+            max_rel_diff
+        },
     }
 }

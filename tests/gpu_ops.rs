@@ -36,13 +36,18 @@ fn random(rng: &mut ChaCha8Rng, n: usize, scale: f32) -> Vec<f32> {
 }
 
 /// Runs `graph` on the CPU and the GPU and asserts the outputs agree to 1e-4 of their
-/// largest magnitude.
-fn check(graph: &Graph, batch: usize, seed: u64) {
+/// largest magnitude; `kernel` is the GPU kernel the case exists to exercise.
+fn check(graph: &Graph, batch: usize, seed: u64, kernel: &str) {
     let Some(ctx) = context() else { return };
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let input = random(&mut rng, graph.input_shape().len() * batch, 2.0);
     let expected = cpu::run_output(graph, &input, batch).expect("cpu reference");
     let plan = Plan::build(graph, batch).expect("plan");
+    let kernels: Vec<&str> = plan.steps.iter().map(|s| s.kernel.name()).collect();
+    assert!(
+        kernels.contains(&kernel),
+        "plan runs {kernels:?}, not {kernel}"
+    );
     let executor = Executor::new(ctx, &plan).expect("executor");
     let actual = executor.run(&input).expect("gpu run");
     assert_close(
@@ -124,6 +129,7 @@ fn general_conv_stem_and_groups() {
             &conv_graph(shape, spec, Some(Activation::Relu6), i as u64),
             1 + i % 2,
             i as u64,
+            "conv",
         );
     }
 }
@@ -150,6 +156,7 @@ fn depthwise_kernel_sizes_strides_and_multipliers() {
             &conv_graph(shape, spec, Some(Activation::Relu), 10 + i as u64),
             1 + i % 3,
             i as u64,
+            "depthwise",
         );
     }
     let explicit = Padding {
@@ -165,7 +172,12 @@ fn depthwise_kernel_sizes_strides_and_multipliers() {
         groups: 5,
         padding: explicit,
     };
-    check(&conv_graph(Shape::new(8, 9, 5), spec, None, 20), 2, 20);
+    check(
+        &conv_graph(Shape::new(8, 9, 5), spec, None, 20),
+        2,
+        20,
+        "depthwise",
+    );
 }
 
 #[test]
@@ -188,6 +200,7 @@ fn pointwise_gemm_shapes() {
             &conv_graph(shape, spec, Some(Activation::HardSwish), 30 + i as u64),
             1 + i % 3,
             i as u64,
+            "pointwise",
         );
     }
 }
@@ -232,7 +245,7 @@ fn every_activation_fused_after_batch_norm() {
         };
         let x = g.add("bn", Op::BatchNorm(bn), &[x]).unwrap();
         g.add("act", Op::Activation(act), &[x]).unwrap();
-        check(&g, 2, i as u64);
+        check(&g, 2, i as u64, "depthwise");
     }
 }
 
@@ -254,7 +267,7 @@ fn residual_add_fused_and_standalone() {
     let sum = g.add("add", Op::Add, &[x, g.input()]).unwrap();
     g.add("act", Op::Activation(Activation::Relu6), &[sum])
         .unwrap();
-    check(&g, 3, 50);
+    check(&g, 3, 50, "pointwise");
 
     let mut g = Graph::new(shape).unwrap();
     let a = g
@@ -264,7 +277,7 @@ fn residual_add_fused_and_standalone() {
         .add("b", Op::Activation(Activation::Sigmoid), &[g.input()])
         .unwrap();
     g.add("add", Op::Add, &[a, b]).unwrap();
-    check(&g, 2, 51);
+    check(&g, 2, 51, "elementwise");
 }
 
 #[test]
@@ -279,7 +292,7 @@ fn pooling() {
     {
         let mut g = Graph::new(shape).unwrap();
         g.add("gap", Op::GlobalAvgPool, &[g.input()]).unwrap();
-        check(&g, 1 + i, 60 + i as u64);
+        check(&g, 1 + i, 60 + i as u64, "global_avg_pool");
     }
     let windows = [
         (Shape::new(9, 7, 5), 3, 2),
@@ -294,7 +307,7 @@ fn pooling() {
         };
         let mut g = Graph::new(shape).unwrap();
         g.add("pool", Op::AvgPool(pool), &[g.input()]).unwrap();
-        check(&g, 2, 70 + i as u64);
+        check(&g, 2, 70 + i as u64, "avg_pool");
     }
 }
 
@@ -314,12 +327,12 @@ fn dense_and_softmax() {
     let x = g.add("flatten", Op::Flatten, &[g.input()]).unwrap();
     let x = g.add("dense", dense_op(&mut rng, 36, 10), &[x]).unwrap();
     g.add("softmax", Op::Softmax, &[x]).unwrap();
-    check(&g, 3, 80);
+    check(&g, 3, 80, "softmax");
 
     let mut g = Graph::new(Shape::new(1, 1, 37)).unwrap();
     g.add("dense", dense_op(&mut rng, 37, 19), &[g.input()])
         .unwrap();
-    check(&g, 2, 81);
+    check(&g, 2, 81, "dense");
 
     for (i, shape) in [
         Shape::new(1, 1, 1000),
@@ -331,7 +344,7 @@ fn dense_and_softmax() {
     {
         let mut g = Graph::new(shape).unwrap();
         g.add("softmax", Op::Softmax, &[g.input()]).unwrap();
-        check(&g, 2, 82 + i as u64);
+        check(&g, 2, 82 + i as u64, "softmax");
     }
 }
 
@@ -346,7 +359,7 @@ fn squeeze_excite_mul_channel() {
         .add("gate", Op::Activation(Activation::HardSigmoid), &[s])
         .unwrap();
     g.add("scale", Op::MulChannel, &[g.input(), s]).unwrap();
-    check(&g, 3, 90);
+    check(&g, 3, 90, "mul_channel");
 }
 
 #[test]
@@ -369,7 +382,7 @@ fn concat_of_branches() {
         .unwrap();
     let parts: [TensorId; 3] = [a, g.input(), b];
     g.add("concat", Op::Concat, &parts).unwrap();
-    check(&g, 2, 100);
+    check(&g, 2, 100, "concat");
 }
 
 #[test]
@@ -378,7 +391,7 @@ fn large_elementwise_dispatch_is_split_in_2d() {
     let mut g = Graph::new(Shape::new(512, 512, 17)).unwrap();
     g.add("act", Op::Activation(Activation::HardSwish), &[g.input()])
         .unwrap();
-    check(&g, 1, 110);
+    check(&g, 1, 110, "elementwise");
 }
 
 #[test]
@@ -408,4 +421,21 @@ fn probes_return_every_step_and_wrong_input_is_rejected() {
         matches!(short, Err(Error::InvalidArgument(_))),
         "got {short:?}"
     );
+}
+
+#[test]
+fn plans_that_alias_a_read_with_the_write_are_rejected() {
+    let Some(ctx) = context() else { return };
+    let spec = ConvSpec {
+        out: 3,
+        k: 1,
+        stride: 1,
+        groups: 1,
+        padding: Padding::default(),
+    };
+    let g = conv_graph(Shape::new(4, 4, 3), spec, None, 130);
+    let mut plan = Plan::build(&g, 1).unwrap();
+    plan.steps[0].output.slot = plan.steps[0].inputs[0].slot;
+    let err = Executor::new(ctx, &plan).unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)), "got {err}");
 }

@@ -257,3 +257,32 @@ fn smallest_resolutions_build() {
         }
     }
 }
+
+/// Root mean square of one tensor.
+fn rms(values: &[f32]) -> f32 {
+    (values.iter().map(|v| v * v).sum::<f32>() / values.len() as f32).sqrt()
+}
+
+#[test]
+fn activations_neither_explode_nor_vanish() {
+    for arch in Arch::ALL {
+        let resolution = if arch == Arch::V2K7 { 32 } else { 64 };
+        let graph = build(&config(arch, 1.0, Some(resolution), None), 5).unwrap();
+        let pixels = graph.input_shape().len();
+        let input: Vec<f32> = (0..pixels)
+            .map(|i| (i * 7919 % 1000) as f32 / 500.0 - 1.0)
+            .collect();
+        let outputs = mobilenet_wgpu::cpu::run(&graph, &input, 1).unwrap();
+        for (node, output) in graph.nodes().iter().zip(&outputs) {
+            assert!(output.iter().all(|v| v.is_finite()), "{arch} {}", node.name);
+            if matches!(node.op, Op::Activation(_) | Op::Add) {
+                let rms = rms(output);
+                assert!(
+                    (0.05..5.0).contains(&rms),
+                    "{arch} {}: rms {rms}",
+                    node.name
+                );
+            }
+        }
+    }
+}

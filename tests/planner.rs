@@ -5,7 +5,8 @@
 use mobilenet_wgpu::graph::{
     Activation, BatchNorm, Conv2d, Dense, Graph, Op, Padding, Shape, TensorId,
 };
-use mobilenet_wgpu::plan::{ActKind, ActStage, Kernel, Plan};
+use mobilenet_wgpu::models::{build, Arch, ArchConfig};
+use mobilenet_wgpu::plan::{ActKind, ActStage, Kernel, Plan, Step, TensorRef};
 use mobilenet_wgpu::{cpu, Error};
 use std::collections::HashMap;
 
@@ -156,10 +157,15 @@ fn fold_error(net: &mut Net, folded: Op) -> f32 {
 fn folded_conv_matches_conv_then_batch_norm() {
     let mut net = Net::new(6, 5, 3, 1);
     let c = net.conv("conv", TensorId(0), 4, 3, 1);
-    net.bn("bn", c);
+    let b = net.bn("bn", c);
     let plan = net.plan(1);
     assert_eq!(kernel_names(&plan), ["conv"]);
     assert_eq!(plan.steps[0].name, "conv");
+    assert_eq!(plan.steps[0].fused, [c, b]);
+    assert_eq!(
+        plan.steps[0].output.tensor, b,
+        "the step computes the BatchNorm's value"
+    );
     let Kernel::Conv(folded) = &plan.steps[0].kernel else {
         unreachable!()
     };
@@ -213,12 +219,17 @@ fn batch_norm_after_shared_conv_is_not_folded() {
 #[test]
 fn conv_batch_norm_relu6_is_one_step() {
     let mut net = Net::new(8, 8, 3, 5);
-    net.conv_bn_relu6("stem", TensorId(0), 8, 3, 1);
+    let relu6 = net.conv_bn_relu6("stem", TensorId(0), 8, 3, 1);
     let plan = net.plan(1);
     assert_eq!(plan.dispatch_count(), 1);
     let step = &plan.steps[0];
     assert_eq!(step.name, "stem");
-    assert_eq!(step.fused.len(), 2, "conv (with its BatchNorm) and ReLU6");
+    assert_eq!(
+        step.fused,
+        [TensorId(1), TensorId(2), relu6],
+        "conv, BatchNorm, ReLU6"
+    );
+    assert_eq!(plan.output.tensor, relu6);
     assert_eq!(step.epilogue.pre, [clamp(0.0, 6.0), ActStage::IDENTITY]);
     assert_eq!(step.epilogue.post, ActStage::IDENTITY);
 }
@@ -361,11 +372,20 @@ fn v2_chain_keeps_the_skip_input_alive() {
         4,
         "skip input, two block temporaries, plus the input"
     );
+    assert_eq!(
+        plan.output.tensor,
+        net.g.output(),
+        "ids name the original graph"
+    );
+    for step in &plan.steps {
+        assert_eq!(net.g.shape(step.output.tensor), step.output.shape);
+        assert_eq!(step.fused.last(), Some(&step.output.tensor));
+    }
     check_memory(&plan);
 }
 
-#[test]
-fn branchy_graph_keeps_memory_invariants() {
+/// A stem feeding a squeeze-excite branch, a residual add and a concat.
+fn branchy_net() -> Net {
     let mut net = Net::new(6, 6, 4, 13);
     let stem = net.conv_bn_relu6("stem", TensorId(0), 6, 3, 1);
     let left = net.conv_bn_relu6("left", stem, 6, 3, 6);
@@ -377,7 +397,12 @@ fn branchy_graph_keeps_memory_invariants() {
     let right = net.conv_bn_relu6("right", stem, 6, 1, 1);
     let sum = net.add("sum", Op::Add, &[scaled, right]);
     net.add("concat", Op::Concat, &[sum, stem, left]);
-    let plan = net.plan(2);
+    net
+}
+
+#[test]
+fn branchy_graph_keeps_memory_invariants() {
+    let plan = branchy_net().plan(2);
     assert!(plan
         .steps
         .iter()
@@ -451,5 +476,138 @@ fn check_memory(plan: &Plan) {
     assert_eq!(
         slot_of.len(),
         plan.slots.iter().map(|s| s.tensors.len()).sum::<usize>()
+    );
+}
+
+#[test]
+fn planned_execution_matches_cpu_reference() {
+    let mut chain = Net::new(8, 8, 3, 15);
+    let mut x = chain.conv_bn_relu6("stem", TensorId(0), 8, 3, 1);
+    for i in 0..3 {
+        x = chain.v2_block(&format!("block_{i}"), x, i % 2 == 1);
+        x = chain.act(
+            &format!("block_{i}_clamp"),
+            x,
+            Activation::Clamp {
+                min: -4.0,
+                max: 4.0,
+            },
+        );
+    }
+    assert_plan_matches_reference(&chain.g, 2);
+    assert_plan_matches_reference(&branchy_net().g, 2);
+    let small = ArchConfig {
+        resolution: Some(32),
+        ..ArchConfig::new(Arch::V3Small)
+    };
+    assert_plan_matches_reference(&build(&small, 1).unwrap(), 2);
+}
+
+/// Executes `plan` step by step on the CPU over its own slots, as the GPU does, and
+/// compares every completed tensor with the reference run of the unfused graph. Slots
+/// start as NaN so a read of anything not yet written (or overwritten) shows.
+fn assert_plan_matches_reference(graph: &Graph, batch: usize) {
+    let plan = Plan::build(graph, batch).unwrap();
+    let input = Rng(99).vec(batch * graph.input_shape().len());
+    let reference = cpu::run(graph, &input, batch).unwrap();
+    let mut slots: Vec<Vec<f32>> = plan
+        .slots
+        .iter()
+        .map(|s| vec![f32::NAN; s.bytes / 4])
+        .collect();
+    slots[plan.input.slot][..input.len()].copy_from_slice(&input);
+    for (index, step) in plan.steps.iter().enumerate() {
+        let value = execute(step, &slots, batch);
+        slots[step.output.slot][..value.len()].copy_from_slice(&value);
+        let later = &plan.steps[index + 1..];
+        if later.iter().all(|s| s.output.tensor != step.output.tensor) {
+            assert_close(&value, &reference[step.output.tensor.0], &step.name);
+        }
+    }
+    let expected = &reference[graph.output().0];
+    assert_close(
+        &slots[plan.output.slot][..expected.len()],
+        expected,
+        "graph output",
+    );
+}
+
+/// One step's whole output tensor.
+fn execute(step: &Step, slots: &[Vec<f32>], batch: usize) -> Vec<f32> {
+    let read = |r: &TensorRef| &slots[r.slot][..batch * r.shape.len()];
+    let shape = step.inputs[0].shape;
+    let x = read(&step.inputs[0]);
+    let epilogue = |v: f32, residual: f32| {
+        let v = step.epilogue.pre.iter().fold(v, |v, s| apply_stage(*s, v));
+        apply_stage(step.epilogue.post, v + residual)
+    };
+    let raw = match &step.kernel {
+        Kernel::Conv(c) | Kernel::Depthwise(c) | Kernel::Pointwise(c) => {
+            run_op(shape, Op::Conv2d(c.clone()), x, batch)
+        }
+        Kernel::Dense(d) => run_op(shape, Op::Dense(d.clone()), x, batch),
+        Kernel::AvgPool(p) => run_op(shape, Op::AvgPool(*p), x, batch),
+        Kernel::GlobalAvgPool => run_op(shape, Op::GlobalAvgPool, x, batch),
+        Kernel::Softmax => run_op(shape, Op::Softmax, x, batch),
+        Kernel::Elementwise => x.to_vec(),
+        Kernel::MulChannel => {
+            let scale = read(&step.inputs[1]);
+            let at = |i: usize| i / shape.len() * shape.c + i % shape.c;
+            x.iter()
+                .enumerate()
+                .map(|(i, v)| v * scale[at(i)])
+                .collect()
+        }
+        Kernel::ConcatPart { offset } => {
+            let mut out = read(&step.output).to_vec();
+            let (in_c, out_c) = (shape.c, step.output.shape.c);
+            for (pixel, channels) in x.chunks(in_c).enumerate() {
+                for (c, v) in channels.iter().enumerate() {
+                    out[pixel * out_c + offset + c] = epilogue(*v, 0.0);
+                }
+            }
+            return out;
+        }
+    };
+    let residual = step.residual.map(|r| read(&r));
+    raw.iter()
+        .enumerate()
+        .map(|(i, v)| epilogue(*v, residual.map_or(0.0, |r| r[i])))
+        .collect()
+}
+
+fn apply_stage(stage: ActStage, v: f32) -> f32 {
+    let act = match stage.act {
+        ActKind::Identity => v,
+        ActKind::HardSwish => Activation::HardSwish.apply(v),
+        ActKind::HardSigmoid => Activation::HardSigmoid.apply(v),
+        ActKind::KerasHardSigmoid => Activation::KerasHardSigmoid.apply(v),
+        ActKind::Sigmoid => Activation::Sigmoid.apply(v),
+    };
+    act.max(stage.lo).min(stage.hi)
+}
+
+/// `op` alone on `x` with the CPU reference.
+fn run_op(shape: Shape, op: Op, x: &[f32], batch: usize) -> Vec<f32> {
+    let mut g = Graph::new(shape).unwrap();
+    g.add("op", op, &[g.input()]).unwrap();
+    cpu::run_output(&g, x, batch).unwrap()
+}
+
+fn assert_close(actual: &[f32], expected: &[f32], what: &str) {
+    assert_eq!(actual.len(), expected.len(), "{what}");
+    assert!(
+        actual.iter().all(|v| !v.is_nan()),
+        "{what}: reads a value never written"
+    );
+    let scale = expected.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+    let worst = actual
+        .iter()
+        .zip(expected)
+        .map(|(a, e)| (a - e).abs())
+        .fold(0.0, f32::max);
+    assert!(
+        worst <= 1e-4 * scale,
+        "{what}: max difference {worst} (scale {scale})"
     );
 }

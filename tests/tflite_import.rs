@@ -4,7 +4,7 @@
 //! Reference data in tests/data/tflite_reference/ comes from scripts/tflite_reference.py
 //! (the LiteRT interpreter on the same preprocessed images).
 
-use mobilenet_wgpu::graph::Shape;
+use mobilenet_wgpu::graph::{Activation, Op, Shape};
 use mobilenet_wgpu::import::{load_chain, load_tflite, parse_tflite};
 use mobilenet_wgpu::model::Model;
 use mobilenet_wgpu::{cpu, Error};
@@ -109,15 +109,17 @@ fn normalization_follows_the_input_quantization() {
 #[test]
 fn quantized_ranges_become_clamps_where_no_activation_is_recorded() {
     let Some(dir) = models_dir() else { return };
-    // This file records no fused activation: its ReLU6 exist only as the uint8 [0, 6] ranges.
+    // This file records no fused activation: its 35 ReLU6 exist only as uint8 ranges ~[0, 6].
     let model = load_tflite(&model_path(&dir, "mobilenet_v2_0.5_224_quant")).unwrap();
-    let activations = model
+    let relu6_like = model
         .graph
         .nodes()
         .iter()
-        .filter(|n| n.op.kind() == "Activation")
+        .filter(|n| {
+            matches!(n.op, Op::Activation(Activation::Clamp { min, max }) if min == 0.0 && (max - 6.0).abs() < 0.05)
+        })
         .count();
-    assert!(activations >= 35, "only {activations} activation nodes");
+    assert!(relu6_like >= 35, "only {relu6_like} ReLU6-like clamps");
 }
 
 #[test]
@@ -181,19 +183,34 @@ fn normalized_input(model: &Model, pixels: &[u8]) -> Vec<f32> {
         .collect()
 }
 
+/// Quantized files computed in float (with their range clamps) pick the interpreter's top-1.
 #[test]
-fn quantized_v2_top1_matches_the_tflite_interpreter() {
+fn quantized_top1_matches_the_tflite_interpreter() {
     let Some(dir) = models_dir() else { return };
-    let stem = "mobilenet_v2_1.0_224_quant";
-    let model = load_tflite(&model_path(&dir, stem)).unwrap();
-    for image in ["chelsea", "coffee"] {
-        let pixels: Vec<u8> = read_npy(&format!("{image}_224_pixels.npy"));
-        let probs = cpu::run_output(&model.graph, &normalized_input(&model, &pixels), 1).unwrap();
-        assert_eq!(
-            argmax(&probs),
-            interpreter_top1(&dir, stem, &format!("{image}.png")),
-            "{image}"
-        );
+    let single = [
+        "mobilenet_v2_1.0_224_quant",
+        "mobilenet_v2_0.5_224_quant",
+        "mobilenet_v2_1.0_224_int8_ptq",
+    ];
+    let mut models: Vec<(String, Model)> = single
+        .iter()
+        .map(|stem| {
+            (
+                stem.to_string(),
+                load_tflite(&model_path(&dir, stem)).unwrap(),
+            )
+        })
+        .collect();
+    let chain = load_chain(&[model_path(&dir, EXTRACTOR), model_path(&dir, HEAD)]).unwrap();
+    models.push((format!("{EXTRACTOR}+head_layers"), chain));
+    for (name, model) in &models {
+        for image in ["chelsea", "coffee"] {
+            let pixels: Vec<u8> = read_npy(&format!("{image}_224_pixels.npy"));
+            let probs =
+                cpu::run_output(&model.graph, &normalized_input(model, &pixels), 1).unwrap();
+            let expected = interpreter_top1(&dir, name, &format!("{image}.png"));
+            assert_eq!(argmax(&probs), expected, "{name} on {image}");
+        }
     }
 }
 

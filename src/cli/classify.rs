@@ -43,7 +43,9 @@ struct ImageResult {
 
 pub fn execute(args: &ClassifyArgs, backend: Option<&str>) -> Result<ExitCode> {
     if args.batch == 0 || args.top == 0 {
-        return Err(Error::InvalidArgument("--batch and --top must be at least 1".into()));
+        return Err(Error::InvalidArgument(
+            "--batch and --top must be at least 1".into(),
+        ));
     }
     let model = args.model.load(Some(hub::DEFAULT_MODEL))?;
     if !matches!(model.graph.node(model.graph.output()).op, Op::Softmax) {
@@ -84,7 +86,12 @@ fn classify_chunk(
     let mut input = Vec::with_capacity(batch * shape.len());
     for path in paths {
         let image = preprocess::load_image(path)?;
-        input.extend(preprocess::preprocess(&image, shape.w, shape.h, &model.normalization));
+        input.extend(preprocess::preprocess(
+            &image,
+            shape.w,
+            shape.h,
+            &model.normalization,
+        ));
     }
     input.resize(batch * shape.len(), 0.0);
     let preprocess_ms = start.elapsed().as_secs_f64() * 1e3 / paths.len() as f64;
@@ -107,6 +114,11 @@ fn classify_chunk(
 fn print_result(result: &ImageResult) {
     println!("{} ({:.1} ms)", result.image, result.inference_ms);
     for class in &result.top {
-        println!("  {:>6.2}%  {:>4}  {}", class.probability * 100.0, class.index, class.label);
+        println!(
+            "  {:>6.2}%  {:>4}  {}",
+            class.probability * 100.0,
+            class.index,
+            class.label
+        );
     }
 }

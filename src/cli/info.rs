@@ -86,8 +86,14 @@ pub fn execute(args: &InfoArgs) -> Result<ExitCode> {
 }
 
 fn print_table(info: &Info) {
-    println!("{}: input {}, output {}", info.model, info.input_shape, info.output_shape);
-    println!("{:<48} {:<14} {:>14} {:>10} {:>12}", "layer", "op", "output", "params", "MACs");
+    println!(
+        "{}: input {}, output {}",
+        info.model, info.input_shape, info.output_shape
+    );
+    println!(
+        "{:<48} {:<14} {:>14} {:>10} {:>12}",
+        "layer", "op", "output", "params", "MACs"
+    );
     for layer in &info.layers {
         println!(
             "{:<48} {:<14} {:>14} {:>10} {:>12}",

@@ -1,5 +1,6 @@
 //! Command-line interface: argument definitions and dispatch to one module per command.
 
+mod bench;
 mod classify;
 mod info;
 mod run;
@@ -35,6 +36,8 @@ enum Command {
     Info(info::InfoArgs),
     /// Compare the GPU against the CPU reference layer by layer.
     Verify(verify::VerifyArgs),
+    /// End-to-end latency and throughput, with the one-time costs.
+    Bench(bench::BenchArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -45,6 +48,7 @@ pub fn main() -> ExitCode {
         Command::Run(args) => run::execute(&args, backend.as_deref()),
         Command::Info(args) => info::execute(&args),
         Command::Verify(args) => verify::execute(&args, backend.as_deref()),
+        Command::Bench(args) => bench::execute(&args, backend.as_deref()),
     };
     match result {
         Ok(code) => code,

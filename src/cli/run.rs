@@ -28,7 +28,11 @@ pub struct RunArgs {
 
 pub fn execute(args: &RunArgs, backend: Option<&str>) -> Result<ExitCode> {
     let model = args.model.load(None)?;
-    let graph = if args.logits { model.graph.logits()? } else { model.graph.clone() };
+    let graph = if args.logits {
+        model.graph.logits()?
+    } else {
+        model.graph.clone()
+    };
     let (shape, input) = read_npy(&args.input_npy)?;
     let expected = graph.input_shape();
     let per_image = [expected.h, expected.w, expected.c];
@@ -62,10 +66,14 @@ fn read_npy(path: &PathBuf) -> Result<(Vec<usize>, Vec<f32>)> {
     let bad = |reason: String| Error::InvalidArgument(format!("{}: {reason}", path.display()));
     let npy = npyz::NpyFile::new(&bytes[..]).map_err(|e| bad(format!("not a .npy file: {e}")))?;
     if npy.order() != npyz::Order::C {
-        return Err(bad("Fortran-ordered arrays are not supported; save it C-ordered".into()));
+        return Err(bad(
+            "Fortran-ordered arrays are not supported; save it C-ordered".into(),
+        ));
     }
     let shape: Vec<usize> = npy.shape().iter().map(|&d| d as usize).collect();
-    let data = npy.into_vec::<f32>().map_err(|e| bad(format!("expected float32 data: {e}")))?;
+    let data = npy
+        .into_vec::<f32>()
+        .map_err(|e| bad(format!("expected float32 data: {e}")))?;
     Ok((shape, data))
 }
 
@@ -77,6 +85,8 @@ fn write_npy(path: &PathBuf, shape: &[u64], data: &[f32]) -> Result<()> {
         .writer(std::io::BufWriter::new(file))
         .begin_nd()
         .map_err(|e| Error::io(path, e))?;
-    writer.extend(data.iter().copied()).map_err(|e| Error::io(path, e))?;
+    writer
+        .extend(data.iter().copied())
+        .map_err(|e| Error::io(path, e))?;
     writer.finish().map_err(|e| Error::io(path, e))
 }

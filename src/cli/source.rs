@@ -49,7 +49,9 @@ impl ModelArgs {
             (false, _) => self.models.iter().map(String::as_str).collect(),
             (true, Some(name)) => vec![name],
             (true, None) => {
-                return Err(Error::InvalidArgument("choose a model with --model or --arch".into()))
+                return Err(Error::InvalidArgument(
+                    "choose a model with --model or --arch".into(),
+                ))
             }
         };
         let mut paths: Vec<PathBuf> = Vec::new();
@@ -69,7 +71,10 @@ impl ModelArgs {
         config.v3.small_head_1280 = self.small_head_1280;
         let graph = models::build(&config, self.seed)?;
         Ok(Model {
-            name: format!("{arch} alpha={} (random weights, seed {})", self.alpha, self.seed),
+            name: format!(
+                "{arch} alpha={} (random weights, seed {})",
+                self.alpha, self.seed
+            ),
             graph,
             normalization: Normalization::symmetric(),
             background_class: false,

@@ -30,12 +30,19 @@ pub fn execute(args: &VerifyArgs, backend: Option<&str>) -> Result<ExitCode> {
     } else {
         print_table(&model.name, &report);
     }
-    Ok(if report.passed { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn print_table(name: &str, report: &VerifyReport) {
     println!("{name} on {} (batch {})", report.adapter, report.batch);
-    println!("{:<48} {:<16} {:>14} {:>12} {:>12}", "layer", "kernel", "output", "max abs", "max rel");
+    println!(
+        "{:<48} {:<16} {:>14} {:>12} {:>12}",
+        "layer", "kernel", "output", "max abs", "max rel"
+    );
     for layer in &report.layers {
         println!(
             "{:<48} {:<16} {:>14} {:>12.3e} {:>12.3e}",

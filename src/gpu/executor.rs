@@ -244,7 +244,7 @@ fn tensor_bytes(t: TensorRef, batch: usize) -> u64 {
 fn check_storage_size(limits: &wgpu::Limits, bytes: u64, what: &str) -> Result<()> {
     let max = limits
         .max_buffer_size
-        .min(u64::from(limits.max_storage_buffer_binding_size));
+        .min(limits.max_storage_buffer_binding_size);
     if bytes > max {
         return Err(Error::DeviceLimit(format!(
             "{what} needs {bytes} bytes but this device binds at most {max} bytes per storage buffer \

@@ -193,3 +193,29 @@ pub(crate) fn captured<T>(
         None => Ok(value),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn small_grids_stay_one_dimensional() {
+        assert_eq!(Grid::Threads(1).workgroups(65535).unwrap(), (1, 1));
+        assert_eq!(Grid::Threads(65).workgroups(65535).unwrap(), (2, 1));
+        assert_eq!(Grid::Workgroups(300).workgroups(65535).unwrap(), (300, 1));
+    }
+
+    #[test]
+    fn large_grids_split_into_two_dimensions_covering_every_thread() {
+        let threads = 70_000 * WORKGROUP_SIZE + 5;
+        let (x, y) = Grid::Threads(threads).workgroups(65535).unwrap();
+        assert_eq!((x, y), (65535, 2));
+        assert!(u64::from(x) * u64::from(y) * WORKGROUP_SIZE >= threads);
+    }
+
+    #[test]
+    fn grids_beyond_two_dimensions_are_a_device_limit() {
+        let err = Grid::Workgroups(5 * 5 + 1).workgroups(5).unwrap_err();
+        assert!(matches!(err, Error::DeviceLimit(_)), "{err}");
+    }
+}

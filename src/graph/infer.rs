@@ -12,7 +12,11 @@ pub(super) fn output_shape(op: &Op, shapes: &[Shape]) -> Result<Shape, String> {
         _ => 1,
     };
     if shapes.len() != arity {
-        return Err(format!("{} takes {arity} input(s), got {}", op.kind(), shapes.len()));
+        return Err(format!(
+            "{} takes {arity} input(s), got {}",
+            op.kind(),
+            shapes.len()
+        ));
     }
     match op {
         Op::Input => Err("Input can only be the first node".into()),
@@ -21,14 +25,19 @@ pub(super) fn output_shape(op: &Op, shapes: &[Shape]) -> Result<Shape, String> {
             let c = shapes[0].c;
             let lens = [bn.gamma.len(), bn.beta.len(), bn.mean.len(), bn.var.len()];
             if lens.iter().any(|&l| l != c) {
-                return Err(format!("BatchNorm parameters {lens:?} do not match {c} channels"));
+                return Err(format!(
+                    "BatchNorm parameters {lens:?} do not match {c} channels"
+                ));
             }
             Ok(shapes[0])
         }
         Op::Activation(_) | Op::Dropout | Op::Softmax => Ok(shapes[0]),
         Op::Add => {
             if shapes[0] != shapes[1] {
-                return Err(format!("Add of different shapes {} and {}", shapes[0], shapes[1]));
+                return Err(format!(
+                    "Add of different shapes {} and {}",
+                    shapes[0], shapes[1]
+                ));
             }
             Ok(shapes[0])
         }
@@ -41,13 +50,21 @@ pub(super) fn output_shape(op: &Op, shapes: &[Shape]) -> Result<Shape, String> {
         }
         Op::GlobalAvgPool => Ok(Shape::new(1, 1, shapes[0].c)),
         Op::AvgPool(pool) => {
-            let (h, w) = window_out(shapes[0], pool.kernel, pool.kernel, pool.stride, pool.padding)?;
+            let (h, w) = window_out(
+                shapes[0],
+                pool.kernel,
+                pool.kernel,
+                pool.stride,
+                pool.padding,
+            )?;
             Ok(Shape::new(h, w, shapes[0].c))
         }
         Op::Dense(dense) => {
             let x = shapes[0];
             if x.h != 1 || x.w != 1 {
-                return Err(format!("Dense needs a 1x1xC input (flatten first), got {x}"));
+                return Err(format!(
+                    "Dense needs a 1x1xC input (flatten first), got {x}"
+                ));
             }
             if dense.out_features == 0 || dense.weights.len() != dense.out_features * x.c {
                 return Err(format!(
@@ -64,16 +81,22 @@ pub(super) fn output_shape(op: &Op, shapes: &[Shape]) -> Result<Shape, String> {
         Op::Concat => {
             let first = shapes[0];
             if let Some(bad) = shapes.iter().find(|s| s.h != first.h || s.w != first.w) {
-                return Err(format!("Concat of different spatial sizes {first} and {bad}"));
+                return Err(format!(
+                    "Concat of different spatial sizes {first} and {bad}"
+                ));
             }
-            Ok(Shape::new(first.h, first.w, shapes.iter().map(|s| s.c).sum()))
+            Ok(Shape::new(
+                first.h,
+                first.w,
+                shapes.iter().map(|s| s.c).sum(),
+            ))
         }
     }
 }
 
 fn conv_shape(conv: &Conv2d, x: Shape) -> Result<Shape, String> {
     let groups = conv.groups;
-    if groups == 0 || x.c % groups != 0 || conv.out_channels % groups != 0 {
+    if groups == 0 || !x.c.is_multiple_of(groups) || !conv.out_channels.is_multiple_of(groups) {
         return Err(format!(
             "groups={groups} must divide input channels {} and output channels {}",
             x.c, conv.out_channels
@@ -103,17 +126,27 @@ fn check_bias(bias: &Option<Vec<f32>>, n: usize) -> Result<(), String> {
 }
 
 /// Output size of a sliding window; rejects windows larger than the padded input.
-fn window_out(x: Shape, kh: usize, kw: usize, stride: usize, pad: Padding) -> Result<(usize, usize), String> {
+fn window_out(
+    x: Shape,
+    kh: usize,
+    kw: usize,
+    stride: usize,
+    pad: Padding,
+) -> Result<(usize, usize), String> {
     if stride == 0 || kh == 0 || kw == 0 {
         return Err("kernel size and stride must be at least 1".into());
     }
     let padded_h = x.h + pad.top + pad.bottom;
     let padded_w = x.w + pad.left + pad.right;
     if padded_h < kh || padded_w < kw {
-        return Err(format!("{kh}x{kw} window does not fit the padded {padded_h}x{padded_w} input"));
+        return Err(format!(
+            "{kh}x{kw} window does not fit the padded {padded_h}x{padded_w} input"
+        ));
     }
     if pad.top >= kh || pad.bottom >= kh || pad.left >= kw || pad.right >= kw {
-        return Err(format!("padding {pad:?} is not smaller than the {kh}x{kw} window"));
+        return Err(format!(
+            "padding {pad:?} is not smaller than the {kh}x{kw} window"
+        ));
     }
     Ok(((padded_h - kh) / stride + 1, (padded_w - kw) / stride + 1))
 }

@@ -67,12 +67,25 @@ impl Graph {
         if input.is_empty() {
             return Err(Error::graph("input", format!("empty input shape {input}")));
         }
-        let node = Node { name: "input".into(), op: Op::Input, inputs: vec![], shape: input };
-        Ok(Graph { nodes: vec![node], output: None })
+        let node = Node {
+            name: "input".into(),
+            op: Op::Input,
+            inputs: vec![],
+            shape: input,
+        };
+        Ok(Graph {
+            nodes: vec![node],
+            output: None,
+        })
     }
 
     /// Appends a node after inferring and validating its output shape.
-    pub fn add(&mut self, name: impl Into<String>, op: Op, inputs: &[TensorId]) -> Result<TensorId> {
+    pub fn add(
+        &mut self,
+        name: impl Into<String>,
+        op: Op,
+        inputs: &[TensorId],
+    ) -> Result<TensorId> {
         let name = name.into();
         let mut shapes = Vec::with_capacity(inputs.len());
         for id in inputs {
@@ -81,15 +94,24 @@ impl Graph {
             })?;
             shapes.push(node.shape);
         }
-        let shape = infer::output_shape(&op, &shapes).map_err(|reason| Error::graph(&name, reason))?;
-        self.nodes.push(Node { name, op, inputs: inputs.to_vec(), shape });
+        let shape =
+            infer::output_shape(&op, &shapes).map_err(|reason| Error::graph(&name, reason))?;
+        self.nodes.push(Node {
+            name,
+            op,
+            inputs: inputs.to_vec(),
+            shape,
+        });
         Ok(TensorId(self.nodes.len() - 1))
     }
 
     /// Marks the graph output (defaults to the last node).
     pub fn set_output(&mut self, id: TensorId) -> Result<()> {
         if id.0 >= self.nodes.len() {
-            return Err(Error::graph("output", format!("tensor #{} does not exist", id.0)));
+            return Err(Error::graph(
+                "output",
+                format!("tensor #{} does not exist", id.0),
+            ));
         }
         self.output = Some(id);
         Ok(())
@@ -99,9 +121,15 @@ impl Graph {
     /// nodes being in topological order). Used to read logits before a final softmax.
     pub fn truncated_at(&self, id: TensorId) -> Result<Graph> {
         if id.0 >= self.nodes.len() || id.0 == 0 {
-            return Err(Error::graph("output", format!("cannot end the graph at tensor #{}", id.0)));
+            return Err(Error::graph(
+                "output",
+                format!("cannot end the graph at tensor #{}", id.0),
+            ));
         }
-        Ok(Graph { nodes: self.nodes[..=id.0].to_vec(), output: Some(id) })
+        Ok(Graph {
+            nodes: self.nodes[..=id.0].to_vec(),
+            output: Some(id),
+        })
     }
 
     /// The graph without its final softmax (the logits), or itself when it has none.
@@ -167,7 +195,13 @@ impl Graph {
             ));
         }
         let offset = self.nodes.len() - 1;
-        let remap = |id: TensorId| if id.0 == 0 { joint } else { TensorId(id.0 + offset) };
+        let remap = |id: TensorId| {
+            if id.0 == 0 {
+                joint
+            } else {
+                TensorId(id.0 + offset)
+            }
+        };
         for node in &other.nodes[1..] {
             let inputs: Vec<TensorId> = node.inputs.iter().map(|&i| remap(i)).collect();
             self.add(node.name.clone(), node.op.clone(), &inputs)?;

@@ -14,7 +14,12 @@ pub struct Padding {
 impl Padding {
     /// The same padding on every side.
     pub fn uniform(p: usize) -> Self {
-        Padding { top: p, bottom: p, left: p, right: p }
+        Padding {
+            top: p,
+            bottom: p,
+            left: p,
+            right: p,
+        }
     }
 
     /// TensorFlow "SAME" padding for one input size: output = ceil(in / stride), with the
@@ -22,7 +27,12 @@ impl Padding {
     pub fn same(in_h: usize, in_w: usize, kernel: usize, stride: usize) -> Self {
         let (top, bottom) = same_1d(in_h, kernel, stride);
         let (left, right) = same_1d(in_w, kernel, stride);
-        Padding { top, bottom, left, right }
+        Padding {
+            top,
+            bottom,
+            left,
+            right,
+        }
     }
 }
 
@@ -77,8 +87,12 @@ pub struct BatchNorm {
 impl BatchNorm {
     /// Per-channel `(scale, shift)` such that `y = scale * x + shift`.
     pub fn scale_shift(&self) -> (Vec<f32>, Vec<f32>) {
-        let scale: Vec<f32> =
-            self.gamma.iter().zip(&self.var).map(|(g, v)| g / (v + self.eps).sqrt()).collect();
+        let scale: Vec<f32> = self
+            .gamma
+            .iter()
+            .zip(&self.var)
+            .map(|(g, v)| g / (v + self.eps).sqrt())
+            .collect();
         let shift = self
             .beta
             .iter()
@@ -103,7 +117,10 @@ pub enum Activation {
     KerasHardSigmoid,
     Sigmoid,
     /// Saturation to `[min, max]`: the representable range of a quantized tensor.
-    Clamp { min: f32, max: f32 },
+    Clamp {
+        min: f32,
+        max: f32,
+    },
 }
 
 impl Activation {

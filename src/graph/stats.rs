@@ -17,7 +17,10 @@ impl Graph {
         let (params, macs) = match &node.op {
             Op::Conv2d(conv) => {
                 let bias = conv.bias.as_ref().map_or(0, Vec::len);
-                (conv.weights.len() + bias, conv.weights.len() * out.h * out.w)
+                (
+                    conv.weights.len() + bias,
+                    conv.weights.len() * out.h * out.w,
+                )
             }
             Op::Dense(dense) => {
                 let bias = dense.bias.as_ref().map_or(0, Vec::len);
@@ -33,7 +36,10 @@ impl Graph {
     pub fn totals(&self) -> LayerStats {
         (0..self.nodes().len()).map(|i| self.layer_stats(i)).fold(
             LayerStats { params: 0, macs: 0 },
-            |acc, s| LayerStats { params: acc.params + s.params, macs: acc.macs + s.macs },
+            |acc, s| LayerStats {
+                params: acc.params + s.params,
+                macs: acc.macs + s.macs,
+            },
         )
     }
 }

@@ -9,13 +9,18 @@ use super::layers::LayerBuilder;
 /// unlike the 1e-3 of the MobileNet bodies).
 const EMBEDDING_BN_EPS: f32 = 1e-5;
 
+/// Weight scale of the logits layer. Pooled features have a second moment well below 1,
+/// so unscaled logits would be nearly equal and the softmax nearly flat; spreading them
+/// over a few units gives a peaked distribution whose top classes are worth comparing.
+const LOGIT_SCALE: f32 = 4.0;
+
 /// The face-embedding head: global average pool, dropout, a bias-free dense layer to
 /// `dim` units and a BatchNorm without scale (gamma fixed at 1), as in FaceNet's
 /// "Bottleneck". Gives a 1×1×`dim` embedding.
 pub(crate) fn embedding(b: &mut LayerBuilder, features: TensorId, dim: usize) -> Result<TensorId> {
     let pooled = b.op("global_average_pooling2d", Op::GlobalAvgPool, &[features])?;
     let dropped = b.op("dropout", Op::Dropout, &[pooled])?;
-    let bottleneck = b.dense("Bottleneck", dropped, dim, false)?;
+    let bottleneck = b.dense("Bottleneck", dropped, dim, false, 1.0)?;
     b.batch_norm_unscaled("Bottleneck_BatchNorm", bottleneck, EMBEDDING_BN_EPS)
 }
 
@@ -28,6 +33,6 @@ pub(crate) fn softmax_classifier(
     dense_name: &str,
     softmax_name: &str,
 ) -> Result<TensorId> {
-    let logits = b.dense(dense_name, pooled, classes, true)?;
+    let logits = b.dense(dense_name, pooled, classes, true, LOGIT_SCALE)?;
     b.op(softmax_name, Op::Softmax, &[logits])
 }

@@ -17,9 +17,9 @@ pub(crate) const RESIDUAL_BRANCH_SCALE: f32 = 0.5;
 fn input_gain(op: &Op) -> f32 {
     match op {
         Op::Activation(Activation::Relu | Activation::Relu6) => 2.0,
-        Op::Activation(Activation::HardSwish) => 3.0,
+        Op::Activation(Activation::HardSwish) => 2.0,
         // h-swish output times a squeeze-excite gate of roughly one half.
-        Op::MulChannel => 12.0,
+        Op::MulChannel => 4.0,
         _ => 1.0,
     }
 }
@@ -179,16 +179,18 @@ impl LayerBuilder {
         self.graph.add(name, Op::Activation(act), &[x])
     }
 
-    /// A fully connected layer on a 1×1×C tensor.
+    /// A fully connected layer on a 1×1×C tensor; `scale` multiplies the weights'
+    /// standard deviation.
     pub(crate) fn dense(
         &mut self,
         name: impl Into<String>,
         x: TensorId,
         out: usize,
         bias: bool,
+        scale: f32,
     ) -> Result<TensorId> {
         let fan_in = self.channels(x);
-        let gain = input_gain(&self.graph.node(x).op);
+        let gain = input_gain(&self.graph.node(x).op) * scale * scale;
         let weights = self.init.scaled(out * fan_in, fan_in, gain);
         let bias = bias.then(|| self.init.bias(out));
         self.graph.add(

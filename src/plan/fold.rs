@@ -51,7 +51,8 @@ impl Folded {
     }
 }
 
-/// Returns `graph` without BatchNorm nodes; node names are kept, tensor ids renumbered.
+/// Returns `graph` without BatchNorm nodes; node names are kept, tensor ids renumbered
+/// (the way back is recorded in [`Folded`]).
 pub(super) fn fold_batch_norms(graph: &Graph) -> Result<Folded> {
     let consumers = graph.consumers();
     let mut folded: Vec<Node> = Vec::with_capacity(graph.nodes().len());

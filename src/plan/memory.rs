@@ -130,16 +130,17 @@ fn allocate(
     let mut slot_of = vec![usize::MAX; graph.nodes().len()];
     for life in lifetimes {
         let bytes = tensor_bytes(graph, life.tensor, batch)?;
-        let free = |s: usize| busy_until[s].is_some_and(|until| until < life.first);
-        let index =
-            best_fit(&slots, (0..slots.len()).filter(|&s| free(s)), bytes).unwrap_or_else(|| {
-                slots.push(Slot {
-                    bytes: 0,
-                    tensors: Vec::new(),
-                });
-                busy_until.push(None);
-                slots.len() - 1
+        let free: Vec<usize> = (0..slots.len())
+            .filter(|&s| busy_until[s].is_some_and(|until| until < life.first))
+            .collect();
+        let index = best_fit(&slots, &free, bytes).unwrap_or_else(|| {
+            slots.push(Slot {
+                bytes: 0,
+                tensors: Vec::new(),
             });
+            busy_until.push(None);
+            slots.len() - 1
+        });
         let slot = &mut slots[index];
         slot.bytes = slot.bytes.max(bytes);
         slot.tensors.push(life.tensor);
@@ -150,14 +151,10 @@ fn allocate(
 }
 
 /// The smallest free slot that already holds `bytes`, else the largest (to be grown).
-fn best_fit(slots: &[Slot], free: impl Iterator<Item = usize>, bytes: usize) -> Option<usize> {
-    let free: Vec<usize> = free.collect();
-    let fitting = free
-        .iter()
-        .copied()
-        .filter(|&s| slots[s].bytes >= bytes)
-        .min_by_key(|&s| slots[s].bytes);
-    fitting.or_else(|| free.iter().copied().max_by_key(|&s| slots[s].bytes))
+fn best_fit(slots: &[Slot], free: &[usize], bytes: usize) -> Option<usize> {
+    let fitting = free.iter().copied().filter(|&s| slots[s].bytes >= bytes);
+    let smallest_fitting = fitting.min_by_key(|&s| slots[s].bytes);
+    smallest_fitting.or_else(|| free.iter().copied().max_by_key(|&s| slots[s].bytes))
 }
 
 /// `batch × elements × 4` bytes of f32, refusing sizes that overflow.

@@ -128,11 +128,18 @@ impl Walker<'_, '_> {
                 ),
             ));
         }
-        let ids = (0..call.inputs.len())
-            .map(|k| Ok(self.value(call, self.arg(call, k)?)?.id))
+        let inputs = (0..call.inputs.len())
+            .map(|k| self.value(call, self.arg(call, k)?))
             .collect::<Result<Vec<_>>>()?;
+        let ids: Vec<_> = inputs.iter().map(|v| v.id).collect();
+        // The concatenation holds exactly its inputs' values: their ranges' union bounds it.
+        let known = inputs
+            .iter()
+            .map(|v| v.range)
+            .reduce(|a, b| Some(union(a?, b?)))
+            .flatten();
         let id = self.emit(call, Op::Concat, &ids)?;
-        self.finish(call, id, opts.fused_activation_function(), None)
+        self.finish(call, id, opts.fused_activation_function(), known)
     }
 
     pub(super) fn softmax(&mut self, call: &Call) -> Result<()> {
@@ -169,9 +176,6 @@ impl Walker<'_, '_> {
         let x = self.padded_value(call, self.arg(call, 0)?)?;
         let paddings = tensors::int_values(self.info(self.arg(call, 1)?))
             .map_err(|e| self.op_fail(call, e))?;
-        let side = |i: usize| {
-            usize::try_from(paddings[i]).map_err(|_| self.op_fail(call, "negative padding"))
-        };
         if paddings.len() != 8 || paddings[..2] != [0, 0] || paddings[6..] != [0, 0] {
             return Err(self.op_fail(
                 call,
@@ -180,19 +184,29 @@ impl Walker<'_, '_> {
                 ),
             ));
         }
+        // Checked sums: the paddings come straight from the file.
+        let grow = |base: usize, i: usize| {
+            usize::try_from(paddings[i])
+                .ok()
+                .and_then(|extra| base.checked_add(extra))
+                .ok_or_else(|| self.op_fail(call, format!("invalid padding {}", paddings[i])))
+        };
         let pad = Padding {
-            top: x.pad.top + side(2)?,
-            bottom: x.pad.bottom + side(3)?,
-            left: x.pad.left + side(4)?,
-            right: x.pad.right + side(5)?,
+            top: grow(x.pad.top, 2)?,
+            bottom: grow(x.pad.bottom, 3)?,
+            left: grow(x.pad.left, 4)?,
+            right: grow(x.pad.right, 5)?,
         };
         let shape = self.shape(x.id);
-        let padded = Shape::new(
-            shape.h + pad.top + pad.bottom,
-            shape.w + pad.left + pad.right,
-            shape.c,
-        );
-        self.check_shape(call, padded)?;
+        let extent =
+            |size: usize, before: usize, after: usize| size.checked_add(before)?.checked_add(after);
+        let (Some(h), Some(w)) = (
+            extent(shape.h, pad.top, pad.bottom),
+            extent(shape.w, pad.left, pad.right),
+        ) else {
+            return Err(self.op_fail(call, "padding too large"));
+        };
+        self.check_shape(call, Shape::new(h, w, shape.c))?;
         let range = x.range.map(|(lo, hi)| (lo.min(0.0), hi.max(0.0)));
         self.values[call.output] = Some(Value {
             id: x.id,
@@ -237,4 +251,8 @@ impl Walker<'_, '_> {
         }
         self.quantize(call)
     }
+}
+
+fn union(a: tensors::Range, b: tensors::Range) -> tensors::Range {
+    (a.0.min(b.0), a.1.max(b.1))
 }

@@ -215,7 +215,8 @@ impl Walker<'_, '_> {
             })
         };
         let id = self.emit(call, op, &[x.id])?;
-        self.finish(call, id, opts.fused_activation_function(), None)
+        // A mean stays within its inputs' range, so an equal output range needs no clamp.
+        self.finish(call, id, opts.fused_activation_function(), x.range)
     }
 
     /// MEAN over the two spatial axes (keep_dims or not) is a global average pool.
@@ -237,7 +238,7 @@ impl Walker<'_, '_> {
             ));
         }
         let id = self.emit(call, Op::GlobalAvgPool, &[x.id])?;
-        self.finish(call, id, tflite::ActivationFunctionType::NONE, None)
+        self.finish(call, id, tflite::ActivationFunctionType::NONE, x.range)
     }
 
     /// The shape of a rank-4 filter tensor.

@@ -129,7 +129,7 @@ fn decode_quant(name: &str, q: &tflite::QuantizationParameters) -> Result<Option
 }
 
 /// Number of elements of a shape (1 for a scalar).
-fn element_count(shape: &[usize]) -> Result<usize, String> {
+pub(super) fn element_count(shape: &[usize]) -> Result<usize, String> {
     shape
         .iter()
         .try_fold(1usize, |acc, &d| acc.checked_mul(d))

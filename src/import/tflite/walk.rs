@@ -185,7 +185,12 @@ impl<'a, 'f> Walker<'a, 'f> {
     /// The real values of a constant input.
     pub fn constant(&self, call: &Call, tensor: usize) -> Result<Vec<f32>> {
         match self.folded.get(&tensor) {
-            Some(values) => Ok(values.clone()),
+            Some(values)
+                if Ok(values.len()) == tensors::element_count(&self.tensors[tensor].shape) =>
+            {
+                Ok(values.clone())
+            }
+            Some(_) => Err(self.op_fail(call, "a DEQUANTIZE changes the element count")),
             None => tensors::dequantize(&self.tensors[tensor]).map_err(|e| self.op_fail(call, e)),
         }
     }
