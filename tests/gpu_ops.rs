@@ -77,6 +77,25 @@ struct ConvSpec {
     padding: Padding,
 }
 
+impl ConvSpec {
+    /// TensorFlow "SAME" padding for `input`.
+    fn same(input: Shape, out: usize, k: usize, stride: usize, groups: usize) -> Self {
+        let padding = Padding::same(input.h, input.w, k, stride);
+        ConvSpec {
+            out,
+            k,
+            stride,
+            groups,
+            padding,
+        }
+    }
+
+    /// A 1x1 stride-1 ungrouped conv.
+    fn pointwise(out: usize) -> Self {
+        ConvSpec::pointwise(out)
+    }
+}
+
 fn conv_op(rng: &mut ChaCha8Rng, in_c: usize, spec: &ConvSpec) -> Op {
     let count = spec.out * spec.k * spec.k * (in_c / spec.groups);
     Op::Conv2d(Conv2d {
@@ -104,10 +123,6 @@ fn conv_graph(input: Shape, spec: ConvSpec, act: Option<Activation>, seed: u64) 
     g
 }
 
-fn same(input: Shape, k: usize, stride: usize) -> Padding {
-    Padding::same(input.h, input.w, k, stride)
-}
-
 #[test]
 fn general_conv_stem_and_groups() {
     let cases = [
@@ -118,13 +133,7 @@ fn general_conv_stem_and_groups() {
         (Shape::new(11, 11, 6), 6, 7, 2, 3),
     ];
     for (i, &(shape, out, k, stride, groups)) in cases.iter().enumerate() {
-        let spec = ConvSpec {
-            out,
-            k,
-            stride,
-            groups,
-            padding: same(shape, k, stride),
-        };
+        let spec = ConvSpec::same(shape, out, k, stride, groups);
         check(
             &conv_graph(shape, spec, Some(Activation::Relu6), i as u64),
             1 + i % 2,
@@ -145,13 +154,7 @@ fn depthwise_kernel_sizes_strides_and_multipliers() {
         (Shape::new(7, 7, 3), 5, 1, 3),
     ];
     for (i, &(shape, k, stride, multiplier)) in cases.iter().enumerate() {
-        let spec = ConvSpec {
-            out: shape.c * multiplier,
-            k,
-            stride,
-            groups: shape.c,
-            padding: same(shape, k, stride),
-        };
+        let spec = ConvSpec::same(shape, shape.c * multiplier, k, stride, shape.c);
         check(
             &conv_graph(shape, spec, Some(Activation::Relu), 10 + i as u64),
             1 + i % 3,
@@ -189,13 +192,7 @@ fn pointwise_gemm_shapes() {
         (Shape::new(1, 1, 33), 10),
     ];
     for (i, &(shape, out)) in cases.iter().enumerate() {
-        let spec = ConvSpec {
-            out,
-            k: 1,
-            stride: 1,
-            groups: 1,
-            padding: Padding::default(),
-        };
+        let spec = ConvSpec::pointwise(out);
         check(
             &conv_graph(shape, spec, Some(Activation::HardSwish), 30 + i as u64),
             1 + i % 3,
@@ -254,13 +251,7 @@ fn residual_add_fused_and_standalone() {
     let shape = Shape::new(7, 5, 6);
     let mut rng = ChaCha8Rng::seed_from_u64(50);
     let mut g = Graph::new(shape).unwrap();
-    let spec = ConvSpec {
-        out: 6,
-        k: 1,
-        stride: 1,
-        groups: 1,
-        padding: Padding::default(),
-    };
+    let spec = ConvSpec::pointwise(6);
     let x = g
         .add("pw", conv_op(&mut rng, 6, &spec), &[g.input()])
         .unwrap();
@@ -303,7 +294,7 @@ fn pooling() {
         let pool = AvgPool {
             kernel,
             stride,
-            padding: same(shape, kernel, stride),
+            padding: Padding::same(shape.h, shape.w, kernel, stride),
         };
         let mut g = Graph::new(shape).unwrap();
         g.add("pool", Op::AvgPool(pool), &[g.input()]).unwrap();
@@ -367,18 +358,19 @@ fn concat_of_branches() {
     let mut rng = ChaCha8Rng::seed_from_u64(100);
     let shape = Shape::new(5, 7, 3);
     let mut g = Graph::new(shape).unwrap();
-    let pw = |out| ConvSpec {
-        out,
-        k: 1,
-        stride: 1,
-        groups: 1,
-        padding: Padding::default(),
-    };
     let a = g
-        .add("a", conv_op(&mut rng, 3, &pw(4)), &[g.input()])
+        .add(
+            "a",
+            conv_op(&mut rng, 3, &ConvSpec::pointwise(4)),
+            &[g.input()],
+        )
         .unwrap();
     let b = g
-        .add("b", conv_op(&mut rng, 3, &pw(5)), &[g.input()])
+        .add(
+            "b",
+            conv_op(&mut rng, 3, &ConvSpec::pointwise(5)),
+            &[g.input()],
+        )
         .unwrap();
     let parts: [TensorId; 3] = [a, g.input(), b];
     g.add("concat", Op::Concat, &parts).unwrap();
@@ -426,13 +418,7 @@ fn probes_return_every_step_and_wrong_input_is_rejected() {
 #[test]
 fn plans_that_alias_a_read_with_the_write_are_rejected() {
     let Some(ctx) = context() else { return };
-    let spec = ConvSpec {
-        out: 3,
-        k: 1,
-        stride: 1,
-        groups: 1,
-        padding: Padding::default(),
-    };
+    let spec = ConvSpec::pointwise(3);
     let g = conv_graph(Shape::new(4, 4, 3), spec, None, 130);
     let mut plan = Plan::build(&g, 1).unwrap();
     plan.steps[0].output.slot = plan.steps[0].inputs[0].slot;

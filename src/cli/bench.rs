@@ -1,19 +1,288 @@
 //! `bench`: end-to-end latency (upload, dispatches, readback) and one-time costs.
+//!
+//! The one-time costs are timed separately because they dominate a cold start and differ
+//! by orders of magnitude between drivers: opening the device, building the plan,
+//! creating the pipelines and uploading the weights, and the first inference (drivers
+//! such as lavapipe compile shaders lazily, on first dispatch).
 
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use mobilenet_wgpu::gpu::{Executor, GpuContext};
+use mobilenet_wgpu::plan::Plan;
+use mobilenet_wgpu::verify::random_input;
 use mobilenet_wgpu::{Error, Result};
 
-use super::ModelArgs;
+use super::{open_gpu, print_json, ModelArgs};
+
+/// Timed runs expected to take longer than this get a progress bar.
+const PROGRESS_THRESHOLD: Duration = Duration::from_secs(1);
 
 #[derive(Args)]
 pub struct BenchArgs {
     #[command(flatten)]
     model: ModelArgs,
+    /// Images per inference.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Untimed inferences after the first one, to reach a steady state.
+    #[arg(long, default_value_t = 3)]
+    warmup: usize,
+    /// Timed inferences.
+    #[arg(long, default_value_t = 20)]
+    runs: usize,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    json: bool,
 }
 
-pub fn execute(args: &BenchArgs, _backend: Option<&str>) -> Result<ExitCode> {
-    let _ = &args.model;
-    Err(Error::InvalidArgument("bench is not implemented yet".into()))
+/// Everything `bench` measures; times in milliseconds.
+#[derive(Debug, serde::Serialize)]
+struct BenchReport {
+    adapter: String,
+    backend: String,
+    model: String,
+    batch: usize,
+    warmup: usize,
+    runs: usize,
+    min_ms: f64,
+    median_ms: f64,
+    p90_ms: f64,
+    max_ms: f64,
+    images_per_second: f64,
+    /// Adapter and device creation.
+    device_ms: f64,
+    plan_ms: f64,
+    /// `Executor::new`: pipeline creation, buffer allocation and weight upload.
+    pipelines_and_upload_ms: f64,
+    /// The first inference, including any shader compilation the driver defers to it.
+    first_inference_ms: f64,
+}
+
+/// The one-time costs, in milliseconds.
+struct SetupTimes {
+    device_ms: f64,
+    plan_ms: f64,
+    pipelines_and_upload_ms: f64,
+    first_inference_ms: f64,
+}
+
+/// Summary of a set of latency samples.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct LatencyStats {
+    min: f64,
+    median: f64,
+    p90: f64,
+    max: f64,
+}
+
+impl LatencyStats {
+    /// Summarises `samples` (any order); `None` when there are none.
+    fn from_samples(samples: &[f64]) -> Option<Self> {
+        if samples.is_empty() {
+            return None;
+        }
+        let mut sorted = samples.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        Some(LatencyStats {
+            min: sorted[0],
+            median: percentile(&sorted, 0.5),
+            p90: percentile(&sorted, 0.9),
+            max: sorted[sorted.len() - 1],
+        })
+    }
+}
+
+/// The value at fraction `q` of non-empty `sorted`, interpolating linearly between the
+/// two nearest ranks (NumPy's default), so small sample counts still give stable values.
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    let rank = q * (sorted.len() - 1) as f64;
+    let below = rank.floor() as usize;
+    let above = rank.ceil() as usize;
+    sorted[below] + (sorted[above] - sorted[below]) * (rank - below as f64)
+}
+
+pub fn execute(args: &BenchArgs, backend: Option<&str>) -> Result<ExitCode> {
+    check_args(args)?;
+    let model = args.model.load(None)?;
+    let start = Instant::now();
+    let ctx = open_gpu(backend)?;
+    let device_ms = elapsed_ms(start);
+    let start = Instant::now();
+    let plan = Plan::build(&model.graph, args.batch)?;
+    let plan_ms = elapsed_ms(start);
+    let start = Instant::now();
+    let executor = Executor::new(&ctx, &plan)?;
+    wait_for_gpu(&ctx)?;
+    let pipelines_and_upload_ms = elapsed_ms(start);
+    let input = random_input(&model.graph, args.batch, args.model.seed);
+    let first_inference_ms = time_inference(&executor, &input)?;
+    let setup = SetupTimes {
+        device_ms,
+        plan_ms,
+        pipelines_and_upload_ms,
+        first_inference_ms,
+    };
+    let samples = measure(&executor, &input, args, first_inference_ms)?;
+    let report = report(args, &ctx, model.name, setup, &samples)?;
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print_text(&report);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check_args(args: &BenchArgs) -> Result<()> {
+    if args.batch == 0 {
+        return Err(Error::InvalidArgument("--batch must be at least 1".into()));
+    }
+    if args.runs == 0 {
+        return Err(Error::InvalidArgument("--runs must be at least 1".into()));
+    }
+    Ok(())
+}
+
+fn elapsed_ms(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1e3
+}
+
+/// Blocks until queued work (the weight uploads) has finished, so it is charged to setup
+/// rather than to the first inference.
+fn wait_for_gpu(ctx: &GpuContext) -> Result<()> {
+    ctx.device
+        .poll(wgpu::PollType::wait_indefinitely())
+        .map_err(|e| Error::Gpu(format!("waiting for the GPU: {e}")))?;
+    Ok(())
+}
+
+/// One end-to-end inference (upload, dispatches, readback), in milliseconds.
+fn time_inference(executor: &Executor, input: &[f32]) -> Result<f64> {
+    let start = Instant::now();
+    executor.run(input)?;
+    Ok(elapsed_ms(start))
+}
+
+/// Runs the warm-up inferences, then returns the timed runs' latencies.
+fn measure(
+    executor: &Executor,
+    input: &[f32],
+    args: &BenchArgs,
+    first_inference_ms: f64,
+) -> Result<Vec<f64>> {
+    let mut estimate_ms = first_inference_ms;
+    for i in 0..args.warmup {
+        let ms = time_inference(executor, input)?;
+        if i == 0 {
+            estimate_ms = ms;
+        }
+    }
+    let expected = Duration::from_secs_f64(estimate_ms * args.runs as f64 / 1e3);
+    let bar = progress_bar(args.runs, expected);
+    let mut samples = Vec::with_capacity(args.runs);
+    for _ in 0..args.runs {
+        samples.push(time_inference(executor, input)?);
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(samples)
+}
+
+/// A bar on stderr over the timed runs when they should take longer than
+/// [`PROGRESS_THRESHOLD`] (indicatif hides it when stderr is not a terminal).
+fn progress_bar(runs: usize, expected: Duration) -> ProgressBar {
+    if expected <= PROGRESS_THRESHOLD {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(runs as u64);
+    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} runs, eta {eta}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn report(
+    args: &BenchArgs,
+    ctx: &GpuContext,
+    model: String,
+    setup: SetupTimes,
+    samples: &[f64],
+) -> Result<BenchReport> {
+    let stats = LatencyStats::from_samples(samples)
+        .ok_or_else(|| Error::InvalidArgument("--runs must be at least 1".into()))?;
+    Ok(BenchReport {
+        adapter: ctx.adapter_info.name.clone(),
+        backend: ctx.adapter_info.backend.to_str().to_string(),
+        model,
+        batch: args.batch,
+        warmup: args.warmup,
+        runs: args.runs,
+        min_ms: stats.min,
+        median_ms: stats.median,
+        p90_ms: stats.p90,
+        max_ms: stats.max,
+        images_per_second: args.batch as f64 / (stats.median / 1e3),
+        device_ms: setup.device_ms,
+        plan_ms: setup.plan_ms,
+        pipelines_and_upload_ms: setup.pipelines_and_upload_ms,
+        first_inference_ms: setup.first_inference_ms,
+    })
+}
+
+fn print_text(r: &BenchReport) {
+    println!("{} on {} ({})", r.model, r.adapter, r.backend);
+    println!(
+        "one-time: device {:.1} ms, plan {:.1} ms, pipelines + weight upload {:.1} ms, first inference {:.1} ms",
+        r.device_ms, r.plan_ms, r.pipelines_and_upload_ms, r.first_inference_ms
+    );
+    println!(
+        "batch {}, {} runs after {} warm-up: min {:.2} ms, median {:.2} ms, p90 {:.2} ms, max {:.2} ms",
+        r.batch, r.runs, r.warmup, r.min_ms, r.median_ms, r.p90_ms, r.max_ms
+    );
+    println!(
+        "throughput: {:.1} images/s (batch / median, upload and readback included)",
+        r.images_per_second
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stats_of_unsorted_samples() {
+        let stats = LatencyStats::from_samples(&[5.0, 1.0, 4.0, 2.0, 3.0]).unwrap();
+        assert_eq!((stats.min, stats.median, stats.max), (1.0, 3.0, 5.0));
+        assert!((stats.p90 - 4.6).abs() < 1e-12, "p90 {}", stats.p90);
+    }
+
+    #[test]
+    fn median_of_even_count_interpolates() {
+        let stats = LatencyStats::from_samples(&[10.0, 20.0, 40.0, 30.0]).unwrap();
+        assert_eq!(stats.median, 25.0);
+        assert!((stats.p90 - 37.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn single_sample_is_every_statistic() {
+        let stats = LatencyStats::from_samples(&[7.5]).unwrap();
+        assert_eq!(
+            (stats.min, stats.median, stats.p90, stats.max),
+            (7.5, 7.5, 7.5, 7.5)
+        );
+    }
+
+    #[test]
+    fn no_samples_give_no_stats() {
+        assert_eq!(LatencyStats::from_samples(&[]), None);
+    }
+
+    #[test]
+    fn percentile_endpoints_are_min_and_max() {
+        let sorted = [1.0, 2.0, 9.0];
+        assert_eq!(percentile(&sorted, 0.0), 1.0);
+        assert_eq!(percentile(&sorted, 1.0), 9.0);
+    }
 }

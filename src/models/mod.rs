@@ -1,6 +1,7 @@
 //! Architecture builders: MobileNet V1, V2, V3 (large and small) and a CIFAR-10 V2 with
 //! 7×7 depthwise convolutions, built as [`Graph`]s with deterministic random weights
-//! drawn from a seed (see [`weights`] for how they are scaled).
+//! drawn from a seed: He-style scaled convolutions and BatchNorms with random, clearly
+//! non-identity statistics, so BatchNorm folding is really exercised.
 //!
 //! The layer structure, channel rounding and layer names follow the Keras applications
 //! (`keras.applications.MobileNet`, `MobileNetV2`, `MobileNetV3Large/Small`), so parameter

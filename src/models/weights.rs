@@ -1,9 +1,10 @@
 //! Deterministic random weights, so that every builder run with the same seed produces
 //! bit-identical models (GPU results can then be compared run to run and with the CPU).
 //!
-//! Convolutions use He-style variance scaling: `Var(w) = gain / fan_in`, where the gain is
-//! the inverse of the second moment its input activation leaves (2 after ReLU, 3 after
-//! h-swish), so a pre-activation keeps roughly unit variance through any depth.
+//! Convolutions use He-style variance scaling: `Var(w) = gain / fan_in`, where the gain
+//! makes up for what the input's activation removed (2 after ReLU), so pre-activations
+//! keep roughly unit variance through any depth (the gains are chosen in
+//! [`super::layers`]).
 //! BatchNorm statistics are deliberately far from the identity (gamma and variance in
 //! 0.5..1.5, non-zero beta and mean): a planner that folds them wrongly gives visibly
 //! different outputs.
