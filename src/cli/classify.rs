@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use clap::Args;
 use mobilenet_wgpu::gpu::Executor;
-use mobilenet_wgpu::graph::Op;
 use mobilenet_wgpu::labels::{top_k, Class};
 use mobilenet_wgpu::model::Model;
 use mobilenet_wgpu::plan::Plan;
@@ -48,7 +47,7 @@ pub fn execute(args: &ClassifyArgs, backend: Option<&str>) -> Result<ExitCode> {
         ));
     }
     let model = args.model.load(Some(hub::DEFAULT_MODEL))?;
-    if !matches!(model.graph.node(model.graph.output()).op, Op::Softmax) {
+    if model.graph.final_softmax().is_none() {
         return Err(Error::InvalidArgument(format!(
             "{} does not end in a softmax classifier; use `run` to get its raw output",
             model.name

@@ -132,12 +132,25 @@ impl Graph {
         })
     }
 
+    /// The final softmax node, looking through the range clamps a quantized file puts
+    /// after it; `None` when the graph does not end in a softmax.
+    pub fn final_softmax(&self) -> Option<TensorId> {
+        let mut id = self.output();
+        loop {
+            let node = self.node(id);
+            match node.op {
+                Op::Softmax => return Some(id),
+                Op::Activation(Activation::Clamp { .. }) => id = node.inputs[0],
+                _ => return None,
+            }
+        }
+    }
+
     /// The graph without its final softmax (the logits), or itself when it has none.
     pub fn logits(&self) -> Result<Graph> {
-        let out = self.node(self.output());
-        match out.op {
-            Op::Softmax => self.truncated_at(out.inputs[0]),
-            _ => Ok(self.clone()),
+        match self.final_softmax() {
+            Some(softmax) => self.truncated_at(self.node(softmax).inputs[0]),
+            None => Ok(self.clone()),
         }
     }
 
