@@ -1,1 +1,63 @@
-fn main() {}
+//! Whole-model benchmarks: MobileNet V1, V2, V3-Small and V3-Large at 224×224 with random
+//! weights, at batch 1 and 8. Each iteration is one [`Executor::run`]: input upload, every
+//! dispatch, and the readback of the probabilities (what an application pays per call).
+//! Device setup, pipeline creation and the first (shader-compiling) inference happen
+//! before timing; `mobilenet-wgpu bench` reports those one-time costs.
+//!
+//! Ten flat samples per case keep the run short on a software Vulkan adapter, where one
+//! batch-8 inference takes seconds.
+
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode};
+use mobilenet_wgpu::gpu::{Executor, GpuContext};
+use mobilenet_wgpu::models::{self, Arch, ArchConfig};
+use mobilenet_wgpu::plan::Plan;
+use mobilenet_wgpu::verify::random_input;
+
+const ARCHS: [Arch; 4] = [Arch::V1, Arch::V2, Arch::V3Small, Arch::V3Large];
+const BATCHES: [usize; 2] = [1, 8];
+
+/// The device, or `None` after a note when there is none (a failure under `CI=true`).
+fn context() -> Option<GpuContext> {
+    match GpuContext::new(None) {
+        Ok(ctx) => {
+            eprintln!("adapter: {}", ctx.describe());
+            Some(ctx)
+        }
+        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("CI needs a GPU adapter: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping end-to-end benchmarks: {e}");
+            None
+        }
+    }
+}
+
+fn bench_models(c: &mut Criterion) {
+    let Some(ctx) = context() else { return };
+    let mut group = c.benchmark_group("end_to_end");
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_millis(100))
+        .measurement_time(Duration::from_secs(1));
+    for arch in ARCHS {
+        let graph = models::build(&ArchConfig::new(arch), 0).expect("building the model");
+        for batch in BATCHES {
+            let plan = Plan::build(&graph, batch).expect("planning");
+            let executor = Executor::new(&ctx, &plan).expect("creating the executor");
+            let input = random_input(&graph, batch, 0);
+            executor.run(&input).expect("first inference");
+            let id = BenchmarkId::new(arch.name(), format!("batch{batch}"));
+            group.bench_with_input(id, &input, |b, input| {
+                b.iter(|| executor.run(input).expect("inference"))
+            });
+        }
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_models);
+criterion_main!(benches);

@@ -15,6 +15,7 @@ pub mod model;
 pub mod models;
 pub mod plan;
 pub mod preprocess;
+pub mod runtime;
 pub mod verify;
 
 pub use error::{Error, Result};

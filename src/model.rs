@@ -41,3 +41,34 @@ pub struct Model {
     /// True for 1001-class ImageNet models whose class 0 is "background".
     pub background_class: bool,
 }
+
+impl Model {
+    /// Loads a TFLite file, or a manifest name (downloaded and verified if needed).
+    pub fn load(name_or_path: &str) -> crate::Result<Model> {
+        crate::import::tflite::load_chain(&crate::hub::resolve(name_or_path)?)
+    }
+
+    /// Parses a TFLite model from memory; `name` appears in errors.
+    pub fn from_bytes(bytes: &[u8], name: &str) -> crate::Result<Model> {
+        crate::import::tflite::parse_tflite(bytes, name)
+    }
+
+    /// Chains models: each one's output feeds the next (e.g. extractor + head files).
+    pub fn chain(names_or_paths: &[&str]) -> crate::Result<Model> {
+        let mut paths = Vec::new();
+        for name in names_or_paths {
+            paths.extend(crate::hub::resolve(name)?);
+        }
+        crate::import::tflite::load_chain(&paths)
+    }
+
+    /// A built-in architecture with deterministic random weights.
+    pub fn from_arch(config: &crate::models::ArchConfig, seed: u64) -> crate::Result<Model> {
+        Ok(Model {
+            name: format!("{} alpha={} (random weights, seed {seed})", config.arch, config.alpha),
+            graph: crate::models::build(config, seed)?,
+            normalization: Normalization::symmetric(),
+            background_class: false,
+        })
+    }
+}

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use mobilenet_wgpu::model::{Model, Normalization};
-use mobilenet_wgpu::models::{self, Arch, ArchConfig, Head};
+use mobilenet_wgpu::model::Model;
+use mobilenet_wgpu::models::{Arch, ArchConfig, Head};
 use mobilenet_wgpu::{hub, import, Error, Result};
 
 /// Selects a model: `--model` (repeatable to chain files) or `--arch` with its options.
@@ -69,15 +69,6 @@ impl ModelArgs {
         config.v3.se_ratio = self.se_ratio;
         config.v3.keras_hard_sigmoid = self.keras_hard_sigmoid;
         config.v3.small_head_1280 = self.small_head_1280;
-        let graph = models::build(&config, self.seed)?;
-        Ok(Model {
-            name: format!(
-                "{arch} alpha={} (random weights, seed {})",
-                self.alpha, self.seed
-            ),
-            graph,
-            normalization: Normalization::symmetric(),
-            background_class: false,
-        })
+        Model::from_arch(&config, self.seed)
     }
 }

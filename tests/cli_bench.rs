@@ -1,0 +1,106 @@
+//! The `bench` command end to end: runs the built binary on a small random-weight model
+//! and checks its JSON report. Without a GPU adapter the test passes with a note, except
+//! under `CI=true`, where a missing adapter is a failure (CI installs lavapipe).
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn run_bench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mobilenet-wgpu"))
+        .arg("bench")
+        .args(args)
+        .env("NODEVICE_SELECT", "1")
+        .output()
+        .expect("starting the mobilenet-wgpu binary")
+}
+
+/// True (after a note) when the command failed only because there is no adapter and
+/// this is not CI.
+fn skipped_for_lack_of_adapter(output: &Output) -> bool {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let no_adapter = !output.status.success() && stderr.contains("no GPU adapter found");
+    if no_adapter && std::env::var("CI").as_deref() != Ok("true") {
+        eprintln!("skipping the bench command test: {stderr}");
+        return true;
+    }
+    false
+}
+
+fn number(report: &Value, field: &str) -> f64 {
+    report[field]
+        .as_f64()
+        .unwrap_or_else(|| panic!("field `{field}` missing or not a number in {report}"))
+}
+
+#[test]
+fn json_report_is_complete_and_consistent() {
+    let output = run_bench(&[
+        "--arch",
+        "v2",
+        "--resolution",
+        "96",
+        "--runs",
+        "3",
+        "--warmup",
+        "1",
+        "--json",
+    ]);
+    if skipped_for_lack_of_adapter(&output) {
+        return;
+    }
+    assert!(
+        output.status.success(),
+        "bench failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).expect("stdout is one JSON object");
+    for field in ["adapter", "backend", "model"] {
+        let text = report[field].as_str().unwrap_or_default();
+        assert!(!text.is_empty(), "field `{field}` missing in {report}");
+    }
+    assert_eq!(report["batch"], 1);
+    assert_eq!(report["warmup"], 1);
+    assert_eq!(report["runs"], 3);
+    let [min, median, p90, max] =
+        ["min_ms", "median_ms", "p90_ms", "max_ms"].map(|f| number(&report, f));
+    assert!(
+        0.0 < min && min <= median && median <= p90 && p90 <= max,
+        "latencies out of order: {report}"
+    );
+    let throughput = number(&report, "images_per_second");
+    assert!(
+        (throughput - 1e3 / median).abs() <= 1e-6 * throughput,
+        "{report}"
+    );
+    for field in [
+        "device_ms",
+        "plan_ms",
+        "pipelines_and_upload_ms",
+        "first_inference_ms",
+    ] {
+        assert!(number(&report, field) >= 0.0, "{field} in {report}");
+    }
+}
+
+#[test]
+fn zero_runs_is_rejected_before_touching_the_gpu() {
+    let output = run_bench(&["--arch", "v2", "--resolution", "96", "--runs", "0"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--runs must be at least 1"),
+        "stderr: {stderr}"
+    );
+}
+
+#[test]
+fn zero_batch_is_rejected() {
+    let output = run_bench(&["--arch", "v2", "--batch", "0"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--batch must be at least 1"),
+        "stderr: {stderr}"
+    );
+}
