@@ -1,0 +1,51 @@
+//! Helpers shared by the integration tests that need a GPU or the real model files.
+//! Both are skipped with a printed reason when absent, except under `CI=true`, where a
+//! missing adapter or model folder fails the test.
+
+#![allow(dead_code)] // each test binary uses its own subset
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use mobilenet_wgpu::runtime::Runtime;
+
+fn in_ci() -> bool {
+    std::env::var("CI").as_deref() == Ok("true")
+}
+
+/// One runtime per test binary, or `None` (after a note) without an adapter outside CI.
+pub fn runtime() -> Option<&'static Runtime> {
+    static RUNTIME: OnceLock<Option<Runtime>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| match Runtime::new() {
+            Ok(runtime) => Some(runtime),
+            Err(e) if in_ci() => panic!("CI needs a GPU adapter: {e}"),
+            Err(e) => {
+                eprintln!("skipping: {e}");
+                None
+            }
+        })
+        .as_ref()
+}
+
+/// `../shared` (or the folder above `MOBILENET_WGPU_MODELS`), when present.
+pub fn shared_dir() -> Option<PathBuf> {
+    let models = std::env::var_os("MOBILENET_WGPU_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/models"));
+    let shared = models.join("..");
+    if models.is_dir() && shared.join("expected").is_dir() && shared.join("images").is_dir() {
+        return Some(shared);
+    }
+    if in_ci() {
+        panic!(
+            "{} is missing (CI=true requires ../shared)",
+            models.display()
+        );
+    }
+    eprintln!(
+        "skipping: no shared models at {} (set MOBILENET_WGPU_MODELS)",
+        models.display()
+    );
+    None
+}
