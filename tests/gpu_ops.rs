@@ -92,7 +92,14 @@ impl ConvSpec {
 
     /// A 1x1 stride-1 ungrouped conv.
     fn pointwise(out: usize) -> Self {
-        ConvSpec::pointwise(out)
+        let padding = Padding::default();
+        ConvSpec {
+            out,
+            k: 1,
+            stride: 1,
+            groups: 1,
+            padding,
+        }
     }
 }
 
