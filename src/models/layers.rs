@@ -10,7 +10,7 @@ use super::weights::WeightInit;
 /// Weight scale of the last convolution of a branch that is added to a shortcut: keeps
 /// the branch at a quarter of the shortcut's variance, so a stage of residual blocks
 /// grows the signal mildly instead of doubling it per block.
-pub(crate) const RESIDUAL_BRANCH_SCALE: f32 = 0.5;
+const RESIDUAL_BRANCH_SCALE: f32 = 0.5;
 
 /// Variance gain of a layer reading the output of `op`: the inverse of the share of
 /// its input's second moment that `op` lets through. ReLU-like functions pass about half
@@ -169,6 +169,30 @@ impl LayerBuilder {
     ) -> Result<TensorId> {
         let conv = self.conv(conv_name, x, spec)?;
         self.batch_norm(bn_name, conv)
+    }
+
+    /// The linear bottleneck that ends an inverted residual block: 1×1 projection + BN,
+    /// plus the shortcut from `block_input` when the shapes allow it (stride 1, same
+    /// channels). The projection is damped on shortcut blocks so deep random stacks stay
+    /// in range. `names` = (projection, its BatchNorm, the add).
+    pub(crate) fn project_with_shortcut(
+        &mut self,
+        names: [&str; 3],
+        x: TensorId,
+        block_input: TensorId,
+        channels: usize,
+        stride: usize,
+    ) -> Result<TensorId> {
+        let shortcut = stride == 1 && self.channels(block_input) == channels;
+        let mut project = ConvSpec::pointwise(channels);
+        if shortcut {
+            project = project.scaled(RESIDUAL_BRANCH_SCALE);
+        }
+        let x = self.conv_bn(names[0], names[1], x, project)?;
+        if !shortcut {
+            return Ok(x);
+        }
+        self.op(names[2], Op::Add, &[block_input, x])
     }
 
     pub(crate) fn activation(

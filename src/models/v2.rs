@@ -9,7 +9,7 @@ use crate::error::Result;
 use crate::graph::{Activation, Graph, Op, TensorId};
 
 use super::heads;
-use super::layers::{ConvSpec, LayerBuilder, RESIDUAL_BRANCH_SCALE};
+use super::layers::{ConvSpec, LayerBuilder};
 use super::{make_divisible, BuildSpec, Head};
 
 const BN_EPS: f32 = 1e-3;
@@ -146,21 +146,17 @@ fn inverted_residual(
         prefix
     };
     x = depthwise(b, x, block.stride, &prefix)?;
-    let residual = block.stride == 1 && in_channels == block.channels;
-    let mut project = ConvSpec::pointwise(block.channels);
-    if residual {
-        project = project.scaled(RESIDUAL_BRANCH_SCALE);
-    }
-    x = b.conv_bn(
-        &format!("{prefix}project"),
-        &format!("{prefix}project_BN"),
+    b.project_with_shortcut(
+        [
+            &format!("{prefix}project"),
+            &format!("{prefix}project_BN"),
+            &format!("{prefix}add"),
+        ],
         x,
-        project,
-    )?;
-    if residual {
-        x = b.op(format!("{prefix}add"), Op::Add, &[input, x])?;
-    }
-    Ok(x)
+        input,
+        block.channels,
+        block.stride,
+    )
 }
 
 /// The standard stage: 3×3 depthwise, BatchNorm, ReLU6.

@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::graph::{Activation, Graph, Op, TensorId};
 
 use super::heads;
-use super::layers::{ConvSpec, LayerBuilder, RESIDUAL_BRANCH_SCALE};
+use super::layers::{ConvSpec, LayerBuilder};
 use super::{make_divisible, BuildSpec, Head, V3Options};
 
 const BN_EPS: f32 = 1e-3;
@@ -199,21 +199,17 @@ fn inverted_residual(
     if block.se && v3.se_ratio > 0.0 {
         x = squeeze_excite(b, x, &prefix, v3)?;
     }
-    let residual = block.stride == 1 && in_channels == block.channels;
-    let mut project = ConvSpec::pointwise(block.channels);
-    if residual {
-        project = project.scaled(RESIDUAL_BRANCH_SCALE);
-    }
-    x = b.conv_bn(
-        &format!("{prefix}project"),
-        &format!("{prefix}project/BatchNorm"),
+    b.project_with_shortcut(
+        [
+            &format!("{prefix}project"),
+            &format!("{prefix}project/BatchNorm"),
+            &format!("{prefix}Add"),
+        ],
         x,
-        project,
-    )?;
-    if residual {
-        x = b.op(format!("{prefix}Add"), Op::Add, &[input, x])?;
-    }
-    Ok(x)
+        input,
+        block.channels,
+        block.stride,
+    )
 }
 
 /// Pool, squeeze 1×1 conv + ReLU, excite 1×1 conv + hard sigmoid, rescale `x`.
