@@ -1,8 +1,9 @@
 // Prepended by the runtime to every kernel file (WGSL has no include). Holds what all
 // kernels share: the binding convention, the fused epilogue and the dispatch indexing.
 //
-// Bindings: 0 params (uniform, declared per kernel), 1 input, 2 weights (per kernel),
-// 3 bias, 4 residual, 5 output. Unused bindings are bound to a small dummy buffer.
+// Bindings: 0 params (uniform), 1 input, 2 weights, 3 bias, 4 residual, 5 output. Params,
+// input and weights are declared per kernel, so a kernel can read them as f32 or vec4.
+// Unused bindings are bound to a small dummy buffer.
 
 /// Threads per workgroup of every one-thread-per-item kernel.
 const WG: u32 = 64u;
@@ -26,10 +27,13 @@ struct Epilogue {
     pad2: u32,
 }
 
-@group(0) @binding(1) var<storage, read> input: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read> residual: array<f32>;
 @group(0) @binding(5) var<storage, read_write> output: array<f32>;
+// vec4 views of the same bindings, for kernels whose channel counts are multiples of 4:
+// on CPU adapters every storage access costs the same per lane whatever its width.
+@group(0) @binding(4) var<storage, read> residual4: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> output4: array<vec4<f32>>;
 
 fn activate(x: f32, act: u32) -> f32 {
     switch act {
@@ -52,6 +56,29 @@ fn store(ep: Epilogue, idx: u32, v: f32) {
         x += residual[idx];
     }
     output[idx] = apply_stage(x, ep.post);
+}
+
+fn activate4(x: vec4<f32>, act: u32) -> vec4<f32> {
+    switch act {
+        case 1u: { return x * clamp(x + 3.0, vec4(0.0), vec4(6.0)) / 6.0; }
+        case 2u: { return clamp(x + 3.0, vec4(0.0), vec4(6.0)) / 6.0; }
+        case 3u: { return clamp(0.2 * x + 0.5, vec4(0.0), vec4(1.0)); }
+        case 4u: { return 1.0 / (1.0 + exp(-x)); }
+        default: { return x; }
+    }
+}
+
+fn apply_stage4(x: vec4<f32>, s: Stage) -> vec4<f32> {
+    return clamp(activate4(x, s.act), vec4(s.lo), vec4(s.hi));
+}
+
+/// `store` for 4 consecutive elements: output4[idx4] = epilogue(v).
+fn store4(ep: Epilogue, idx4: u32, v: vec4<f32>) {
+    var x = apply_stage4(apply_stage4(v, ep.pre0), ep.pre1);
+    if ep.has_residual != 0u {
+        x += residual4[idx4];
+    }
+    output4[idx4] = apply_stage4(x, ep.post);
 }
 
 /// Linear thread index of a dispatch that the runtime split into 2-D to stay within the

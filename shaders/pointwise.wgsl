@@ -1,14 +1,25 @@
-// 1x1 convolution as a GEMM: [pixels x in_c] x [in_c x out_c].
-// Register-tiled: each thread computes 4 pixels x 4 output channels. Weights are
-// repacked to [in_c][out_c4] vec4s, zero-padded to a multiple of 4 output channels, so
-// every weight load is one vec4 whatever out_c is.
+// 1x1 convolution as a GEMM: [pixels x in_c] x [in_c x out_c], in_c and out_c multiples
+// of 4 (the runtime sends other 1x1 convs to the general conv kernel).
+//
+// Register-tiled: each thread computes PX = 8 pixels x 8 output channels and walks the
+// input channels four at a time, so every load is a vec4 (or a mat4x4): per step, one
+// vec4 per pixel and two weight matrices, reused by all 8 pixels. Large tiles matter
+// most on CPU adapters (lavapipe), where each storage-buffer load instruction costs a
+// loop over the SIMD lanes while arithmetic runs 8 lanes wide; on GPUs the tile is an
+// ordinary register-blocked GEMM.
+//
+// Weights are repacked to [in_c / 4][out blocks of 8][2] mat4x4, column k holding input
+// channel k's weights for 4 output channels, zero padded up to a whole block.
 
 struct Params {
     ep: Epilogue,
     pixels: u32,
-    in_c: u32,
+    /// Input channels / 4 (vec4s per input pixel).
+    in_c4: u32,
     out_c: u32,
-    out_c4: u32,
+    /// Output channel blocks of 8.
+    blocks: u32,
+    /// Threads: pixel groups x blocks.
     total: u32,
     pad0: u32,
     pad1: u32,
@@ -16,10 +27,19 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(2) var<storage, read> weights: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> input: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> weights: array<mat4x4<f32>>;
 
-/// Pixels per thread.
-const TILE_P: u32 = 4u;
+// Tiles are written out as separate variables rather than indexed arrays: CPU adapters
+// keep dynamically indexed arrays in memory, which costs more than the loads they save.
+
+/// Pixels per thread (the eight a* accumulators below).
+const PX: u32 = 8u;
+
+/// One input pixel's 4 input channels times a thread's 2 x 4 output channels.
+fn tile(w0: mat4x4<f32>, w1: mat4x4<f32>, x: vec4<f32>) -> mat2x4<f32> {
+    return mat2x4<f32>(w0 * x, w1 * x);
+}
 
 @compute @workgroup_size(WG)
 fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -27,38 +47,63 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     if idx >= params.total {
         return;
     }
-    let c4 = idx % params.out_c4;
-    let p0 = (idx / params.out_c4) * TILE_P;
-    let last = params.pixels - 1u;
+    let block = idx % params.blocks;
+    let p0 = (idx / params.blocks) * PX;
+    let n = params.in_c4;
     // Rows past the end re-read the last pixel; their results are not stored.
-    let row0 = min(p0, last) * params.in_c;
-    let row1 = min(p0 + 1u, last) * params.in_c;
-    let row2 = min(p0 + 2u, last) * params.in_c;
-    let row3 = min(p0 + 3u, last) * params.in_c;
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
-    for (var k = 0u; k < params.in_c; k++) {
-        let w = weights[k * params.out_c4 + c4];
-        acc0 += input[row0 + k] * w;
-        acc1 += input[row1 + k] * w;
-        acc2 += input[row2 + k] * w;
-        acc3 += input[row3 + k] * w;
+    let last = params.pixels - 1u;
+    let r0 = min(p0, last) * n;
+    let r1 = min(p0 + 1u, last) * n;
+    let r2 = min(p0 + 2u, last) * n;
+    let r3 = min(p0 + 3u, last) * n;
+    let r4 = min(p0 + 4u, last) * n;
+    let r5 = min(p0 + 5u, last) * n;
+    let r6 = min(p0 + 6u, last) * n;
+    let r7 = min(p0 + 7u, last) * n;
+    var a0 = mat2x4<f32>();
+    var a1 = mat2x4<f32>();
+    var a2 = mat2x4<f32>();
+    var a3 = mat2x4<f32>();
+    var a4 = mat2x4<f32>();
+    var a5 = mat2x4<f32>();
+    var a6 = mat2x4<f32>();
+    var a7 = mat2x4<f32>();
+    for (var k4 = 0u; k4 < n; k4++) {
+        let w = (k4 * params.blocks + block) * 2u;
+        let w0 = weights[w];
+        let w1 = weights[w + 1u];
+        a0 += tile(w0, w1, input[r0 + k4]);
+        a1 += tile(w0, w1, input[r1 + k4]);
+        a2 += tile(w0, w1, input[r2 + k4]);
+        a3 += tile(w0, w1, input[r3 + k4]);
+        a4 += tile(w0, w1, input[r4 + k4]);
+        a5 += tile(w0, w1, input[r5 + k4]);
+        a6 += tile(w0, w1, input[r6 + k4]);
+        a7 += tile(w0, w1, input[r7 + k4]);
     }
-    store_tile(p0, c4 * 4u, acc0);
-    store_tile(p0 + 1u, c4 * 4u, acc1);
-    store_tile(p0 + 2u, c4 * 4u, acc2);
-    store_tile(p0 + 3u, c4 * 4u, acc3);
+    let c0 = block * 8u;
+    store_pixel(p0, c0, a0);
+    store_pixel(p0 + 1u, c0, a1);
+    store_pixel(p0 + 2u, c0, a2);
+    store_pixel(p0 + 3u, c0, a3);
+    store_pixel(p0 + 4u, c0, a4);
+    store_pixel(p0 + 5u, c0, a5);
+    store_pixel(p0 + 6u, c0, a6);
+    store_pixel(p0 + 7u, c0, a7);
 }
 
-/// Stores the in-range part of one pixel's 4 output channels.
-fn store_tile(pixel: u32, c0: u32, acc: vec4<f32>) {
+/// Stores one pixel's 8 output channels from c0 (out_c is a multiple of 4).
+fn store_pixel(pixel: u32, c0: u32, acc: mat2x4<f32>) {
     if pixel >= params.pixels {
         return;
     }
-    let count = min(4u, params.out_c - c0);
-    for (var j = 0u; j < count; j++) {
-        store(params.ep, pixel * params.out_c + c0 + j, acc[j] + bias[c0 + j]);
+    let at = (pixel * params.out_c + c0) / 4u;
+    store4(params.ep, at, acc[0] + bias4(c0));
+    if c0 + 4u < params.out_c {
+        store4(params.ep, at + 1u, acc[1] + bias4(c0 + 4u));
     }
+}
+
+fn bias4(c0: u32) -> vec4<f32> {
+    return vec4(bias[c0], bias[c0 + 1u], bias[c0 + 2u], bias[c0 + 3u]);
 }

@@ -10,6 +10,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(1) var<storage, read> input: array<f32>;
 
 const SOFTMAX_WG: u32 = 256u;
 

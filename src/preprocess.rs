@@ -32,7 +32,7 @@ use crate::{Error, Result};
 
 /// Bits of fraction in Pillow's fixed-point resampling weights for 8-bit images
 /// (`PRECISION_BITS = 32 - 8 - 2`).
-const PRECISION_BITS: u32 = 22;
+pub(crate) const PRECISION_BITS: u32 = 22;
 
 /// Reads and decodes a JPEG, PNG or BMP file into 8-bit RGB.
 pub fn load_image(path: &Path) -> Result<RgbImage> {
@@ -87,9 +87,8 @@ pub fn preprocess(img: &RgbImage, width: usize, height: usize, norm: &Normalizat
 /// The centred square crop as tightly packed RGB bytes, with its side length. The offsets
 /// round down, like `(w - side) // 2` in the reference script.
 fn center_square(img: &RgbImage) -> (Vec<u8>, usize) {
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    let side = w.min(h);
-    let (left, top) = ((w - side) / 2, (h - side) / 2);
+    let w = img.width() as usize;
+    let (left, top, side) = center_square_region(w, img.height() as usize);
     let raw = img.as_raw();
     let crop = (top..top + side)
         .flat_map(|y| {
@@ -100,15 +99,23 @@ fn center_square(img: &RgbImage) -> (Vec<u8>, usize) {
     (crop, side)
 }
 
+/// The centred square crop of a `width`×`height` image as `(left, top, side)`; shared with
+/// the GPU preprocessing so both paths crop the same pixels.
+pub(crate) fn center_square_region(width: usize, height: usize) -> (usize, usize, usize) {
+    let side = width.min(height);
+    ((width - side) / 2, (height - side) / 2, side)
+}
+
 /// The source pixels and fixed-point weights that make up one output pixel along an axis.
-struct Taps {
-    first: usize,
-    weights: Vec<i32>,
+pub(crate) struct Taps {
+    pub first: usize,
+    pub weights: Vec<i32>,
 }
 
 /// Pillow's `precompute_coeffs` for the bilinear (triangle, support 1) filter followed by
-/// `normalize_coeffs_8bpc`: one [`Taps`] per output position.
-fn resampling_taps(in_size: usize, out_size: usize) -> Vec<Taps> {
+/// `normalize_coeffs_8bpc`: one [`Taps`] per output position. The GPU preprocessing uploads
+/// these same weights, so both paths resample identically.
+pub(crate) fn resampling_taps(in_size: usize, out_size: usize) -> Vec<Taps> {
     let scale = in_size as f64 / out_size as f64;
     let filter_scale = scale.max(1.0);
     let support = filter_scale;

@@ -1,44 +1,137 @@
-//! The embedding API: a [`Runtime`] owns (or borrows) a wgpu device, a [`Session`] is a
-//! model planned and uploaded for one batch size on it.
+//! The embedding API: a [`Runtime`] owns (or shares) a wgpu device, a [`Model`] is a
+//! network with its input normalisation, and a [`Session`] is a model planned and
+//! uploaded on the device, ready to run batches of images.
 //!
-//! ```no_run
-//! use mobilenet_wgpu::{model::Model, runtime::Runtime};
+//! ```
+//! use mobilenet_wgpu::model::Model;
+//! use mobilenet_wgpu::models::{Arch, ArchConfig};
+//! use mobilenet_wgpu::runtime::Runtime;
+//!
 //! let runtime = Runtime::new()?;
-//! let model = Model::load("mobilenet_v2_1.0_224_quant")?;
+//! // A built-in architecture with random weights; `Model::load("mobilenet_v2_1.0_224_quant")`
+//! // loads the real default model (downloading and verifying it if needed).
+//! let config = ArchConfig { resolution: Some(96), ..ArchConfig::new(Arch::V2) };
+//! let model = Model::from_arch(&config, 0)?;
 //! let session = runtime.session(&model, 1)?;
-//! let image = image::open("samples/chelsea.png").map_err(|e| mobilenet_wgpu::Error::InvalidArgument(e.to_string()))?;
-//! let top5 = session.classify(&[image], 5)?;
+//! let photo = image::DynamicImage::new_rgb8(320, 240);
+//! let top5 = session.classify(&[photo], 5)?;
+//! assert_eq!(top5[0].len(), 5);
 //! println!("{}: {:.1}%", top5[0][0].label, top5[0][0].probability * 100.0);
 //! # Ok::<(), mobilenet_wgpu::Error>(())
 //! ```
+//!
+//! A [`Model`] comes from a TFLite file or a manifest name ([`Model::load`]), from
+//! bytes in memory ([`Model::from_bytes`]), from two files whose first feeds the second
+//! ([`Model::chain`]) or from a built-in architecture ([`Model::from_arch`]):
+//!
+//! ```no_run
+//! # use mobilenet_wgpu::model::Model;
+//! let default = Model::load("mobilenet_v2_1.0_224_quant")?;
+//! let bytes = std::fs::read("mobilenet_v1_0.25_128_quant.tflite").unwrap();
+//! let in_memory = Model::from_bytes(&bytes, "v1 0.25")?;
+//! let chained = Model::chain(&[
+//!     "mobilenet_v1_1.0_224_quant_embedding_extractor.tflite",
+//!     "mobilenet_v1_1.0_224_quant_head_layers.tflite",
+//! ])?;
+//! # Ok::<(), mobilenet_wgpu::Error>(())
+//! ```
+//!
+//! # Threads
+//!
+//! [`Runtime`], [`Model`] and [`Session`] are `Send + Sync`. A session can be shared
+//! (e.g. in an `Arc`) by several threads: each inference's commands are queued under a
+//! short lock, its output comes back in a buffer of its own, so the GPU work of one
+//! thread overlaps with another's readback. Several sessions on one device run
+//! independently.
 
-use crate::gpu::{Executor, GpuContext};
+mod pending;
+
+use crate::gpu::{Executor, GpuContext, TexturePreprocessor};
 use crate::graph::Shape;
 use crate::labels::{top_k, Class};
 use crate::model::Model;
 use crate::plan::Plan;
 use crate::{preprocess, Error, Result};
+use pending::Pending;
 
 /// A GPU device to run models on. Cheap to clone; `Send + Sync`.
 #[derive(Clone, Debug)]
 pub struct Runtime {
     ctx: GpuContext,
+    /// A cap on storage-buffer bindings below the device's own, if set.
+    max_binding_bytes: Option<u64>,
 }
 
 impl Runtime {
-    /// Opens the preferred adapter; `WGPU_BACKEND` and `WGPU_POWER_PREF` are honoured.
+    /// Opens the preferred adapter. `WGPU_BACKEND` (e.g. `vulkan`, `gl`) and
+    /// `WGPU_POWER_PREF` (`low`, `high`) are honoured; without an adapter the error says
+    /// how to install one.
+    ///
+    /// ```
+    /// let runtime = mobilenet_wgpu::runtime::Runtime::new()?;
+    /// assert!(!runtime.adapter_name().is_empty());
+    /// # Ok::<(), mobilenet_wgpu::Error>(())
+    /// ```
     pub fn new() -> Result<Runtime> {
         Self::with_backends(None)
     }
 
     /// Opens the preferred adapter among `backends` (all when `None`).
     pub fn with_backends(backends: Option<wgpu::Backends>) -> Result<Runtime> {
-        Ok(Runtime { ctx: GpuContext::new(backends)? })
+        Ok(Self::from_context(GpuContext::new(backends)?))
     }
 
-    /// Shares an application's device and queue (no second device is created).
-    pub fn from_device(device: wgpu::Device, queue: wgpu::Queue, adapter_info: wgpu::AdapterInfo) -> Runtime {
-        Runtime { ctx: GpuContext::from_device(device, queue, adapter_info) }
+    /// Shares an application's device and queue: models run on the same device as its
+    /// rendering, so its textures can be classified with [`Session::classify_texture`].
+    /// The device should have been created with the adapter's limits
+    /// (`required_limits: adapter.limits()`): the WebGPU defaults bind at most 128 MiB
+    /// per buffer, which caps the batch size of each submission.
+    ///
+    /// ```
+    /// # use mobilenet_wgpu::runtime::Runtime;
+    /// # pollster::block_on(async {
+    /// let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle());
+    /// let adapter = instance.request_adapter(&Default::default()).await.unwrap();
+    /// let descriptor = wgpu::DeviceDescriptor {
+    ///     required_limits: adapter.limits(),
+    ///     ..Default::default()
+    /// };
+    /// let (device, queue) = adapter.request_device(&descriptor).await.unwrap();
+    /// // The application keeps using `device` and `queue` (they are cheap handles).
+    /// let runtime = Runtime::from_device(device.clone(), queue.clone(), adapter.get_info());
+    /// assert_eq!(runtime.adapter_name(), adapter.get_info().name);
+    /// # });
+    /// ```
+    pub fn from_device(
+        device: wgpu::Device,
+        queue: wgpu::Queue,
+        adapter_info: wgpu::AdapterInfo,
+    ) -> Runtime {
+        Self::from_context(GpuContext::from_device(device, queue, adapter_info))
+    }
+
+    fn from_context(ctx: GpuContext) -> Runtime {
+        Runtime {
+            ctx,
+            max_binding_bytes: None,
+        }
+    }
+
+    /// Caps the bytes one storage buffer may bind below the device's limit. Sessions
+    /// whose batch needs larger activation buffers split it into several submissions
+    /// (useful to leave memory to the application, and to test the splitting).
+    pub fn with_max_binding_bytes(mut self, bytes: u64) -> Runtime {
+        self.max_binding_bytes = Some(bytes);
+        self
+    }
+
+    /// The most bytes one activation buffer may hold on this runtime.
+    pub fn max_binding_bytes(&self) -> u64 {
+        let limits = self.ctx.device.limits();
+        let device = limits
+            .max_storage_buffer_binding_size
+            .min(limits.max_buffer_size);
+        self.max_binding_bytes.map_or(device, |cap| cap.min(device))
     }
 
     /// The adapter's name, e.g. "llvmpipe (LLVM 15.0.6, 256 bits)".
@@ -46,24 +139,60 @@ impl Runtime {
         &self.ctx.adapter_info.name
     }
 
+    /// The device, queue and adapter information this runtime runs on.
     pub fn context(&self) -> &GpuContext {
         &self.ctx
     }
 
-    /// Plans `model` for `batch` images and uploads it.
+    /// Plans `model` for batches of `batch` images and uploads it. When `batch` images'
+    /// activations exceed one buffer binding, each submission takes fewer images (see
+    /// [`Session::images_per_submission`]); results are the same.
     pub fn session(&self, model: &Model, batch: usize) -> Result<Session> {
-        let plan = Plan::build(&model.graph, batch)?;
+        let plan = self.plan_within_limits(model, batch)?;
         let executor = Executor::new(&self.ctx, &plan)?;
-        Ok(Session { model: model.clone(), executor })
+        let input = model.graph.input_shape();
+        Ok(Session {
+            model: model.clone(),
+            batch,
+            texture: TexturePreprocessor::new(&self.ctx, input.w, input.h, model.normalization),
+            executor,
+            device: self.ctx.device.clone(),
+        })
+    }
+
+    /// The plan for the largest batch up to `batch` whose every slot fits one binding.
+    fn plan_within_limits(&self, model: &Model, batch: usize) -> Result<Plan> {
+        if batch <= 1 {
+            return Plan::build(&model.graph, batch);
+        }
+        let single = Plan::build(&model.graph, 1)?;
+        let per_image = single
+            .slots
+            .iter()
+            .map(|s| s.bytes as u64)
+            .max()
+            .unwrap_or(1);
+        let limit = self.max_binding_bytes();
+        if per_image > limit {
+            return Err(Error::DeviceLimit(format!(
+                "one image of `{}` needs a {per_image}-byte activation buffer, more than the \
+                 {limit} bytes a storage buffer may bind here",
+                model.name
+            )));
+        }
+        let fitting = usize::try_from(limit / per_image.max(1)).unwrap_or(usize::MAX);
+        Plan::build(&model.graph, batch.min(fitting).max(1))
     }
 }
 
-/// One model's output for a batch.
-#[derive(Clone, Debug)]
+/// A model's output for a batch of images.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Output {
     /// NHWC values, `batch * shape.len()` of them.
     pub data: Vec<f32>,
+    /// How many images the output holds.
     pub batch: usize,
+    /// The per-image output shape (1×1×classes for a classifier).
     pub shape: Shape,
 }
 
@@ -74,49 +203,165 @@ impl Output {
     }
 }
 
-/// A model ready to run on a device at a fixed batch size. `Send + Sync`: inferences
-/// from several threads are serialised on the session's buffers.
+/// A model ready to run on a device; `Send + Sync` (see the [module docs](self)).
 #[derive(Debug)]
 pub struct Session {
     model: Model,
+    batch: usize,
     executor: Executor,
+    texture: TexturePreprocessor,
+    device: wgpu::Device,
 }
 
 impl Session {
+    /// The model this session runs.
     pub fn model(&self) -> &Model {
         &self.model
     }
 
+    /// The batch size the session was created for.
     pub fn batch(&self) -> usize {
+        self.batch
+    }
+
+    /// Images per GPU submission: the batch size, or less where the device's binding
+    /// limit requires splitting a batch.
+    pub fn images_per_submission(&self) -> usize {
         self.executor.batch()
     }
 
-    /// Runs a full batch of NHWC input in the model's real-valued domain.
+    /// Runs the model on NHWC `input` holding any whole number of images, in the model's
+    /// real-valued input domain (see [`preprocess::preprocess`]), and waits for the output.
+    /// Images beyond [`images_per_submission`](Self::images_per_submission) go in
+    /// further submissions.
+    ///
+    /// ```
+    /// # use mobilenet_wgpu::{model::Model, models::{Arch, ArchConfig}, runtime::Runtime};
+    /// # let config = ArchConfig { resolution: Some(96), ..ArchConfig::new(Arch::V2) };
+    /// # let model = Model::from_arch(&config, 0)?;
+    /// let session = Runtime::new()?.session(&model, 2)?;
+    /// let input = vec![0.5; 2 * model.graph.input_shape().len()];
+    /// let output = session.run(&input)?;
+    /// assert_eq!(output.image(0), output.image(1));
+    /// # Ok::<(), mobilenet_wgpu::Error>(())
+    /// ```
     pub fn run(&self, input: &[f32]) -> Result<Output> {
-        let data = self.executor.run(input)?;
-        Ok(Output { data, batch: self.batch(), shape: self.model.graph.output_shape() })
+        let pending = self.enqueue(input)?;
+        let outputs = pending
+            .into_iter()
+            .map(Pending::wait)
+            .collect::<Result<Vec<_>>>()?;
+        Ok(self.assemble(input, outputs))
     }
 
-    /// Classifies up to `batch` images (CPU preprocessing); the top `k` classes of each.
+    /// Like [`run`](Self::run), but returns as soon as the work is queued; the future
+    /// resolves when the output is back. No busy-waiting: a helper thread blocks in
+    /// wgpu's device poll and the buffer-mapping callback wakes the task. Works with any
+    /// executor (e.g. `pollster::block_on`).
+    ///
+    /// ```
+    /// # use mobilenet_wgpu::{model::Model, models::{Arch, ArchConfig}, runtime::Runtime};
+    /// # let config = ArchConfig { resolution: Some(96), ..ArchConfig::new(Arch::V2) };
+    /// # let model = Model::from_arch(&config, 0)?;
+    /// let session = Runtime::new()?.session(&model, 1)?;
+    /// let input = vec![0.0; model.graph.input_shape().len()];
+    /// let output = pollster::block_on(session.run_async(&input))?;
+    /// assert_eq!(output, session.run(&input)?);
+    /// # Ok::<(), mobilenet_wgpu::Error>(())
+    /// ```
+    pub async fn run_async(&self, input: &[f32]) -> Result<Output> {
+        let mut outputs = Vec::new();
+        for pending in self.enqueue(input)? {
+            outputs.push(pending.await?);
+        }
+        Ok(self.assemble(input, outputs))
+    }
+
+    /// Classifies `images` (any number; CPU preprocessing exactly like PIL's); the top
+    /// `k` classes of each, most probable first.
     pub fn classify(&self, images: &[image::DynamicImage], k: usize) -> Result<Vec<Vec<Class>>> {
-        if images.is_empty() || images.len() > self.batch() {
-            return Err(Error::InvalidArgument(format!(
-                "classify takes 1 to {} images for this session, got {}",
-                self.batch(),
-                images.len()
-            )));
+        if images.is_empty() {
+            return Err(Error::InvalidArgument(
+                "classify needs at least one image".into(),
+            ));
         }
         let shape = self.model.graph.input_shape();
-        let mut input = Vec::with_capacity(self.batch() * shape.len());
-        for image in images {
-            let rgb = image.to_rgb8();
-            input.extend(preprocess::preprocess(&rgb, shape.w, shape.h, &self.model.normalization));
-        }
-        input.resize(self.batch() * shape.len(), 0.0);
+        let norm = &self.model.normalization;
+        let input: Vec<f32> = images
+            .iter()
+            .flat_map(|image| preprocess::preprocess(&image.to_rgb8(), shape.w, shape.h, norm))
+            .collect();
         let output = self.run(&input)?;
         Ok((0..images.len())
             .filter_map(|i| output.image(i))
-            .map(|probabilities| top_k(probabilities, k, self.model.background_class))
+            .map(|probabilities| self.top_k(probabilities, k))
             .collect())
+    }
+
+    /// Classifies a texture on the GPU (see [`run_texture`](Self::run_texture)); the top
+    /// `k` classes, most probable first.
+    pub fn classify_texture(&self, texture: &wgpu::Texture, k: usize) -> Result<Vec<Class>> {
+        let output = self.run_texture(texture)?;
+        Ok(self.top_k(&output.data, k))
+    }
+
+    /// Runs the model on a texture: crop, resize and normalisation run in a compute shader
+    /// that writes the model's input directly (no pixels through host memory), giving the
+    /// same input values as [`classify`](Self::classify)'s CPU preprocessing. The texture
+    /// must belong to this session's device (see [`Runtime::from_device`]), be
+    /// `Rgba8Unorm`, `Bgra8Unorm` or an sRGB variant of them, and have `TEXTURE_BINDING`
+    /// (or `COPY_SRC`) usage. The output holds one image.
+    pub fn run_texture(&self, texture: &wgpu::Texture) -> Result<Output> {
+        let prepared = self.texture.prepare(texture)?;
+        let submitted = self
+            .executor
+            .enqueue_filled(|encoder, input| prepared.record(encoder, texture, input))?;
+        let mut data = Pending::new(&self.device, submitted).wait()?;
+        let shape = self.model.graph.output_shape();
+        data.truncate(shape.len());
+        Ok(Output {
+            data,
+            batch: 1,
+            shape,
+        })
+    }
+
+    /// Checks `input` and queues it in submissions of at most `images_per_submission`.
+    fn enqueue(&self, input: &[f32]) -> Result<Vec<Pending>> {
+        let image_len = self.model.graph.input_shape().len();
+        if input.is_empty() || !input.len().is_multiple_of(image_len) {
+            return Err(Error::InvalidArgument(format!(
+                "input has {} values, expected a positive multiple of {image_len} (images of {})",
+                input.len(),
+                self.model.graph.input_shape()
+            )));
+        }
+        let chunk_len = image_len * self.images_per_submission();
+        input
+            .chunks(chunk_len)
+            .map(|chunk| {
+                let submitted = if chunk.len() == chunk_len {
+                    self.executor.enqueue(chunk)?
+                } else {
+                    let mut padded = chunk.to_vec();
+                    padded.resize(chunk_len, 0.0);
+                    self.executor.enqueue(&padded)?
+                };
+                Ok(Pending::new(&self.device, submitted))
+            })
+            .collect()
+    }
+
+    /// Joins the outputs of the submissions of `input`, dropping the padding.
+    fn assemble(&self, input: &[f32], outputs: Vec<Vec<f32>>) -> Output {
+        let shape = self.model.graph.output_shape();
+        let batch = input.len() / self.model.graph.input_shape().len();
+        let mut data: Vec<f32> = outputs.concat();
+        data.truncate(batch * shape.len());
+        Output { data, batch, shape }
+    }
+
+    fn top_k(&self, probabilities: &[f32], k: usize) -> Vec<Class> {
+        top_k(probabilities, k, self.model.background_class)
     }
 }

@@ -37,12 +37,20 @@ pub struct AutoCapture {
 
 impl AutoCapture {
     /// `exit_status` is where the status the process should exit with is left for `main`.
-    pub fn new(screenshot: Option<PathBuf>, exit_after_result: bool, exit_status: Arc<AtomicU8>) -> Self {
+    pub fn new(
+        screenshot: Option<PathBuf>,
+        exit_after_result: bool,
+        exit_status: Arc<AtomicU8>,
+    ) -> Self {
         let active = screenshot.is_some() || exit_after_result;
         AutoCapture {
             screenshot,
             exit_after_result,
-            stage: if active { Stage::WaitingForResult } else { Stage::Done },
+            stage: if active {
+                Stage::WaitingForResult
+            } else {
+                Stage::Done
+            },
             saved: mpsc::channel(),
             exit_status,
         }
@@ -55,7 +63,8 @@ impl AutoCapture {
             Stage::WaitingForResult => {
                 if let Some(succeeded) = finished {
                     if !succeeded {
-                        self.exit_status.store(EXIT_CLASSIFY_FAILED, Ordering::Relaxed);
+                        self.exit_status
+                            .store(EXIT_CLASSIFY_FAILED, Ordering::Relaxed);
                     }
                     self.stage = Stage::Settling(SETTLE_FRAMES);
                     ctx.request_repaint();
@@ -70,7 +79,8 @@ impl AutoCapture {
                 if let Ok(saved) = self.saved.1.try_recv() {
                     if let Err(e) = saved {
                         eprintln!("{e}");
-                        self.exit_status.store(EXIT_SCREENSHOT_FAILED, Ordering::Relaxed);
+                        self.exit_status
+                            .store(EXIT_SCREENSHOT_FAILED, Ordering::Relaxed);
                     }
                     self.finish(ctx);
                 }
@@ -109,7 +119,8 @@ fn save_png(image: &egui::ColorImage, path: &Path) -> Result<(), String> {
     let height = u32::try_from(height).map_err(|_| too_large())?;
     let rgba = image::RgbaImage::from_raw(width, height, image.as_raw().to_vec())
         .ok_or_else(|| format!("screenshot of {width}x{height} has the wrong size"))?;
-    rgba.save(path).map_err(|e| format!("cannot save screenshot {}: {e}", path.display()))?;
+    rgba.save(path)
+        .map_err(|e| format!("cannot save screenshot {}: {e}", path.display()))?;
     println!("screenshot saved to {}", path.display());
     Ok(())
 }
@@ -122,7 +133,8 @@ mod tests {
     fn saved_screenshot_keeps_size_and_pixels() {
         let mut image = egui::ColorImage::filled([3, 2], egui::Color32::from_rgb(10, 20, 30));
         image.pixels[5] = egui::Color32::from_rgb(200, 100, 0);
-        let path = std::env::temp_dir().join(format!("mobilenet-wgpu-app-{}.png", std::process::id()));
+        let path =
+            std::env::temp_dir().join(format!("mobilenet-wgpu-app-{}.png", std::process::id()));
         save_png(&image, &path).expect("saves");
         let back = image::open(&path).expect("reads back").to_rgba8();
         std::fs::remove_file(&path).ok();

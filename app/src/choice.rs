@@ -38,8 +38,14 @@ impl ModelChoice {
     /// Every choice offered in the UI: manifest models, composites, then built-in
     /// architectures. A broken built-in manifest leaves only the architectures.
     pub fn all() -> Vec<ModelChoice> {
-        let manifest = hub::manifest().unwrap_or_default().into_iter().map(|m| m.name);
-        let composites = hub::composites().unwrap_or_default().into_iter().map(|c| c.name);
+        let manifest = hub::manifest()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| m.name);
+        let composites = hub::composites()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| c.name);
         manifest
             .chain(composites)
             .map(ModelChoice::Named)
@@ -74,7 +80,10 @@ mod tests {
 
     #[test]
     fn architecture_names_select_random_weights() {
-        assert_eq!(ModelChoice::parse("v3-small"), ModelChoice::RandomWeights(Arch::V3Small));
+        assert_eq!(
+            ModelChoice::parse("v3-small"),
+            ModelChoice::RandomWeights(Arch::V3Small)
+        );
         assert_eq!(
             ModelChoice::parse("mobilenet_v1_0.25_128_quant"),
             ModelChoice::Named("mobilenet_v1_0.25_128_quant".to_owned())
@@ -86,13 +95,18 @@ mod tests {
         let all = ModelChoice::all();
         assert!(all.contains(&ModelChoice::default_model()));
         for arch in Arch::ALL {
-            assert!(all.contains(&ModelChoice::RandomWeights(arch)), "{arch} missing");
+            assert!(
+                all.contains(&ModelChoice::RandomWeights(arch)),
+                "{arch} missing"
+            );
         }
     }
 
     #[test]
     fn random_weight_models_load_without_files() {
-        let model = ModelChoice::RandomWeights(Arch::V2K7).load().expect("builds");
+        let model = ModelChoice::RandomWeights(Arch::V2K7)
+            .load()
+            .expect("builds");
         assert!(model.name.contains("random weights"));
     }
 }

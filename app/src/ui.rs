@@ -52,7 +52,10 @@ impl ClassifierApp {
                     .map_err(|e| format!("cannot start the classifier thread: {e}"));
                 (worker, adapter)
             }
-            None => (Err("eframe started without a wgpu device".to_owned()), String::new()),
+            None => (
+                Err("eframe started without a wgpu device".to_owned()),
+                String::new(),
+            ),
         };
         let mut choices = ModelChoice::all();
         if !choices.contains(&startup.model) {
@@ -98,8 +101,13 @@ impl ClassifierApp {
         while let Some(reply) = self.worker.as_mut().ok().and_then(Worker::try_recv) {
             self.apply(ctx, reply);
         }
-        let dropped: Vec<PathBuf> =
-            ctx.input(|i| i.raw.dropped_files.iter().map(|f| f.path().to_path_buf()).collect());
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .collect()
+        });
         let picked: Vec<PathBuf> = self.picked.1.try_iter().collect();
         if let Some(path) = dropped.into_iter().chain(picked).last() {
             self.submit(Job::Open(path));
@@ -175,21 +183,26 @@ impl ClassifierApp {
     fn results(&self, ui: &mut egui::Ui) {
         ui.heading("Top 5");
         let Some(result) = &self.result else {
-            let hint = if self.is_busy() { "Working..." } else { "No result yet." };
+            let hint = if self.is_busy() {
+                "Working..."
+            } else {
+                "No result yet."
+            };
             ui.label(hint);
             return;
         };
         ui.add_space(4.0);
-        egui::Grid::new("top5").num_columns(2).spacing([12.0, 8.0]).show(ui, |ui| {
-            for class in &result.classes {
-                ui.label(&class.label).on_hover_text(format!("class index {}", class.index));
-                let bar = egui::ProgressBar::new(class.probability.clamp(0.0, 1.0))
-                    .desired_width(BAR_WIDTH)
-                    .text(format!("{:.1}%", class.probability * 100.0));
-                ui.add(bar);
-                ui.end_row();
-            }
-        });
+        egui::Grid::new("top5")
+            .num_columns(3)
+            .spacing([12.0, 8.0])
+            .show(ui, |ui| {
+                for class in &result.classes {
+                    ui.label(&class.label)
+                        .on_hover_text(format!("class index {}", class.index));
+                    probability_bar(ui, class.probability);
+                    ui.end_row();
+                }
+            });
         ui.add_space(12.0);
         ui.label(format!("Inference: {}", milliseconds(result.inference)));
         if let Some(load) = result.model_load {
@@ -204,7 +217,7 @@ impl ClassifierApp {
             Some(texture) => {
                 let size = ui.available_size();
                 ui.centered_and_justified(|ui| {
-                    ui.add(egui::Image::new(texture).max_size(size).maintain_aspect_ratio(true));
+                    ui.add(egui::Image::new(texture).fit_to_exact_size(size));
                 });
             }
             None => {
@@ -227,9 +240,28 @@ impl eframe::App for ClassifierApp {
             .show(ui, |ui| self.results(ui));
         egui::CentralPanel::default().show(ui, |ui| self.picture(ui));
         drop_overlay(&ctx);
-        let finished = if self.is_busy() { None } else { self.last_outcome };
+        let finished = if self.is_busy() {
+            None
+        } else {
+            self.last_outcome
+        };
         self.capture.update(&ctx, finished);
     }
+}
+
+/// A horizontal bar exactly `probability` long (egui's progress bar never draws shorter
+/// than its height, which would show 0% as a blob), with the percentage after it.
+fn probability_bar(ui: &mut egui::Ui, probability: f32) {
+    let height = ui.spacing().interact_size.y;
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(BAR_WIDTH, height), egui::Sense::hover());
+    let visuals = ui.visuals();
+    ui.painter()
+        .rect_filled(rect, 3.0, visuals.extreme_bg_color);
+    let mut filled = rect;
+    filled.set_width(rect.width() * probability.clamp(0.0, 1.0));
+    ui.painter()
+        .rect_filled(filled, 3.0, visuals.selection.bg_fill);
+    ui.label(format!("{:.1}%", probability * 100.0));
 }
 
 /// Darkens the window while files are dragged over it.
@@ -238,7 +270,10 @@ fn drop_overlay(ctx: &egui::Context) {
         return;
     }
     let screen = ctx.content_rect();
-    let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Foreground, "drop".into()));
+    let painter = ctx.layer_painter(egui::LayerId::new(
+        egui::Order::Foreground,
+        egui::Id::unique("drop-overlay"),
+    ));
     painter.rect_filled(screen, 0.0, egui::Color32::from_black_alpha(160));
     painter.text(
         screen.center(),

@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -36,7 +35,7 @@ pub struct Classification {
     pub classes: Vec<Class>,
     /// Preprocessing plus the GPU run and read-back of one image.
     pub inference: Duration,
-    /// Import, planning and upload, when this result needed a new model.
+    /// Import, planning, upload and a warm-up run, when this result needed a new model.
     pub model_load: Option<Duration>,
 }
 
@@ -45,11 +44,16 @@ pub enum Reply {
     /// A progress line, e.g. "Loading model ...".
     Status(String),
     /// A new image was decoded; `preview` is its (possibly scaled-down) RGBA picture.
-    Opened { name: String, preview: egui::ColorImage },
+    Opened {
+        name: String,
+        preview: egui::ColorImage,
+    },
     Classified(Classification),
     Failed(String),
     /// The worker has handled this many jobs since it started, and waits for more.
-    Idle { handled: u64 },
+    Idle {
+        handled: u64,
+    },
 }
 
 /// The UI's handle on the worker thread. Dropping it ends the thread.
@@ -69,7 +73,12 @@ impl Worker {
         thread::Builder::new()
             .name("classifier".to_owned())
             .spawn(move || state.serve(&job_receiver))?;
-        Ok(Worker { jobs, replies, submitted: 0, handled: 0 })
+        Ok(Worker {
+            jobs,
+            replies,
+            submitted: 0,
+            handled: 0,
+        })
     }
 
     /// Queues a job. Returns false if the worker thread is gone.
@@ -127,7 +136,9 @@ impl WorkerState {
             batch.extend(jobs.try_iter());
             self.handled += batch.len() as u64;
             self.handle(batch);
-            self.send(Reply::Idle { handled: self.handled });
+            self.send(Reply::Idle {
+                handled: self.handled,
+            });
         }
     }
 
@@ -156,16 +167,25 @@ impl WorkerState {
     /// Decodes `path` and makes it the current image; false (and a reported error) if it
     /// cannot be read, leaving the previous image in place.
     fn open(&mut self, path: &Path) -> bool {
-        let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
         self.send(Reply::Status(format!("Opening {name}...")));
         match image::open(path) {
             Ok(image) => {
-                self.send(Reply::Opened { name: name.clone(), preview: preview(&image) });
+                self.send(Reply::Opened {
+                    name: name.clone(),
+                    preview: preview(&image),
+                });
                 self.image = Some((name, image));
                 true
             }
             Err(e) => {
-                self.send(Reply::Failed(format!("cannot open {}: {e}", path.display())));
+                self.send(Reply::Failed(format!(
+                    "cannot open {}: {e}",
+                    path.display()
+                )));
                 false
             }
         }
@@ -203,7 +223,11 @@ impl WorkerState {
     /// Loads and plans the chosen model unless it is already the session's; returns how
     /// long that took when it had to.
     fn ensure_session(&mut self) -> mobilenet_wgpu::Result<Option<Duration>> {
-        if self.session.as_ref().is_some_and(|(choice, _)| *choice == self.model) {
+        if self
+            .session
+            .as_ref()
+            .is_some_and(|(choice, _)| *choice == self.model)
+        {
             return Ok(None);
         }
         self.session = None;
@@ -211,6 +235,10 @@ impl WorkerState {
         let start = Instant::now();
         let model = self.model.load()?;
         let session = self.runtime.session(&model, 1)?;
+        // Drivers compile pipelines on first use (lavapipe takes seconds): pay for it here,
+        // so the inference time shown is the steady-state one.
+        let input_len = model.graph.input_shape().len();
+        session.run(&vec![0.0; input_len])?;
         self.session = Some((self.model.clone(), session));
         Ok(Some(start.elapsed()))
     }
@@ -226,7 +254,9 @@ impl WorkerState {
 /// The picture the UI shows: the image, scaled down to at most [`PREVIEW_MAX_SIDE`].
 fn preview(image: &DynamicImage) -> egui::ColorImage {
     let rgba = if image.width().max(image.height()) > PREVIEW_MAX_SIDE {
-        image.thumbnail(PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE).to_rgba8()
+        image
+            .thumbnail(PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE)
+            .to_rgba8()
     } else {
         image.to_rgba8()
     };

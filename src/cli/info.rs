@@ -3,7 +3,8 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use mobilenet_wgpu::plan::Plan;
+use mobilenet_wgpu::graph::Graph;
+use mobilenet_wgpu::plan::{Plan, Step, TensorRef};
 use mobilenet_wgpu::Result;
 
 use super::{print_json, ModelArgs};
@@ -29,6 +30,28 @@ struct LayerInfo<'a> {
     macs: usize,
 }
 
+/// Where a step's tensor lives during execution.
+#[derive(serde::Serialize)]
+struct Placement<'a> {
+    tensor: usize,
+    /// The graph node holding the value.
+    name: &'a str,
+    slot: usize,
+    shape: String,
+    /// Over the whole batch, f32.
+    bytes: usize,
+}
+
+/// One dispatch of the plan and the buffer slots it reads and writes: the memory plan.
+#[derive(serde::Serialize)]
+struct StepInfo<'a> {
+    name: &'a str,
+    kernel: &'static str,
+    inputs: Vec<Placement<'a>>,
+    residual: Option<Placement<'a>>,
+    output: Placement<'a>,
+}
+
 #[derive(serde::Serialize)]
 struct Info<'a> {
     model: &'a str,
@@ -42,6 +65,7 @@ struct Info<'a> {
     peak_activation_bytes: usize,
     slot_bytes: Vec<usize>,
     layers: Vec<LayerInfo<'a>>,
+    steps: Vec<StepInfo<'a>>,
 }
 
 pub fn execute(args: &InfoArgs) -> Result<ExitCode> {
@@ -76,6 +100,11 @@ pub fn execute(args: &InfoArgs) -> Result<ExitCode> {
         peak_activation_bytes: plan.peak_activation_bytes(),
         slot_bytes: plan.slots.iter().map(|s| s.bytes).collect(),
         layers,
+        steps: plan
+            .steps
+            .iter()
+            .map(|step| step_info(graph, step, plan.batch))
+            .collect(),
     };
     if args.json {
         print_json(&info)?;
@@ -83,6 +112,23 @@ pub fn execute(args: &InfoArgs) -> Result<ExitCode> {
         print_table(&info);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn step_info<'a>(graph: &'a Graph, step: &'a Step, batch: usize) -> StepInfo<'a> {
+    let place = |t: &TensorRef| Placement {
+        tensor: t.tensor.0,
+        name: &graph.node(t.tensor).name,
+        slot: t.slot,
+        shape: t.shape.to_string(),
+        bytes: t.shape.len() * batch * std::mem::size_of::<f32>(),
+    };
+    StepInfo {
+        name: &step.name,
+        kernel: step.kernel.name(),
+        inputs: step.inputs.iter().map(place).collect(),
+        residual: step.residual.as_ref().map(place),
+        output: place(&step.output),
+    }
 }
 
 fn print_table(info: &Info) {

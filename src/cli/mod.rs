@@ -3,6 +3,7 @@
 mod bench;
 mod classify;
 mod info;
+mod profile;
 mod run;
 mod source;
 mod verify;
@@ -38,6 +39,8 @@ enum Command {
     Verify(verify::VerifyArgs),
     /// End-to-end latency and throughput, with the one-time costs.
     Bench(bench::BenchArgs),
+    /// GPU time of every dispatch with MACs, bytes, GFLOP/s and GB/s; trace and chart.
+    Profile(profile::ProfileArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -49,6 +52,7 @@ pub fn main() -> ExitCode {
         Command::Info(args) => info::execute(&args),
         Command::Verify(args) => verify::execute(&args, backend.as_deref()),
         Command::Bench(args) => bench::execute(&args, backend.as_deref()),
+        Command::Profile(args) => profile::execute(&args, backend.as_deref()),
     };
     match result {
         Ok(code) => code,

@@ -39,6 +39,15 @@ struct Dispatch {
     output: TensorRef,
 }
 
+/// An inference queued by [`Executor::enqueue`]: submission `index` copies its output
+/// into `buffer` (MAP_READ, `bytes` long), which belongs to this inference alone.
+#[derive(Debug)]
+pub(crate) struct Submitted {
+    pub buffer: wgpu::Buffer,
+    pub bytes: u64,
+    pub index: wgpu::SubmissionIndex,
+}
+
 impl Executor {
     /// Compiles the plan's kernels, uploads its weights and allocates its buffers.
     pub fn new(ctx: &GpuContext, plan: &Plan) -> Result<Executor> {
@@ -112,7 +121,69 @@ impl Executor {
             .collect()
     }
 
-    fn write_input(&self, input: &[f32]) -> Result<()> {
+    /// Queues one inference on host `input` without waiting for it. The output goes to a
+    /// buffer of its own, so the executor is free for the next inference once this returns
+    /// (queue order keeps the shared slots consistent).
+    pub(crate) fn enqueue(&self, input: &[f32]) -> Result<Submitted> {
+        let _running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        self.write_input(input)?;
+        self.enqueue_locked(|_, _| {})
+    }
+
+    /// Like [`enqueue`](Self::enqueue), but `fill` records the GPU commands that write the
+    /// input buffer it is given (preprocessing from a texture).
+    pub(crate) fn enqueue_filled(
+        &self,
+        fill: impl FnOnce(&mut wgpu::CommandEncoder, &wgpu::Buffer),
+    ) -> Result<Submitted> {
+        let _running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        self.enqueue_locked(fill)
+    }
+
+    fn enqueue_locked(
+        &self,
+        fill: impl FnOnce(&mut wgpu::CommandEncoder, &wgpu::Buffer),
+    ) -> Result<Submitted> {
+        let device = &self.ctx.device;
+        let bytes = tensor_bytes(self.output, self.batch);
+        let buffer = device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("output"),
+            size: bytes,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let index = captured(device, "running the plan", || {
+            let mut encoder = device.create_command_encoder(&Default::default());
+            fill(&mut encoder, &self.slots[self.input.slot]);
+            {
+                let mut pass = encoder.begin_compute_pass(&Default::default());
+                (0..self.dispatches.len()).for_each(|i| self.encode_dispatch(&mut pass, i));
+            }
+            encoder.copy_buffer_to_buffer(&self.slots[self.output.slot], 0, &buffer, 0, bytes);
+            self.ctx.queue.submit([encoder.finish()])
+        })?;
+        Ok(Submitted {
+            buffer,
+            bytes,
+            index,
+        })
+    }
+
+    /// Number of recorded dispatches, one per plan step, in plan order.
+    pub(crate) fn dispatch_count(&self) -> usize {
+        self.dispatches.len()
+    }
+
+    /// Records dispatch `index` into `pass`: the profiler gives every dispatch its own
+    /// pass so that the pass's timestamps time exactly that dispatch.
+    pub(crate) fn encode_dispatch(&self, pass: &mut wgpu::ComputePass<'_>, index: usize) {
+        let dispatch = &self.dispatches[index];
+        pass.set_pipeline(&dispatch.pipeline);
+        pass.set_bind_group(0, &dispatch.bind_group, &[]);
+        pass.dispatch_workgroups(dispatch.workgroups.0, dispatch.workgroups.1, 1);
+    }
+
+    pub(crate) fn write_input(&self, input: &[f32]) -> Result<()> {
         let expected = self.input.shape.len() * self.batch;
         if input.len() != expected {
             return Err(Error::InvalidArgument(format!(

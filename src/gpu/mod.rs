@@ -8,10 +8,18 @@ mod context;
 mod executor;
 mod kernels;
 mod pipeline;
+mod profiler;
 mod readback;
+mod texture;
 
 pub use context::GpuContext;
 pub use executor::Executor;
+pub(crate) use executor::Submitted;
+pub use profiler::{
+    profile, Profile, ProfileOptions, Span, StepFigures, StepProfile, Timeline, TimestampSource,
+    Timing,
+};
+pub(crate) use texture::TexturePreprocessor;
 
 /// A kernel module exactly as the runtime compiles it.
 #[derive(Clone, Debug)]

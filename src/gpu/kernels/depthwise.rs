@@ -3,7 +3,9 @@
 //! `[kh][kw][out]` so neighbouring threads read neighbouring weights.
 
 use super::conv::check_conv;
-use super::{bias_or_zeros, Launch, StepIo, Weights, WindowParams, WindowSpec, WindowUniform};
+use super::{
+    bias_or_zeros, to_u32, Launch, StepIo, Weights, WindowParams, WindowSpec, WindowUniform,
+};
 use crate::error::Result;
 use crate::gpu::pipeline::{Grid, ShaderFile};
 use crate::graph::Conv2d;
@@ -11,7 +13,7 @@ use crate::graph::Conv2d;
 pub(crate) const SHADER: ShaderFile = ShaderFile {
     name: "depthwise",
     source: include_str!("../../../shaders/depthwise.wgsl"),
-    entry_points: &["depthwise"],
+    entry_points: &["depthwise", "depthwise4"],
 };
 
 pub(crate) fn launch(io: &StepIo, conv: &Conv2d) -> Result<Launch> {
@@ -24,17 +26,24 @@ pub(crate) fn launch(io: &StepIo, conv: &Conv2d) -> Result<Launch> {
     }
     let multiplier = io.output.c / io.input.c;
     let spec = WindowSpec::of_conv(conv, multiplier);
-    let params = WindowParams {
+    let mut params = WindowParams {
         ep: io.epilogue,
         win: WindowUniform::new(io, spec)?,
     };
+    // One thread per 4 channels where they are whole vec4s of one filter each.
+    let (entry, threads) = if multiplier == 1 && io.output.c.is_multiple_of(4) {
+        ("depthwise4", io.output_len() / 4)
+    } else {
+        ("depthwise", io.output_len())
+    };
+    params.win.total = to_u32(threads, "depthwise threads")?;
     Ok(Launch {
         shader: &SHADER,
-        entry: "depthwise",
+        entry,
         params: bytemuck::bytes_of(&params).to_vec(),
         weights: Weights::Data(pack_weights(conv)),
         bias: Some(bias_or_zeros(&conv.bias, io.output.c)),
-        grid: Grid::Threads(io.output_len() as u64),
+        grid: Grid::Threads(threads as u64),
     })
 }
 

@@ -166,7 +166,8 @@ pub(crate) struct WindowUniform {
     pad_top: u32,
     pad_left: u32,
     groups: u32,
-    total: u32,
+    /// Threads the dispatch runs (output elements unless a kernel says otherwise).
+    pub total: u32,
     pad: [u32; 2],
 }
 

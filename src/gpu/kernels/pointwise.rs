@@ -1,6 +1,6 @@
-//! 1×1 convolution as a register-tiled GEMM (`shaders/pointwise.wgsl`): each thread
-//! computes 4 pixels × 4 output channels. Weights repacked from `[out][in]` to
-//! `[in][out rounded up to 4]` (zero-padded) so every weight load is one vec4.
+//! 1×1 convolution as a register-tiled GEMM (`shaders/pointwise.wgsl`) over vec4s of
+//! channels; a 1×1 conv whose input or output channels are not multiples of 4 runs on the
+//! general conv kernel instead.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -16,8 +16,14 @@ pub(crate) const SHADER: ShaderFile = ShaderFile {
     entry_points: &["pointwise"],
 };
 
-/// Pixels (and output channels) per thread, as in the shader.
-const TILE: usize = 4;
+/// Pixels per thread (`PX` in the shader).
+const PIXELS_PER_THREAD: usize = 8;
+/// Output channels per thread (two mat4x4 of weights in the shader).
+const CHANNELS_PER_THREAD: usize = 8;
+/// Input channels per load, and output channels per weight matrix column.
+const LANES: usize = 4;
+/// mat4x4 weights per (input channel quad, output block).
+const MATRICES_PER_BLOCK: usize = CHANNELS_PER_THREAD / LANES;
 
 /// WGSL `Params` of pointwise.wgsl.
 #[repr(C)]
@@ -25,9 +31,9 @@ const TILE: usize = 4;
 struct PointwiseParams {
     ep: EpilogueUniform,
     pixels: u32,
-    in_c: u32,
+    in_c4: u32,
     out_c: u32,
-    out_c4: u32,
+    blocks: u32,
     total: u32,
     pad: [u32; 3],
 }
@@ -37,15 +43,18 @@ pub(crate) fn launch(io: &StepIo, conv: &Conv2d) -> Result<Launch> {
     if !conv.is_pointwise() || io.input.h != io.output.h || io.input.w != io.output.w {
         return Err(io.invalid("pointwise kernel needs a 1x1 stride-1 unpadded ungrouped conv"));
     }
+    if !io.input.c.is_multiple_of(LANES) || !io.output.c.is_multiple_of(LANES) {
+        return super::conv::launch(io, conv);
+    }
     let pixels = io.batch * io.output.h * io.output.w;
-    let out_c4 = io.output.c.div_ceil(TILE);
-    let threads = pixels.div_ceil(TILE) * out_c4;
+    let blocks = io.output.c.div_ceil(CHANNELS_PER_THREAD);
+    let threads = pixels.div_ceil(PIXELS_PER_THREAD) * blocks;
     let params = PointwiseParams {
         ep: io.epilogue,
         pixels: to_u32(pixels, "pixels")?,
-        in_c: to_u32(io.input.c, "input channels")?,
+        in_c4: to_u32(io.input.c / LANES, "input channels")?,
         out_c: to_u32(io.output.c, "output channels")?,
-        out_c4: to_u32(out_c4, "output channels")?,
+        blocks: to_u32(blocks, "output channel blocks")?,
         total: to_u32(threads, "pointwise threads")?,
         pad: [0; 3],
     };
@@ -53,19 +62,65 @@ pub(crate) fn launch(io: &StepIo, conv: &Conv2d) -> Result<Launch> {
         shader: &SHADER,
         entry: "pointwise",
         params: bytemuck::bytes_of(&params).to_vec(),
-        weights: Weights::Data(pack_weights(conv, io.input.c, out_c4 * TILE)),
+        weights: Weights::Data(pack_weights(conv, io.input.c, blocks)),
         bias: Some(bias_or_zeros(&conv.bias, io.output.c)),
         grid: Grid::Threads(threads as u64),
     })
 }
 
-/// `[out][in]` → `[in][padded_out]`, zeros in the padding columns.
-fn pack_weights(conv: &Conv2d, in_c: usize, padded_out: usize) -> Vec<f32> {
-    let mut packed = vec![0.0; in_c * padded_out];
+/// `[out][in]` → `[in / 4][block][out % 8 / 4][in % 4][out % 4]`: per input-channel quad and
+/// block, two column-major mat4x4 whose column `k` holds input channel `k`'s weights for 4
+/// output channels. Zeros past `out`.
+fn pack_weights(conv: &Conv2d, in_c: usize, blocks: usize) -> Vec<f32> {
+    let block_len = LANES * CHANNELS_PER_THREAD;
+    let mut packed = vec![0.0; in_c / LANES * blocks * block_len];
     for (o, row) in conv.weights.chunks_exact(in_c).enumerate() {
+        let (block, lane) = (o / CHANNELS_PER_THREAD, o % CHANNELS_PER_THREAD);
         for (i, &w) in row.iter().enumerate() {
-            packed[i * padded_out + o] = w;
+            let matrix = (i / LANES * blocks + block) * MATRICES_PER_BLOCK + lane / LANES;
+            packed[(matrix * LANES + i % LANES) * LANES + lane % LANES] = w;
         }
     }
     packed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::Padding;
+
+    /// Every weight lands where the shader reads it: matrix `(k4 * blocks + block) * 2 +
+    /// (o % 8) / 4`, column `i % 4`, row `o % 4`; the padding columns stay zero.
+    #[test]
+    fn packed_weights_follow_the_shader_layout() {
+        let (in_c, out_c) = (8, 12);
+        let conv = Conv2d {
+            out_channels: out_c,
+            kernel_h: 1,
+            kernel_w: 1,
+            stride: 1,
+            padding: Padding::default(),
+            groups: 1,
+            weights: (0..in_c * out_c).map(|v| v as f32 + 1.0).collect(),
+            bias: None,
+        };
+        let blocks = out_c.div_ceil(CHANNELS_PER_THREAD);
+        let packed = pack_weights(&conv, in_c, blocks);
+        assert_eq!(packed.len(), in_c * blocks * CHANNELS_PER_THREAD);
+        for o in 0..blocks * CHANNELS_PER_THREAD {
+            for i in 0..in_c {
+                let matrix = (i / 4 * blocks + o / 8) * 2 + o % 8 / 4;
+                let expected = if o < out_c {
+                    conv.weights[o * in_c + i]
+                } else {
+                    0.0
+                };
+                assert_eq!(
+                    packed[matrix * 16 + i % 4 * 4 + o % 4],
+                    expected,
+                    "o {o} i {i}"
+                );
+            }
+        }
+    }
 }

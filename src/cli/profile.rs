@@ -1,0 +1,363 @@
+//! `profile`: GPU time of every dispatch, with the work it does (MACs, bytes) and the rate
+//! it reaches, so the slowest layers and their bottleneck (compute or memory) stand out.
+
+mod chart;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+use mobilenet_wgpu::gpu::{profile, Profile, ProfileOptions, StepProfile, TimestampSource, Timing};
+use mobilenet_wgpu::plan::Plan;
+use mobilenet_wgpu::verify::random_input;
+use mobilenet_wgpu::{hub, Error, Result};
+
+use super::{open_gpu, print_json, ModelArgs};
+
+/// Rows of the "top kernels" summary.
+const TOP_KERNELS: usize = 5;
+/// Widest layer name the table prints before shortening it from the left.
+const NAME_WIDTH: usize = 40;
+
+#[derive(Args)]
+pub struct ProfileArgs {
+    #[command(flatten)]
+    model: ModelArgs,
+    /// Images per inference.
+    #[arg(long, default_value_t = 1)]
+    batch: usize,
+    /// Timed runs averaged per dispatch (after one warm-up run).
+    #[arg(long, default_value_t = 10)]
+    runs: usize,
+    /// Time each dispatch with the host clock (submit + wait) even where the device has
+    /// GPU timestamps.
+    #[arg(long)]
+    wall_clock: bool,
+    /// Write a Chrome trace (open in ui.perfetto.dev or chrome://tracing).
+    #[arg(long, value_name = "OUT.json")]
+    trace: Option<PathBuf>,
+    /// Write a bar chart of the time per layer.
+    #[arg(long, value_name = "OUT.svg")]
+    svg: Option<PathBuf>,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One table row: a step's figures, time and rates.
+#[derive(serde::Serialize)]
+struct LayerRow<'a> {
+    #[serde(flatten)]
+    step: &'a StepProfile,
+    gflops: f64,
+    gb_per_s: f64,
+    /// Fraction of the total GPU time.
+    share: f64,
+}
+
+/// All dispatches of one (WGSL file, entry point) together.
+#[derive(serde::Serialize)]
+struct KernelTotal {
+    kernel: String,
+    dispatches: usize,
+    gpu_us: f64,
+    share: f64,
+    gflops: f64,
+    gb_per_s: f64,
+}
+
+/// What `--json` prints.
+#[derive(serde::Serialize)]
+struct Report<'a> {
+    model: &'a str,
+    adapter: &'a str,
+    backend: &'a str,
+    device_features: &'a str,
+    batch: usize,
+    runs: usize,
+    timestamp_source: TimestampSource,
+    timestamp_period_ns: f32,
+    dispatches: usize,
+    total_gpu_us: f64,
+    run_wall_us: f64,
+    /// Per image, as `info` reports it.
+    total_macs: usize,
+    layers: Vec<LayerRow<'a>>,
+    top_kernels: Vec<KernelTotal>,
+}
+
+pub fn execute(args: &ProfileArgs, backend: Option<&str>) -> Result<ExitCode> {
+    if args.batch == 0 || args.runs == 0 {
+        return Err(Error::InvalidArgument(
+            "--batch and --runs must be at least 1".into(),
+        ));
+    }
+    let model = args.model.load(Some(hub::DEFAULT_MODEL))?;
+    let ctx = open_gpu(backend)?;
+    let plan = Plan::build(&model.graph, args.batch)?;
+    let input = random_input(&model.graph, args.batch, args.model.seed);
+    let timing = if args.wall_clock {
+        Timing::WallClock
+    } else {
+        Timing::Auto
+    };
+    let options = ProfileOptions {
+        runs: args.runs,
+        timing,
+    };
+    let profile = profile(&ctx, &model.graph, &plan, &input, options)?;
+    if !args.wall_clock && profile.timestamp_source == TimestampSource::WallClockPerDispatch {
+        eprintln!(
+            "note: this device has no TIMESTAMP_QUERY ({}); each dispatch is timed with the \
+             host clock around submit + wait, which adds submission latency to every step",
+            profile.device_features
+        );
+    }
+    if let Some(path) = &args.trace {
+        write_trace(&profile, path)?;
+    }
+    if let Some(path) = &args.svg {
+        chart::write_svg(&profile, &model.name, path)?;
+    }
+    let report = report(&profile, &model.name);
+    if args.json {
+        print_json(&report)?;
+    } else {
+        print_table(&report);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_trace(profile: &Profile, path: &Path) -> Result<()> {
+    let text = serde_json::to_string(&profile.chrome_trace())
+        .map_err(|e| Error::io(path, std::io::Error::other(e)))?;
+    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+}
+
+fn report<'a>(profile: &'a Profile, model: &'a str) -> Report<'a> {
+    let total = profile.total_gpu_us();
+    let layers = profile
+        .steps
+        .iter()
+        .map(|step| LayerRow {
+            step,
+            gflops: step.gflops(profile.batch),
+            gb_per_s: step.gigabytes_per_second(),
+            share: share(step.gpu_us, total),
+        })
+        .collect();
+    Report {
+        model,
+        adapter: &profile.adapter,
+        backend: &profile.backend,
+        device_features: &profile.device_features,
+        batch: profile.batch,
+        runs: profile.runs,
+        timestamp_source: profile.timestamp_source,
+        timestamp_period_ns: profile.timestamp_period_ns,
+        dispatches: profile.steps.len(),
+        total_gpu_us: total,
+        run_wall_us: profile.run_wall_us,
+        total_macs: profile.total_macs(),
+        layers,
+        top_kernels: top_kernels(profile, TOP_KERNELS),
+    }
+}
+
+fn share(part: f64, total: f64) -> f64 {
+    if total > 0.0 {
+        part / total
+    } else {
+        0.0
+    }
+}
+
+/// `units` per `micros` microseconds, in billions per second.
+fn giga_per_second(units: f64, micros: f64) -> f64 {
+    share(units, micros) / 1e3
+}
+
+/// The `count` (file, entry point) pairs that take the most GPU time, slowest first.
+fn top_kernels(profile: &Profile, count: usize) -> Vec<KernelTotal> {
+    let total = profile.total_gpu_us();
+    let mut groups: HashMap<String, Vec<&StepProfile>> = HashMap::new();
+    for step in &profile.steps {
+        let key = format!("{}:{}", step.figures.shader, step.figures.entry);
+        groups.entry(key).or_default().push(step);
+    }
+    let mut kernels: Vec<KernelTotal> = groups
+        .into_iter()
+        .map(|(kernel, steps)| {
+            let gpu_us: f64 = steps.iter().map(|s| s.gpu_us).sum();
+            let macs: usize = steps.iter().map(|s| s.figures.macs).sum();
+            let bytes: u64 = steps
+                .iter()
+                .map(|s| s.figures.bytes_read + s.figures.bytes_written)
+                .sum();
+            KernelTotal {
+                kernel,
+                dispatches: steps.len(),
+                gpu_us,
+                share: share(gpu_us, total),
+                gflops: giga_per_second(2.0 * (macs * profile.batch) as f64, gpu_us),
+                gb_per_s: giga_per_second(bytes as f64, gpu_us),
+            }
+        })
+        .collect();
+    kernels.sort_by(|a, b| b.gpu_us.total_cmp(&a.gpu_us).then(a.kernel.cmp(&b.kernel)));
+    kernels.truncate(count);
+    kernels
+}
+
+fn print_table(r: &Report) {
+    println!(
+        "{} on {} ({}), batch {}, mean of runs: {}, {}",
+        r.model,
+        r.adapter,
+        r.backend,
+        r.batch,
+        r.runs,
+        r.timestamp_source.as_str()
+    );
+    println!("device features: {}", r.device_features);
+    println!(
+        "{:<NAME_WIDTH$} {:<34} {:>12} {:>9} {:>9} {:>9} {:>8} {:>7} {:>6}",
+        "layer",
+        "kernel [workgroup]",
+        "output",
+        "MMAC",
+        "KB r+w",
+        "GPU µs",
+        "GFLOP/s",
+        "GB/s",
+        "share"
+    );
+    for row in &r.layers {
+        let f = &row.step.figures;
+        let [x, y, z] = f.workgroup_size;
+        let kernel = format!("{}:{} [{x}x{y}x{z}]", f.shader, f.entry);
+        println!(
+            "{:<NAME_WIDTH$} {:<34} {:>12} {:>9.2} {:>9.1} {:>9.1} {:>8.2} {:>7.2} {:>5.1}%",
+            shorten(&f.name, NAME_WIDTH),
+            kernel,
+            f.output_shape,
+            f.macs as f64 / 1e6,
+            (f.bytes_read + f.bytes_written) as f64 / 1e3,
+            row.step.gpu_us,
+            row.gflops,
+            row.gb_per_s,
+            row.share * 100.0
+        );
+    }
+    let bytes: u64 = r
+        .layers
+        .iter()
+        .map(|l| l.step.figures.bytes_read + l.step.figures.bytes_written)
+        .sum();
+    println!(
+        "total: {} dispatches, {:.1} MMAC per image, {:.2} MB r+w, {:.1} µs GPU; {:.1} µs per profiled run on the host",
+        r.dispatches,
+        r.total_macs as f64 / 1e6,
+        bytes as f64 / 1e6,
+        r.total_gpu_us,
+        r.run_wall_us
+    );
+    println!("top {} kernels by time:", r.top_kernels.len());
+    for k in &r.top_kernels {
+        println!(
+            "  {:<32} {:>4} dispatches {:>10.1} µs {:>5.1}% {:>8.2} GFLOP/s {:>7.2} GB/s",
+            k.kernel,
+            k.dispatches,
+            k.gpu_us,
+            k.share * 100.0,
+            k.gflops,
+            k.gb_per_s
+        );
+    }
+}
+
+/// `name` cut to `width` characters, keeping its end (the most specific part). TFLite
+/// names list several tensors joined by `;`; only the first, the op's own, is kept.
+fn shorten(name: &str, width: usize) -> String {
+    let name = name.split(';').next().unwrap_or(name);
+    let count = name.chars().count();
+    if count <= width {
+        return name.to_string();
+    }
+    let tail: String = name.chars().skip(count + 1 - width).collect();
+    format!("…{tail}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mobilenet_wgpu::gpu::StepFigures;
+
+    #[test]
+    fn long_names_keep_their_end() {
+        assert_eq!(shorten("abcdef", 4), "…def");
+        assert_eq!(shorten("abcd", 4), "abcd");
+        assert_eq!(shorten("ab", 4).chars().count(), 2);
+        assert_eq!(
+            shorten("net/conv/Relu6;net/conv/add_fold", 12),
+            "…/conv/Relu6"
+        );
+    }
+
+    fn step(shader: &str, macs: usize, gpu_us: f64) -> StepProfile {
+        let figures = StepFigures {
+            name: format!("{shader} layer"),
+            kernel: "conv",
+            shader: shader.into(),
+            entry: "main",
+            workgroup_size: [64, 1, 1],
+            workgroups: [1, 1],
+            output_shape: "1x1x1".into(),
+            macs,
+            bytes_read: 1000,
+            bytes_written: 1000,
+        };
+        StepProfile { figures, gpu_us }
+    }
+
+    fn profile_of(steps: Vec<StepProfile>) -> Profile {
+        Profile {
+            adapter: String::new(),
+            backend: String::new(),
+            device_features: String::new(),
+            batch: 2,
+            runs: 1,
+            timestamp_source: TimestampSource::GpuTimestamps,
+            timestamp_period_ns: 1.0,
+            steps,
+            run_wall_us: 0.0,
+            timeline: Default::default(),
+        }
+    }
+
+    #[test]
+    fn kernels_are_grouped_by_file_and_entry_slowest_first() {
+        let profile = profile_of(vec![
+            step("a.wgsl", 1000, 1.0),
+            step("b.wgsl", 0, 3.0),
+            step("a.wgsl", 3000, 1.0),
+            step("c.wgsl", 0, 0.5),
+        ]);
+        let top = top_kernels(&profile, 2);
+        let names: Vec<&str> = top.iter().map(|k| k.kernel.as_str()).collect();
+        assert_eq!(names, ["b.wgsl:main", "a.wgsl:main"]);
+        let a = &top[1];
+        assert_eq!((a.dispatches, a.gpu_us), (2, 2.0));
+        assert!((a.share - 2.0 / 5.5).abs() < 1e-12);
+        // 2 FLOPs x 4000 MACs x batch 2 in 2 µs = 8 GFLOP/s; 4000 bytes in 2 µs = 2 GB/s.
+        assert!((a.gflops - 8.0).abs() < 1e-12, "{}", a.gflops);
+        assert!((a.gb_per_s - 2.0).abs() < 1e-12, "{}", a.gb_per_s);
+    }
+
+    #[test]
+    fn share_of_nothing_is_zero() {
+        assert_eq!(share(3.0, 0.0), 0.0);
+        assert_eq!(share(1.0, 4.0), 0.25);
+    }
+}
