@@ -18,6 +18,9 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_CLASSIFY_FAILED: u8 = 1;
 pub const EXIT_SCREENSHOT_FAILED: u8 = 2;
 
+/// Whether the screenshot was saved, or why not.
+type SaveOutcome = Result<(), String>;
+
 #[derive(Debug, PartialEq)]
 enum Stage {
     WaitingForResult,
@@ -31,7 +34,7 @@ pub struct AutoCapture {
     screenshot: Option<PathBuf>,
     exit_after_result: bool,
     stage: Stage,
-    saved: (Sender<Result<(), String>>, Receiver<Result<(), String>>),
+    saved: (Sender<SaveOutcome>, Receiver<SaveOutcome>),
     exit_status: Arc<AtomicU8>,
 }
 
@@ -112,7 +115,7 @@ impl AutoCapture {
 }
 
 /// Writes an egui screenshot (premultiplied sRGBA, opaque for a window) as PNG.
-fn save_png(image: &egui::ColorImage, path: &Path) -> Result<(), String> {
+fn save_png(image: &egui::ColorImage, path: &Path) -> SaveOutcome {
     let [width, height] = image.size;
     let too_large = || format!("screenshot of {width}x{height} is too large");
     let width = u32::try_from(width).map_err(|_| too_large())?;
