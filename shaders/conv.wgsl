@@ -42,3 +42,43 @@ fn conv(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     }
     store(params.ep, idx, acc);
 }
+
+// `conv4`: ungrouped convs with out_c a multiple of 4 (the stem). One thread per output
+// pixel computing all its channels, four at a time; weights repacked to
+// [kh][kw][in_c][out_c / 4] vec4s. Weight addresses depend only on loop counters, so they
+// are the same in every thread: CPU adapters (lavapipe) turn such a load into one scalar
+// load and a broadcast instead of a per-lane loop, and GPUs serve it from cache.
+@group(0) @binding(2) var<storage, read> weights4: array<vec4<f32>>;
+
+@compute @workgroup_size(WG)
+fn conv4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let win = params.win;
+    let pixel = linear_index(gid, nwg);
+    if pixel >= win.total {
+        return;
+    }
+    let ox = pixel % win.out_w;
+    let rest = pixel / win.out_w;
+    let oy = rest % win.out_h;
+    let image = (rest / win.out_h) * win.in_h;
+    let c4s = win.out_c / 4u;
+    for (var c4 = 0u; c4 < c4s; c4++) {
+        let c0 = c4 * 4u;
+        var acc = vec4(bias[c0], bias[c0 + 1u], bias[c0 + 2u], bias[c0 + 3u]);
+        for (var ky = 0u; ky < win.kernel_h; ky++) {
+            let iy = tap(oy, ky, win.stride, win.pad_top, win.in_h);
+            for (var kx = 0u; kx < win.kernel_w; kx++) {
+                let ix = tap(ox, kx, win.stride, win.pad_left, win.in_w);
+                // Padding taps still step through the (uniform) weights, reading input 0.
+                let inside = iy >= 0 && ix >= 0;
+                let in_base = ((image + u32(max(iy, 0))) * win.in_w + u32(max(ix, 0))) * win.in_c;
+                let w_base = (ky * win.kernel_w + kx) * win.in_c * c4s + c4;
+                for (var ic = 0u; ic < win.in_c; ic++) {
+                    let x = select(0.0, input[in_base + ic], inside);
+                    acc += x * weights4[w_base + ic * c4s];
+                }
+            }
+        }
+        store4(params.ep, pixel * c4s + c4, acc);
+    }
+}

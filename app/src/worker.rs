@@ -263,3 +263,97 @@ fn preview(image: &DynamicImage) -> egui::ColorImage {
     let size = [rgba.width() as usize, rgba.height() as usize];
     egui::ColorImage::from_rgba_unmultiplied(size, rgba.as_raw())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mobilenet_wgpu::models::Arch;
+
+    /// A runtime on the default adapter; `None` (after a note) without one, except under
+    /// `CI=true`, where a missing adapter fails the test.
+    fn runtime() -> Option<Runtime> {
+        match Runtime::new() {
+            Ok(runtime) => Some(runtime),
+            Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!("CI needs a GPU adapter: {e}")
+            }
+            Err(e) => {
+                eprintln!("skipping: {e}");
+                None
+            }
+        }
+    }
+
+    /// Submits `jobs` and collects the replies until the worker has handled them all.
+    fn run_jobs(runtime: Runtime, jobs: Vec<Job>) -> Vec<Reply> {
+        let mut worker = Worker::spawn(runtime, egui::Context::default()).expect("spawns");
+        for job in jobs {
+            assert!(worker.submit(job));
+        }
+        let mut replies = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while worker.is_busy() {
+            assert!(Instant::now() < deadline, "worker did not finish");
+            match worker.try_recv() {
+                Some(reply) => replies.push(reply),
+                None => thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        replies
+    }
+
+    fn sample(name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../samples")
+            .join(name)
+    }
+
+    #[test]
+    fn opens_and_classifies_an_image() {
+        let Some(runtime) = runtime() else { return };
+        let jobs = vec![
+            Job::UseModel(ModelChoice::RandomWeights(Arch::V2K7)),
+            Job::Open(sample("chelsea.png")),
+        ];
+        let replies = run_jobs(runtime, jobs);
+        let preview = replies.iter().find_map(|r| match r {
+            Reply::Opened { name, preview } => Some((name.clone(), preview.size)),
+            _ => None,
+        });
+        assert_eq!(
+            preview.map(|(name, _)| name).as_deref(),
+            Some("chelsea.png")
+        );
+        let result = replies.iter().find_map(|r| match r {
+            Reply::Classified(result) => Some(result),
+            _ => None,
+        });
+        let result = result.expect("a classification");
+        assert_eq!(result.classes.len(), TOP_K);
+        assert!(result.model_load.is_some(), "first result loads the model");
+        let total: f32 = result.classes.iter().map(|c| c.probability).sum();
+        assert!(
+            total > 0.0 && total <= 1.0 + 1e-4,
+            "top-5 probabilities sum to {total}"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_file_is_reported_not_classified() {
+        let Some(runtime) = runtime() else { return };
+        let replies = run_jobs(runtime, vec![Job::Open(sample("no-such-image.png"))]);
+        let failure = replies.iter().find_map(|r| match r {
+            Reply::Failed(message) => Some(message.clone()),
+            _ => None,
+        });
+        assert!(failure.is_some_and(|m| m.contains("no-such-image.png")));
+        assert!(!replies.iter().any(|r| matches!(r, Reply::Classified(_))));
+    }
+
+    #[test]
+    fn preview_is_scaled_down_to_the_display_limit() {
+        let image = DynamicImage::new_rgb8(3000, 1500);
+        assert_eq!(preview(&image).size, [1024, 512]);
+        assert_eq!(preview(&DynamicImage::new_rgb8(40, 30)).size, [40, 30]);
+    }
+}

@@ -1,7 +1,7 @@
 //! General grouped convolution (`shaders/conv.wgsl`): the stem and any conv that fits
 //! no faster kernel. Weights stay in the graph's OHWI layout.
 
-use super::{bias_or_zeros, Launch, StepIo, Weights, WindowParams, WindowSpec, WindowUniform};
+use super::{bias_or_zeros, to_u32, Launch, StepIo, Weights, WindowParams, WindowSpec, WindowUniform};
 use crate::error::Result;
 use crate::gpu::pipeline::{Grid, ShaderFile};
 use crate::graph::Conv2d;
@@ -9,22 +9,30 @@ use crate::graph::Conv2d;
 pub(crate) const SHADER: ShaderFile = ShaderFile {
     name: "conv",
     source: include_str!("../../../shaders/conv.wgsl"),
-    entry_points: &["conv"],
+    entry_points: &["conv", "conv4"],
 };
 
 pub(crate) fn launch(io: &StepIo, conv: &Conv2d) -> Result<Launch> {
     check_conv(io, conv)?;
-    let params = WindowParams {
+    let mut params = WindowParams {
         ep: io.epilogue,
         win: WindowUniform::new(io, WindowSpec::of_conv(conv, conv.groups))?,
     };
+    // One thread per output pixel, all channels, where they are whole vec4s.
+    let (entry, threads, weights) = if conv.groups == 1 && io.output.c.is_multiple_of(4) {
+        let pixels = io.output_len() / io.output.c;
+        ("conv4", pixels, pack_weights_by_tap(conv))
+    } else {
+        ("conv", io.output_len(), conv.weights.clone())
+    };
+    params.win.total = to_u32(threads, "conv threads")?;
     Ok(Launch {
         shader: &SHADER,
-        entry: "conv",
+        entry,
         params: bytemuck::bytes_of(&params).to_vec(),
-        weights: Weights::Data(conv.weights.clone()),
+        weights: Weights::Data(weights),
         bias: Some(bias_or_zeros(&conv.bias, io.output.c)),
-        grid: Grid::Threads(io.output_len() as u64),
+        grid: Grid::Threads(threads as u64),
     })
 }
 
@@ -49,4 +57,18 @@ pub(crate) fn check_conv(io: &StepIo, conv: &Conv2d) -> Result<()> {
         return Err(io.invalid(format!("bias length differs from {cout} channels")));
     }
     Ok(())
+}
+
+/// OHWI `[out][kh][kw][in]` → `[kh][kw][in][out]`, so `conv4` reads 4 output channels of
+/// one tap and input channel as a vec4.
+fn pack_weights_by_tap(conv: &Conv2d) -> Vec<f32> {
+    let out = conv.out_channels;
+    let per_filter = conv.weights.len() / out.max(1);
+    let mut packed = vec![0.0; conv.weights.len()];
+    for (o, filter) in conv.weights.chunks_exact(per_filter).enumerate() {
+        for (t, &w) in filter.iter().enumerate() {
+            packed[t * out + o] = w;
+        }
+    }
+    packed
 }
