@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, Sender};
 
-use eframe::egui;
+use eframe::{egui, egui_wgpu, wgpu};
 use mobilenet_wgpu::runtime::Runtime;
 
 use crate::capture::AutoCapture;
@@ -26,11 +26,13 @@ pub struct Startup {
 pub struct ClassifierApp {
     /// `Err` when eframe gave us no wgpu device (the app then only shows why).
     worker: Result<Worker, String>,
+    /// eframe's device and renderer, to draw the worker's textures.
+    render_state: Option<egui_wgpu::RenderState>,
     adapter: String,
     choices: Vec<ModelChoice>,
     model: ModelChoice,
-    image_name: Option<String>,
-    texture: Option<egui::TextureHandle>,
+    /// The current image's texture as registered with egui, and its size in pixels.
+    picture: Option<(egui::TextureId, egui::Vec2)>,
     result: Option<Classification>,
     error: Option<String>,
     status: String,
@@ -63,11 +65,11 @@ impl ClassifierApp {
         }
         let mut app = ClassifierApp {
             worker,
+            render_state: cc.wgpu_render_state.clone(),
             adapter,
             choices,
             model: startup.model.clone(),
-            image_name: None,
-            texture: None,
+            picture: None,
             result: None,
             error: None,
             status: "Open an image or drop one on the window.".to_owned(),
@@ -117,9 +119,10 @@ impl ClassifierApp {
     fn apply(&mut self, ctx: &egui::Context, reply: Reply) {
         match reply {
             Reply::Status(status) => self.status = status,
-            Reply::Opened { name, preview } => {
-                self.texture = Some(ctx.load_texture(&name, preview, egui::TextureOptions::LINEAR));
-                self.image_name = Some(name);
+            Reply::Opened { name, texture } => {
+                self.show_texture(&texture);
+                let title = format!("{name} - mobilenet-wgpu");
+                ctx.send_viewport_cmd(egui::ViewportCommand::Title(title));
                 self.result = None;
             }
             Reply::Classified(result) => {
@@ -137,6 +140,21 @@ impl ClassifierApp {
             }
             Reply::Idle { .. } => {}
         }
+    }
+
+    /// Makes `texture` the picture shown, releasing the previous one's egui binding.
+    fn show_texture(&mut self, texture: &wgpu::Texture) {
+        let Some(state) = &self.render_state else {
+            return;
+        };
+        let view = texture.create_view(&wgpu::TextureViewDescriptor::default());
+        let mut renderer = state.renderer.write();
+        if let Some((old, _)) = self.picture.take() {
+            renderer.free_texture(&old);
+        }
+        let id = renderer.register_native_texture(&state.device, &view, wgpu::FilterMode::Linear);
+        let size = egui::vec2(texture.width() as f32, texture.height() as f32);
+        self.picture = Some((id, size));
     }
 
     fn top_bar(&mut self, ui: &mut egui::Ui) {
@@ -213,11 +231,11 @@ impl ClassifierApp {
     }
 
     fn picture(&self, ui: &mut egui::Ui) {
-        match &self.texture {
-            Some(texture) => {
+        match self.picture {
+            Some(picture) => {
                 let size = ui.available_size();
                 ui.centered_and_justified(|ui| {
-                    ui.add(egui::Image::new(texture).fit_to_exact_size(size));
+                    ui.add(egui::Image::new(picture).fit_to_exact_size(size));
                 });
             }
             None => {
@@ -284,8 +302,9 @@ fn drop_overlay(ctx: &egui::Context) {
     );
 }
 
-/// Shows the system file dialog on its own thread, so the window keeps drawing while it is
-/// open; the chosen path arrives through `picked`.
+/// Shows the system file dialog (xdg-desktop-portal, or zenity, on Linux) on its own
+/// thread, so the window keeps drawing while it is open; the chosen path arrives through
+/// `picked`. Without a portal or zenity the dialog returns nothing: drop a file instead.
 fn pick_image(picked: Sender<PathBuf>, repaint: egui::Context) -> std::io::Result<()> {
     let dialog_thread = std::thread::Builder::new().name("file-dialog".to_owned());
     dialog_thread.spawn(move || {

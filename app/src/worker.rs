@@ -1,7 +1,8 @@
 //! Classification off the UI thread. The worker owns the current image and model, so the
 //! UI only says what changed ("open this file", "use that model") and never blocks:
 //! decoding, model loading, planning and inference all happen here, on the device the UI
-//! renders with.
+//! renders with. Each image is uploaded once, as a texture that the UI draws and the
+//! model reads (preprocessing runs on the GPU, straight from it).
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, Sender};
@@ -9,6 +10,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use eframe::egui;
+use eframe::wgpu;
+use eframe::wgpu::util::DeviceExt;
 use image::DynamicImage;
 use mobilenet_wgpu::labels::Class;
 use mobilenet_wgpu::runtime::{Runtime, Session};
@@ -17,8 +20,6 @@ use crate::choice::ModelChoice;
 
 /// How many classes a result lists.
 const TOP_K: usize = 5;
-/// Longest side of the picture the UI shows; larger images are scaled down for display only.
-const PREVIEW_MAX_SIDE: u32 = 1024;
 
 /// A change the UI asks for.
 #[derive(Debug)]
@@ -43,10 +44,11 @@ pub struct Classification {
 pub enum Reply {
     /// A progress line, e.g. "Loading model ...".
     Status(String),
-    /// A new image was decoded; `preview` is its (possibly scaled-down) RGBA picture.
+    /// A new image was decoded and uploaded: `Rgba8Unorm` (what egui-wgpu draws, and the
+    /// runtime reads without conversion), straight alpha.
     Opened {
         name: String,
-        preview: egui::ColorImage,
+        texture: wgpu::Texture,
     },
     Classified(Classification),
     Failed(String),
@@ -108,7 +110,7 @@ struct WorkerState {
     runtime: Runtime,
     replies: Sender<Reply>,
     repaint: egui::Context,
-    image: Option<(String, DynamicImage)>,
+    image: Option<(String, wgpu::Texture)>,
     model: ModelChoice,
     session: Option<(ModelChoice, Session)>,
     handled: u64,
@@ -164,8 +166,8 @@ impl WorkerState {
         }
     }
 
-    /// Decodes `path` and makes it the current image; false (and a reported error) if it
-    /// cannot be read, leaving the previous image in place.
+    /// Decodes and uploads `path` and makes it the current image; false (and a reported
+    /// error) if it cannot be read, leaving the previous image in place.
     fn open(&mut self, path: &Path) -> bool {
         let name = path.file_name().map_or_else(
             || path.display().to_string(),
@@ -174,18 +176,17 @@ impl WorkerState {
         self.send(Reply::Status(format!("Opening {name}...")));
         match image::open(path) {
             Ok(image) => {
+                let texture = upload(&self.runtime, &image);
                 self.send(Reply::Opened {
                     name: name.clone(),
-                    preview: preview(&image),
+                    texture: texture.clone(),
                 });
-                self.image = Some((name, image));
+                self.image = Some((name, texture));
                 true
             }
             Err(e) => {
-                self.send(Reply::Failed(format!(
-                    "cannot open {}: {e}",
-                    path.display()
-                )));
+                let path = path.display();
+                self.send(Reply::Failed(format!("cannot open {path}: {e}")));
                 false
             }
         }
@@ -203,18 +204,18 @@ impl WorkerState {
     }
 
     fn classify(&self, model_load: Option<Duration>) -> mobilenet_wgpu::Result<Classification> {
-        let (Some((image_name, image)), Some((_, session))) = (&self.image, &self.session) else {
+        let (Some((image_name, texture)), Some((_, session))) = (&self.image, &self.session) else {
             let reason = "no image or no model to classify with".to_owned();
             return Err(mobilenet_wgpu::Error::InvalidArgument(reason));
         };
         self.send(Reply::Status(format!("Classifying {image_name}...")));
         let start = Instant::now();
-        let mut top = session.classify(std::slice::from_ref(image), TOP_K)?;
+        let classes = session.classify_texture(texture, TOP_K)?;
         let inference = start.elapsed();
         Ok(Classification {
             image_name: image_name.clone(),
             model_name: session.model().name.clone(),
-            classes: top.pop().unwrap_or_default(),
+            classes,
             inference,
             model_load,
         })
@@ -237,8 +238,9 @@ impl WorkerState {
         let session = self.runtime.session(&model, 1)?;
         // Drivers compile pipelines on first use (lavapipe takes seconds): pay for it here,
         // so the inference time shown is the steady-state one.
-        let input_len = model.graph.input_shape().len();
-        session.run(&vec![0.0; input_len])?;
+        if let Some((_, texture)) = &self.image {
+            session.run_texture(texture)?;
+        }
         self.session = Some((self.model.clone(), session));
         Ok(Some(start.elapsed()))
     }
@@ -251,17 +253,35 @@ impl WorkerState {
     }
 }
 
-/// The picture the UI shows: the image, scaled down to at most [`PREVIEW_MAX_SIDE`].
-fn preview(image: &DynamicImage) -> egui::ColorImage {
-    let rgba = if image.width().max(image.height()) > PREVIEW_MAX_SIDE {
+/// Uploads `image` as a texture the UI can draw and the model can read, scaled down
+/// first if it exceeds the device's largest texture.
+fn upload(runtime: &Runtime, image: &DynamicImage) -> wgpu::Texture {
+    let ctx = runtime.context();
+    let max_side = ctx.device.limits().max_texture_dimension_2d;
+    let rgba = if image.width().max(image.height()) > max_side {
         image
-            .thumbnail(PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE)
+            .resize(max_side, max_side, image::imageops::FilterType::Triangle)
             .to_rgba8()
     } else {
         image.to_rgba8()
     };
-    let size = [rgba.width() as usize, rgba.height() as usize];
-    egui::ColorImage::from_rgba_unmultiplied(size, rgba.as_raw())
+    let descriptor = wgpu::TextureDescriptor {
+        label: Some("opened image"),
+        size: wgpu::Extent3d {
+            width: rgba.width(),
+            height: rgba.height(),
+            depth_or_array_layers: 1,
+        },
+        mip_level_count: 1,
+        sample_count: 1,
+        dimension: wgpu::TextureDimension::D2,
+        format: wgpu::TextureFormat::Rgba8Unorm,
+        usage: wgpu::TextureUsages::TEXTURE_BINDING | wgpu::TextureUsages::COPY_DST,
+        view_formats: &[],
+    };
+    let order = wgpu::util::TextureDataOrder::LayerMajor;
+    ctx.device
+        .create_texture_with_data(&ctx.queue, &descriptor, order, rgba.as_raw())
 }
 
 #[cfg(test)]
@@ -316,14 +336,11 @@ mod tests {
             Job::Open(sample("chelsea.png")),
         ];
         let replies = run_jobs(runtime, jobs);
-        let preview = replies.iter().find_map(|r| match r {
-            Reply::Opened { name, preview } => Some((name.clone(), preview.size)),
+        let opened = replies.iter().find_map(|r| match r {
+            Reply::Opened { name, .. } => Some(name.as_str()),
             _ => None,
         });
-        assert_eq!(
-            preview.map(|(name, _)| name).as_deref(),
-            Some("chelsea.png")
-        );
+        assert_eq!(opened, Some("chelsea.png"));
         let result = replies.iter().find_map(|r| match r {
             Reply::Classified(result) => Some(result),
             _ => None,
@@ -351,9 +368,17 @@ mod tests {
     }
 
     #[test]
-    fn preview_is_scaled_down_to_the_display_limit() {
-        let image = DynamicImage::new_rgb8(3000, 1500);
-        assert_eq!(preview(&image).size, [1024, 512]);
-        assert_eq!(preview(&DynamicImage::new_rgb8(40, 30)).size, [40, 30]);
+    fn uploads_keep_the_image_size_and_are_readable_by_the_model() {
+        let Some(runtime) = runtime() else { return };
+        let texture = upload(&runtime, &DynamicImage::new_rgb8(40, 30));
+        assert_eq!((texture.width(), texture.height()), (40, 30));
+        let model = ModelChoice::RandomWeights(Arch::V2K7)
+            .load()
+            .expect("builds");
+        let session = runtime.session(&model, 1).expect("plans");
+        assert_eq!(
+            session.classify_texture(&texture, 3).expect("runs").len(),
+            3
+        );
     }
 }

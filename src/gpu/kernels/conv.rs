@@ -1,7 +1,9 @@
 //! General grouped convolution (`shaders/conv.wgsl`): the stem and any conv that fits
 //! no faster kernel. Weights stay in the graph's OHWI layout.
 
-use super::{bias_or_zeros, to_u32, Launch, StepIo, Weights, WindowParams, WindowSpec, WindowUniform};
+use super::{
+    bias_or_zeros, to_u32, Launch, StepIo, Weights, WindowParams, WindowSpec, WindowUniform,
+};
 use crate::error::Result;
 use crate::gpu::pipeline::{Grid, ShaderFile};
 use crate::graph::Conv2d;
@@ -71,4 +73,40 @@ fn pack_weights_by_tap(conv: &Conv2d) -> Vec<f32> {
         }
     }
     packed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::Padding;
+
+    /// Weight (o, ky, kx, i) of a 2x3 kernel lands at `((ky * 3 + kx) * in + i) * out + o`.
+    #[test]
+    fn tap_major_weights_follow_the_conv4_layout() {
+        let (out, kh, kw, cin) = (8, 2, 3, 3);
+        let conv = Conv2d {
+            out_channels: out,
+            kernel_h: kh,
+            kernel_w: kw,
+            stride: 1,
+            padding: Padding::default(),
+            groups: 1,
+            weights: (0..out * kh * kw * cin).map(|v| v as f32).collect(),
+            bias: None,
+        };
+        let packed = pack_weights_by_tap(&conv);
+        assert_eq!(packed.len(), conv.weights.len());
+        for o in 0..out {
+            for t in 0..kh * kw {
+                for i in 0..cin {
+                    let original = conv.weights[(o * kh * kw + t) * cin + i];
+                    assert_eq!(
+                        packed[(t * cin + i) * out + o],
+                        original,
+                        "o {o} t {t} i {i}"
+                    );
+                }
+            }
+        }
+    }
 }
