@@ -65,7 +65,10 @@ impl Model {
     /// A built-in architecture with deterministic random weights.
     pub fn from_arch(config: &crate::models::ArchConfig, seed: u64) -> crate::Result<Model> {
         Ok(Model {
-            name: format!("{} alpha={} (random weights, seed {seed})", config.arch, config.alpha),
+            name: format!(
+                "{} alpha={} (random weights, seed {seed})",
+                config.arch, config.alpha
+            ),
             graph: crate::models::build(config, seed)?,
             normalization: Normalization::symmetric(),
             background_class: false,

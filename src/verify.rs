@@ -92,7 +92,11 @@ fn compare(step: &crate::plan::Step, gpu: &[f32], cpu: &[f32]) -> LayerDiff {
     for (g, c) in gpu.iter().zip(cpu) {
         let diff = (g - c).abs();
         // NaN on either side must fail the comparison, not vanish in a max().
-        max_abs_diff = if diff.is_nan() { f32::INFINITY } else { max_abs_diff.max(diff) };
+        max_abs_diff = if diff.is_nan() {
+            f32::INFINITY
+        } else {
+            max_abs_diff.max(diff)
+        };
         max_abs_value = max_abs_value.max(c.abs());
     }
     let max_rel_diff = max_abs_diff / max_abs_value.max(f32::MIN_POSITIVE);

@@ -45,7 +45,11 @@ pub struct ActStage {
 }
 
 impl ActStage {
-    pub const IDENTITY: ActStage = ActStage { act: ActKind::Identity, lo: -f32::MAX, hi: f32::MAX };
+    pub const IDENTITY: ActStage = ActStage {
+        act: ActKind::Identity,
+        lo: -f32::MAX,
+        hi: f32::MAX,
+    };
 }
 
 /// What every kernel applies to each output value `v` before storing it:
@@ -58,7 +62,10 @@ pub struct Epilogue {
 
 impl Default for Epilogue {
     fn default() -> Self {
-        Epilogue { pre: [ActStage::IDENTITY; 2], post: ActStage::IDENTITY }
+        Epilogue {
+            pre: [ActStage::IDENTITY; 2],
+            post: ActStage::IDENTITY,
+        }
     }
 }
 
@@ -81,7 +88,9 @@ pub enum Kernel {
     /// `inputs[0] * inputs[1]` with `inputs[1]` of shape 1×1×C (squeeze-excite).
     MulChannel,
     /// Writes `inputs[0]` into channels `[offset, offset + c)` of the output.
-    ConcatPart { offset: usize },
+    ConcatPart {
+        offset: usize,
+    },
 }
 
 impl Kernel {
@@ -130,7 +139,9 @@ impl Plan {
     /// Folds, fuses and assigns memory for `graph` at batch size `batch`.
     pub fn build(graph: &Graph, batch: usize) -> crate::Result<Plan> {
         if batch == 0 {
-            return Err(crate::Error::InvalidArgument("batch size must be at least 1".into()));
+            return Err(crate::Error::InvalidArgument(
+                "batch size must be at least 1".into(),
+            ));
         }
         let folded = fold::fold_batch_norms(graph)?;
         let steps = fuse::select_kernels(&folded)?;
