@@ -205,8 +205,13 @@ fn locate_or_download(search: &SearchPath, entry: &ManifestEntry) -> Result<Path
         dest.display()
     );
     download_verified(&entry.source_url, &entry.sha256, &dest).map_err(|e| {
+        // Unwrap our own Download message so it is not prefixed twice.
+        let cause = match e {
+            Error::Download(message) => message,
+            other => other.to_string(),
+        };
         Error::Download(format!(
-            "{e}\nCould not get model `{}`. {}",
+            "{cause}\nCould not get model `{}`. {}",
             entry.name,
             placement_hint(search, entry)
         ))
