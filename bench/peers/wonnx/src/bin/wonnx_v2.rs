@@ -15,7 +15,11 @@ use peer_common::{elapsed_ms, median_ms, nhwc_to_nchw, read_npy, AnyResult, Peer
 use wonnx::utils::{InputTensor, OutputTensor};
 
 fn main() -> AnyResult<()> {
-    let dir = PathBuf::from(std::env::args().nth(1).ok_or("usage: wonnx_v2 <export-dir>")?);
+    let dir = PathBuf::from(
+        std::env::args()
+            .nth(1)
+            .ok_or("usage: wonnx_v2 <export-dir>")?,
+    );
     let (shape, input) = read_npy(&dir.join("input.npy"))?;
     let input = nhwc_to_nchw(&shape, &input);
     let (_, ours) = read_npy(&dir.join("ours.npy"))?;
