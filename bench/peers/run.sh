@@ -41,8 +41,9 @@ ours_row="$(python3 -c '
 import json, sys
 r = json.loads(sys.argv[1])
 setup = r["device_ms"] + r["plan_ms"] + r["pipelines_and_upload_ms"]
-print(f"RESULT|mobilenet-wgpu|{sys.argv[2]} (wgpu 30)|{r[\"adapter\"]}|{setup:.1f}|"
-      f"{r[\"first_inference_ms\"]:.1f}|{r[\"median_ms\"]:.1f}|0 (reference)")
+cells = ["mobilenet-wgpu", sys.argv[2] + " (wgpu 30)", r["adapter"], "%.1f" % setup,
+         "%.1f" % r["first_inference_ms"], "%.1f" % r["median_ms"], "0 (reference)"]
+print("RESULT|" + "|".join(cells))
 ' "$ours_json" "$ours_version")"
 
 log "wonnx"

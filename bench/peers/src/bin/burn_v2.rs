@@ -190,7 +190,7 @@ impl Network {
             Some(Value::Map(t)) => t.into_data(),
             None => return Err("output was not computed".into()),
         };
-        Ok(output.to_vec::<f32>()?)
+        Ok(output.try_to_vec::<f32>()?)
     }
 }
 
