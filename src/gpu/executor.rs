@@ -2,7 +2,8 @@
 //! readback) is created once in [`Executor::new`]; an inference only writes the input,
 //! records the dispatches into one command buffer, submits and reads back.
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use wgpu::util::DeviceExt;
 
@@ -26,6 +27,9 @@ pub struct Executor {
     slots: Vec<wgpu::Buffer>,
     dispatches: Vec<Dispatch>,
     readback: Readback,
+    /// Output buffers of finished queued inferences, reused by the next ones so that a
+    /// warm session allocates nothing per inference.
+    spare_outputs: Arc<Mutex<Vec<wgpu::Buffer>>>,
     /// Inferences share the slot and readback buffers, so they run one at a time.
     running: Mutex<()>,
 }
@@ -40,12 +44,32 @@ struct Dispatch {
 }
 
 /// An inference queued by [`Executor::enqueue`]: submission `index` copies its output
-/// into `buffer` (MAP_READ, `bytes` long), which belongs to this inference alone.
+/// into `buffer` (MAP_READ, `bytes` long), which belongs to this inference until it is
+/// dropped; then the buffer goes back to the executor's spares if it was read and unmapped.
 #[derive(Debug)]
 pub(crate) struct Submitted {
     pub buffer: wgpu::Buffer,
     pub bytes: u64,
     pub index: wgpu::SubmissionIndex,
+    spares: Arc<Mutex<Vec<wgpu::Buffer>>>,
+    unmapped_after_read: AtomicBool,
+}
+
+impl Submitted {
+    /// Records that the output was read and the buffer unmapped, so it can be reused.
+    pub fn mark_read(&self) {
+        self.unmapped_after_read.store(true, Ordering::Release);
+    }
+}
+
+impl Drop for Submitted {
+    fn drop(&mut self) {
+        // A buffer still mapped or being mapped (an abandoned future) is not reusable.
+        if self.unmapped_after_read.load(Ordering::Acquire) {
+            let mut spares = self.spares.lock().unwrap_or_else(|p| p.into_inner());
+            spares.push(self.buffer.clone());
+        }
+    }
 }
 
 impl Executor {
@@ -86,6 +110,7 @@ impl Executor {
             slots,
             dispatches,
             readback,
+            spare_outputs: Arc::default(),
             running: Mutex::new(()),
         })
     }
@@ -102,8 +127,7 @@ impl Executor {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         self.write_input(input)?;
-        let all: Vec<&Dispatch> = self.dispatches.iter().collect();
-        self.submit(&all, self.output)
+        self.submit(0..self.dispatches.len(), self.output)
     }
 
     /// Like [`run`](Self::run), but returns every step's output tensor as it is right
@@ -117,7 +141,8 @@ impl Executor {
         self.write_input(input)?;
         self.dispatches
             .iter()
-            .map(|d| self.submit(&[d], d.output))
+            .enumerate()
+            .map(|(i, d)| self.submit(std::iter::once(i), d.output))
             .collect()
     }
 
@@ -146,12 +171,7 @@ impl Executor {
     ) -> Result<Submitted> {
         let device = &self.ctx.device;
         let bytes = tensor_bytes(self.output, self.batch);
-        let buffer = device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("output"),
-            size: bytes,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
+        let buffer = self.output_buffer(bytes);
         let index = captured(device, "running the plan", || {
             let mut encoder = device.create_command_encoder(&Default::default());
             fill(&mut encoder, &self.slots[self.input.slot]);
@@ -166,6 +186,25 @@ impl Executor {
             buffer,
             bytes,
             index,
+            spares: Arc::clone(&self.spare_outputs),
+            unmapped_after_read: AtomicBool::new(false),
+        })
+    }
+
+    /// A spare output buffer, or a new one while every spare is still in use.
+    fn output_buffer(&self, bytes: u64) -> wgpu::Buffer {
+        let spare = self
+            .spare_outputs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .pop();
+        spare.unwrap_or_else(|| {
+            self.ctx.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("output"),
+                size: bytes,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
         })
     }
 
@@ -201,7 +240,11 @@ impl Executor {
     }
 
     /// Records `dispatches` in one compute pass, copies `result` out, submits and reads.
-    fn submit(&self, dispatches: &[&Dispatch], result: TensorRef) -> Result<Vec<f32>> {
+    fn submit(
+        &self,
+        dispatches: impl Iterator<Item = usize>,
+        result: TensorRef,
+    ) -> Result<Vec<f32>> {
         let device = &self.ctx.device;
         let bytes = tensor_bytes(result, self.batch);
         captured(device, "running the plan", || {
@@ -210,11 +253,7 @@ impl Executor {
             });
             {
                 let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
-                for dispatch in dispatches {
-                    pass.set_pipeline(&dispatch.pipeline);
-                    pass.set_bind_group(0, &dispatch.bind_group, &[]);
-                    pass.dispatch_workgroups(dispatch.workgroups.0, dispatch.workgroups.1, 1);
-                }
+                dispatches.for_each(|i| self.encode_dispatch(&mut pass, i));
             }
             self.readback
                 .record_copy(&mut encoder, &self.slots[result.slot], bytes);

@@ -126,6 +126,7 @@ impl Pending {
             bytemuck::pod_collect_to_vec(&view)
         };
         buffer.unmap();
+        self.submitted.mark_read();
         Ok(values)
     }
 }
