@@ -5,13 +5,11 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Args;
-use mobilenet_wgpu::gpu::Executor;
 use mobilenet_wgpu::labels::{top_k, Class};
-use mobilenet_wgpu::model::Model;
-use mobilenet_wgpu::plan::Plan;
+use mobilenet_wgpu::runtime::Session;
 use mobilenet_wgpu::{hub, preprocess, Error, Result};
 
-use super::{open_gpu, print_json, ModelArgs};
+use super::{open_runtime, print_json, ModelArgs};
 
 #[derive(Args)]
 pub struct ClassifyArgs {
@@ -53,15 +51,14 @@ pub fn execute(args: &ClassifyArgs, backend: Option<&str>) -> Result<ExitCode> {
             model.name
         )));
     }
-    let ctx = open_gpu(backend)?;
+    let runtime = open_runtime(backend)?;
     let batch = args.batch.min(args.images.len());
-    let plan = Plan::build(&model.graph, batch)?;
-    let executor = Executor::new(&ctx, &plan)?;
+    let session = runtime.session(&model, batch)?;
     if !args.json {
-        println!("{} on {}", model.name, ctx.adapter_info.name);
+        println!("{} on {}", model.name, runtime.adapter_name());
     }
     for chunk in args.images.chunks(batch) {
-        for result in classify_chunk(&model, &executor, chunk, batch, args.top)? {
+        for result in classify_chunk(&session, chunk, args.top)? {
             if args.json {
                 print_json(&result)?;
             } else {
@@ -72,17 +69,12 @@ pub fn execute(args: &ClassifyArgs, backend: Option<&str>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Preprocesses `paths` into one batch (padded with zeros up to `batch`) and classifies it.
-fn classify_chunk(
-    model: &Model,
-    executor: &Executor,
-    paths: &[PathBuf],
-    batch: usize,
-    top: usize,
-) -> Result<Vec<ImageResult>> {
+/// Preprocesses `paths` into one batch and classifies it (the session pads a short batch).
+fn classify_chunk(session: &Session, paths: &[PathBuf], top: usize) -> Result<Vec<ImageResult>> {
+    let model = session.model();
     let shape = model.graph.input_shape();
     let start = Instant::now();
-    let mut input = Vec::with_capacity(batch * shape.len());
+    let mut input = Vec::with_capacity(paths.len() * shape.len());
     for path in paths {
         let image = preprocess::load_image(path)?;
         input.extend(preprocess::preprocess(
@@ -92,15 +84,14 @@ fn classify_chunk(
             &model.normalization,
         ));
     }
-    input.resize(batch * shape.len(), 0.0);
     let preprocess_ms = start.elapsed().as_secs_f64() * 1e3 / paths.len() as f64;
     let start = Instant::now();
-    let output = executor.run(&input)?;
+    let output = session.run(&input)?;
     let inference_ms = start.elapsed().as_secs_f64() * 1e3 / paths.len() as f64;
-    let classes = model.graph.output_shape().len();
     Ok(paths
         .iter()
-        .zip(output.chunks(classes))
+        .enumerate()
+        .filter_map(|(i, path)| Some((path, output.image(i)?)))
         .map(|(path, probabilities)| ImageResult {
             image: path.display().to_string(),
             top: top_k(probabilities, top, model.background_class),

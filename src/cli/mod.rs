@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mobilenet_wgpu::gpu::GpuContext;
+use mobilenet_wgpu::runtime::Runtime;
 use mobilenet_wgpu::{Error, Result};
 
 pub use source::ModelArgs;
@@ -63,21 +64,25 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// The runtime on the GPU `--backend` (else `WGPU_BACKEND`) selects.
+fn open_runtime(backend: Option<&str>) -> Result<Runtime> {
+    Runtime::with_backends(parse_backends(backend)?)
+}
+
 /// Opens the GPU, honouring `--backend` (else `WGPU_BACKEND`).
 fn open_gpu(backend: Option<&str>) -> Result<GpuContext> {
-    let backends = match backend {
-        None => None,
-        Some(name) => {
-            let parsed = wgpu::Backends::from_comma_list(name);
-            if parsed.is_empty() {
-                return Err(Error::InvalidArgument(format!(
-                    "unknown backend `{name}`; use vulkan, gl, metal, dx12 or a comma list"
-                )));
-            }
-            Some(parsed)
-        }
-    };
-    GpuContext::new(backends)
+    GpuContext::new(parse_backends(backend)?)
+}
+
+fn parse_backends(backend: Option<&str>) -> Result<Option<wgpu::Backends>> {
+    let Some(name) = backend else { return Ok(None) };
+    let parsed = wgpu::Backends::from_comma_list(name);
+    if parsed.is_empty() {
+        return Err(Error::InvalidArgument(format!(
+            "unknown backend `{name}`; use vulkan, gl, metal, dx12 or a comma list"
+        )));
+    }
+    Ok(Some(parsed))
 }
 
 /// Prints `value` as one line of JSON.

@@ -4,12 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use mobilenet_wgpu::gpu::Executor;
-use mobilenet_wgpu::plan::Plan;
+use mobilenet_wgpu::model::Model;
 use mobilenet_wgpu::{Error, Result};
 use npyz::WriterBuilder;
 
-use super::{open_gpu, ModelArgs};
+use super::{open_runtime, ModelArgs};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -47,9 +46,14 @@ pub fn execute(args: &RunArgs, backend: Option<&str>) -> Result<ExitCode> {
         )));
     }
     let batch = shape[0];
-    let ctx = open_gpu(backend)?;
-    let plan = Plan::build(&graph, batch)?;
-    let output = Executor::new(&ctx, &plan)?.run(&input)?;
+    let model = Model {
+        graph: graph.clone(),
+        ..model
+    };
+    let output = open_runtime(backend)?
+        .session(&model, batch)?
+        .run(&input)?
+        .data;
     let out = graph.output_shape();
     let out_shape: Vec<u64> = if out.h == 1 && out.w == 1 {
         vec![batch as u64, out.c as u64]
