@@ -1,0 +1,168 @@
+//! The `classify` and `run` commands end to end, through the built binary, and their
+//! errors on bad input.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn cli(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mobilenet-wgpu"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NODEVICE_SELECT", "1")
+        .env("MOBILENET_WGPU_OFFLINE", "1")
+        .output()
+        .expect("the binary runs")
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn classify_json_names_a_cat_for_chelsea() {
+    let (Some(_), Some(shared)) = (common::runtime(), common::shared_dir()) else {
+        return;
+    };
+    let models = shared.join("models");
+    let output = Command::new(env!("CARGO_BIN_EXE_mobilenet-wgpu"))
+        .args(["classify", "--json", "--top", "3", "--batch", "2"])
+        .args([
+            "samples/chelsea.png",
+            "samples/coffee.png",
+            "samples/chelsea.png",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("NODEVICE_SELECT", "1")
+        .env("MOBILENET_WGPU_MODELS", &models)
+        .output()
+        .expect("the binary runs");
+    assert!(output.status.success(), "{}", stderr(&output));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let top1: Vec<(&str, u64)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["top"][0]["label"].as_str().unwrap_or(""),
+                l["top"][0]["index"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    // The interpreter's top-1 for these photos (../shared/expected/tflite_top5.tsv).
+    assert_eq!(
+        top1,
+        [("tiger cat", 283), ("espresso", 968), ("tiger cat", 283)]
+    );
+    assert!(lines
+        .iter()
+        .all(|l| l["top"].as_array().map(Vec::len) == Some(3)));
+    assert!(lines
+        .iter()
+        .all(|l| l["inference_ms"].as_f64().is_some_and(|t| t > 0.0)));
+}
+
+#[test]
+fn run_writes_logits_for_any_batch() {
+    if common::runtime().is_none() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("mobilenet-wgpu-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (input, output) = (dir.join("in.npy"), dir.join("out.npy"));
+    let values = vec![0.25f32; 3 * 64 * 64 * 3];
+    write_npy(&input, &[3, 64, 64, 3], &values);
+    let args = [
+        "run",
+        "--arch",
+        "v3-small",
+        "--resolution",
+        "64",
+        "--logits",
+        "--input-npy",
+    ];
+    let result = cli(&[
+        &args[..],
+        &[
+            input.to_str().unwrap(),
+            "--output-npy",
+            output.to_str().unwrap(),
+        ],
+    ]
+    .concat());
+    assert!(result.status.success(), "{}", stderr(&result));
+    let bytes = std::fs::read(&output).expect("output written");
+    let npy = npyz::NpyFile::new(&bytes[..]).expect("a .npy file");
+    assert_eq!(npy.shape(), &[3, 1000]);
+    let logits = npy.into_vec::<f32>().expect("float32");
+    // Same input three times: same logits, and logits are not probabilities.
+    assert_eq!(logits[..1000], logits[2000..]);
+    assert!((logits.iter().take(1000).sum::<f32>() - 1.0).abs() > 1e-3);
+
+    write_npy(&input, &[1, 32, 32, 3], &values[..32 * 32 * 3]);
+    let result = cli(&[
+        &args[..],
+        &[
+            input.to_str().unwrap(),
+            "--output-npy",
+            output.to_str().unwrap(),
+        ],
+    ]
+    .concat());
+    assert!(!result.status.success());
+    assert!(
+        stderr(&result).contains("expects [N, 64, 64, 3]"),
+        "{}",
+        stderr(&result)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_input_gives_a_clear_error_and_a_failure_exit() {
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["classify", "--arch", "v2", "no-such-photo.png"],
+            "no-such-photo.png",
+        ),
+        (
+            &["classify", "--arch", "v2", "README.md"],
+            "not a PNG, JPEG or BMP",
+        ),
+        (&["info", "--arch", "v2", "--alpha", "0"], "alpha"),
+        (
+            &["info", "--model", "no_such_model_name"],
+            "no_such_model_name",
+        ),
+        (
+            &["--backend", "foo", "verify", "--arch", "v2"],
+            "unknown backend `foo`",
+        ),
+    ];
+    for (args, expected) in cases {
+        let output = cli(args);
+        assert!(!output.status.success(), "{args:?} succeeded");
+        assert!(
+            stderr(&output).contains(expected),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(!stderr(&output).contains("panicked"), "{args:?} panicked");
+    }
+}
+
+fn write_npy(path: &Path, shape: &[u64], values: &[f32]) {
+    use npyz::WriterBuilder;
+    let file = std::fs::File::create(path).expect("create .npy");
+    let mut writer = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(file)
+        .begin_nd()
+        .expect("npy header");
+    writer.extend(values.iter().copied()).expect("npy data");
+    writer.finish().expect("npy finish");
+}
