@@ -40,14 +40,28 @@ fn depthwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     store(params.ep, idx, acc);
 }
 
-// vec4 views for `depthwise4`, which each thread runs on 4 consecutive channels when the
-// channel count is a multiple of 4 and the depth multiplier is 1: a quarter of the load
-// instructions, which is what costs most on CPU adapters.
+// vec4 views for `depthwise_rows`, which each thread runs on 4 consecutive channels when
+// the channel count is a multiple of 4 and the depth multiplier is 1: a quarter of the
+// load instructions, which is what costs most on CPU adapters.
 @group(0) @binding(1) var<storage, read> input4: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read> weights4: array<vec4<f32>>;
 
+// `depthwise_rows`: each thread computes TX neighbouring output pixels along x for 4
+// channels, so the input columns their windows share are loaded once, and each row of
+// weights once per TX pixels. Kernel size and stride are override constants: with
+// constant loop bounds the compiler unrolls the taps and keeps the row in registers.
+// Needs what depthwise4 needs (multiplier 1, channels a multiple of 4).
+
+override KH: u32 = 3u;
+override KW: u32 = 3u;
+override STRIDE: u32 = 1u;
+/// Output pixels per thread along x.
+const TX: u32 = 4u;
+/// Longest kernel row a thread caches (7x7 kernels).
+const MAX_K: u32 = 7u;
+
 @compute @workgroup_size(WG)
-fn depthwise4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+fn depthwise_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let win = params.win;
     let idx = linear_index(gid, nwg);
     if idx >= win.total {
@@ -55,26 +69,45 @@ fn depthwise4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     }
     let c4s = win.out_c / 4u;
     let c4 = idx % c4s;
-    let pixel = idx / c4s;
-    let ox = pixel % win.out_w;
-    let rest = pixel / win.out_w;
+    let tile = idx / c4s;
+    let tiles_x = (win.out_w + TX - 1u) / TX;
+    let ox0 = (tile % tiles_x) * TX;
+    let rest = tile / tiles_x;
     let oy = rest % win.out_h;
-    let image = (rest / win.out_h) * win.in_h;
+    let n = rest / win.out_h;
     let c0 = c4 * 4u;
-    var acc = vec4(bias[c0], bias[c0 + 1u], bias[c0 + 2u], bias[c0 + 3u]);
-    for (var ky = 0u; ky < win.kernel_h; ky++) {
-        let iy = tap(oy, ky, win.stride, win.pad_top, win.in_h);
-        if iy < 0 {
+    let b = vec4(bias[c0], bias[c0 + 1u], bias[c0 + 2u], bias[c0 + 3u]);
+    var acc = array<vec4<f32>, TX>(b, b, b, b);
+    let x0 = i32(ox0 * STRIDE) - i32(win.pad_left);
+    let span = (TX - 1u) * STRIDE + KW;
+    for (var ky = 0u; ky < KH; ky++) {
+        let iy = i32(oy * STRIDE + ky) - i32(win.pad_top);
+        if iy < 0 || iy >= i32(win.in_h) {
             continue;
         }
-        for (var kx = 0u; kx < win.kernel_w; kx++) {
-            let ix = tap(ox, kx, win.stride, win.pad_left, win.in_w);
-            if ix < 0 {
+        var w: array<vec4<f32>, MAX_K>;
+        for (var kx = 0u; kx < KW; kx++) {
+            w[kx] = weights4[(ky * KW + kx) * c4s + c4];
+        }
+        let row = (n * win.in_h + u32(iy)) * win.in_w;
+        for (var j = 0u; j < span; j++) {
+            let ix = x0 + i32(j);
+            if ix < 0 || ix >= i32(win.in_w) {
                 continue;
             }
-            let x = input4[((image + u32(iy)) * win.in_w + u32(ix)) * c4s + c4];
-            acc += x * weights4[(ky * win.kernel_w + kx) * c4s + c4];
+            let x = input4[(row + u32(ix)) * c4s + c4];
+            for (var t = 0u; t < TX; t++) {
+                let kx = j - t * STRIDE;
+                if j >= t * STRIDE && kx < KW {
+                    acc[t] += x * w[kx];
+                }
+            }
         }
     }
-    store4(params.ep, idx, acc);
+    let out_row = (n * win.out_h + oy) * win.out_w;
+    for (var t = 0u; t < TX; t++) {
+        if ox0 + t < win.out_w {
+            store4(params.ep, (out_row + ox0 + t) * c4s + c4, acc[t]);
+        }
+    }
 }

@@ -159,6 +159,10 @@ fn depthwise_kernel_sizes_strides_and_multipliers() {
         (Shape::new(9, 11, 6), 7, 1, 1),
         (Shape::new(10, 9, 4), 3, 2, 2),
         (Shape::new(7, 7, 3), 5, 1, 3),
+        // Channels in whole vec4s run `depthwise_rows`; widths that leave a partial tile.
+        (Shape::new(9, 11, 12), 7, 1, 1),
+        (Shape::new(15, 13, 8), 5, 2, 1),
+        (Shape::new(7, 6, 4), 3, 1, 1),
     ];
     for (i, &(shape, k, stride, multiplier)) in cases.iter().enumerate() {
         let spec = ConvSpec::same(shape, shape.c * multiplier, k, stride, shape.c);
@@ -175,19 +179,21 @@ fn depthwise_kernel_sizes_strides_and_multipliers() {
         left: 1,
         right: 2,
     };
-    let spec = ConvSpec {
-        out: 5,
-        k: 3,
-        stride: 2,
-        groups: 5,
-        padding: explicit,
-    };
-    check(
-        &conv_graph(Shape::new(8, 9, 5), spec, None, 20),
-        2,
-        20,
-        "depthwise",
-    );
+    for (i, channels) in [5, 8].into_iter().enumerate() {
+        let spec = ConvSpec {
+            out: channels,
+            k: 3,
+            stride: 2,
+            groups: channels,
+            padding: explicit,
+        };
+        check(
+            &conv_graph(Shape::new(8, 9, channels), spec, None, 20 + i as u64),
+            2,
+            20,
+            "depthwise",
+        );
+    }
 }
 
 #[test]

@@ -275,7 +275,7 @@ fn prepare(
     let device = &ctx.device;
     let limits = device.limits();
     let launch: Launch = kernels::launch(step, batch)?;
-    let pipeline = cache.get(launch.shader, launch.entry)?;
+    let pipeline = cache.get(launch.shader, launch.entry, &launch.constants)?;
     let workgroups = launch
         .grid
         .workgroups(limits.max_compute_workgroups_per_dimension)?;

@@ -61,14 +61,21 @@ impl Grid {
     }
 }
 
-/// Pipelines of one device, created on first use: one per (shader file, entry point),
-/// all sharing one bind-group layout.
+/// Values of a kernel's WGSL `override` constants, by name: kernels specialise on them
+/// (kernel size, stride) so the shader compiler sees constant loop bounds and unrolls.
+pub(crate) type Constants = Vec<(&'static str, u32)>;
+
+/// Identifies one pipeline: shader file, entry point and override constants.
+type PipelineKey = (&'static str, &'static str, Constants);
+
+/// Pipelines of one device, created on first use: one per (shader file, entry point,
+/// override constants), all sharing one bind-group layout.
 pub(crate) struct PipelineCache {
     device: wgpu::Device,
     pub layout: wgpu::BindGroupLayout,
     pipeline_layout: wgpu::PipelineLayout,
     modules: HashMap<&'static str, wgpu::ShaderModule>,
-    pipelines: HashMap<(&'static str, &'static str), wgpu::ComputePipeline>,
+    pipelines: HashMap<PipelineKey, wgpu::ComputePipeline>,
 }
 
 impl PipelineCache {
@@ -93,13 +100,15 @@ impl PipelineCache {
         }
     }
 
-    /// The pipeline for `entry` of `shader`, compiled once.
+    /// The pipeline for `entry` of `shader` with `constants`, compiled once.
     pub fn get(
         &mut self,
         shader: &'static ShaderFile,
         entry: &'static str,
+        constants: &Constants,
     ) -> Result<wgpu::ComputePipeline> {
-        if let Some(pipeline) = self.pipelines.get(&(shader.name, entry)) {
+        let key = (shader.name, entry, constants.clone());
+        if let Some(pipeline) = self.pipelines.get(&key) {
             return Ok(pipeline.clone());
         }
         let device = self.device.clone();
@@ -116,22 +125,28 @@ impl PipelineCache {
                 module
             }
         };
+        let values: Vec<(&str, f64)> = constants
+            .iter()
+            .map(|&(name, value)| (name, f64::from(value)))
+            .collect();
         let pipeline = captured(
             &device,
-            &format!("pipeline {}::{entry}", shader.name),
+            &format!("pipeline {}::{entry} {constants:?}", shader.name),
             || {
                 device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                     label: Some(entry),
                     layout: Some(&self.pipeline_layout),
                     module: &module,
                     entry_point: Some(entry),
-                    compilation_options: Default::default(),
+                    compilation_options: wgpu::PipelineCompilationOptions {
+                        constants: &values,
+                        ..Default::default()
+                    },
                     cache: None,
                 })
             },
         )?;
-        self.pipelines
-            .insert((shader.name, entry), pipeline.clone());
+        self.pipelines.insert(key, pipeline.clone());
         Ok(pipeline)
     }
 }

@@ -31,6 +31,7 @@ pub(crate) fn launch(io: &StepIo, conv: &Conv2d) -> Result<Launch> {
     Ok(Launch {
         shader: &SHADER,
         entry,
+        constants: Vec::new(),
         params: bytemuck::bytes_of(&params).to_vec(),
         weights: Weights::Data(weights),
         bias: Some(bias_or_zeros(&conv.bias, io.output.c)),

@@ -45,6 +45,7 @@ pub(crate) fn launch(io: &StepIo, dense: &Dense) -> Result<Launch> {
     Ok(Launch {
         shader: &SHADER,
         entry: "dense",
+        constants: Vec::new(),
         params: bytemuck::bytes_of(&params).to_vec(),
         weights: Weights::Data(transpose(&dense.weights, outputs, inputs)),
         bias: Some(bias_or_zeros(&dense.bias, outputs)),

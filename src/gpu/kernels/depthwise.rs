@@ -13,8 +13,13 @@ use crate::graph::Conv2d;
 pub(crate) const SHADER: ShaderFile = ShaderFile {
     name: "depthwise",
     source: include_str!("../../../shaders/depthwise.wgsl"),
-    entry_points: &["depthwise", "depthwise4"],
+    entry_points: &["depthwise", "depthwise_rows"],
 };
+
+/// Output pixels per thread of `depthwise_rows` (`TX` in the shader).
+const ROW_TILE: usize = 4;
+/// Widest kernel `depthwise_rows` caches a row of (`MAX_K` in the shader).
+const MAX_ROW_KERNEL: usize = 7;
 
 pub(crate) fn launch(io: &StepIo, conv: &Conv2d) -> Result<Launch> {
     check_conv(io, conv)?;
@@ -30,16 +35,25 @@ pub(crate) fn launch(io: &StepIo, conv: &Conv2d) -> Result<Launch> {
         ep: io.epilogue,
         win: WindowUniform::new(io, spec)?,
     };
-    // One thread per 4 channels where they are whole vec4s of one filter each.
-    let (entry, threads) = if multiplier == 1 && io.output.c.is_multiple_of(4) {
-        ("depthwise4", io.output_len() / 4)
+    // One thread per 4 channels and ROW_TILE pixels where they are whole vec4s of one
+    // filter each.
+    let vec4_channels = multiplier == 1 && io.output.c.is_multiple_of(4);
+    let (entry, threads, constants) = if vec4_channels && conv.kernel_w <= MAX_ROW_KERNEL {
+        let tiles = io.batch * io.output.h * io.output.w.div_ceil(ROW_TILE);
+        let constants = vec![
+            ("KH", to_u32(conv.kernel_h, "kernel height")?),
+            ("KW", to_u32(conv.kernel_w, "kernel width")?),
+            ("STRIDE", to_u32(conv.stride, "stride")?),
+        ];
+        ("depthwise_rows", tiles * io.output.c / 4, constants)
     } else {
-        ("depthwise", io.output_len())
+        ("depthwise", io.output_len(), Vec::new())
     };
     params.win.total = to_u32(threads, "depthwise threads")?;
     Ok(Launch {
         shader: &SHADER,
         entry,
+        constants,
         params: bytemuck::bytes_of(&params).to_vec(),
         weights: Weights::Data(pack_weights(conv)),
         bias: Some(bias_or_zeros(&conv.bias, io.output.c)),

@@ -84,6 +84,7 @@ fn build(
     Ok(Launch {
         shader: &SHADER,
         entry,
+        constants: Vec::new(),
         params: bytemuck::bytes_of(&params).to_vec(),
         weights,
         bias: None,

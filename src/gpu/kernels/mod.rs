@@ -12,7 +12,7 @@ mod softmax;
 
 use bytemuck::{Pod, Zeroable};
 
-use super::pipeline::{Grid, ShaderFile};
+use super::pipeline::{Constants, Grid, ShaderFile};
 use crate::error::{Error, Result};
 use crate::graph::{Conv2d, Shape};
 use crate::plan::{ActStage, Epilogue, Kernel, Step};
@@ -43,6 +43,8 @@ pub(crate) enum Weights {
 pub(crate) struct Launch {
     pub shader: &'static ShaderFile,
     pub entry: &'static str,
+    /// Values of the entry point's WGSL `override` constants.
+    pub constants: Constants,
     /// Bytes of the kernel's `Params` uniform.
     pub params: Vec<u8>,
     pub weights: Weights,

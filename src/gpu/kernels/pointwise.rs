@@ -61,6 +61,7 @@ pub(crate) fn launch(io: &StepIo, conv: &Conv2d) -> Result<Launch> {
     Ok(Launch {
         shader: &SHADER,
         entry: "pointwise",
+        constants: Vec::new(),
         params: bytemuck::bytes_of(&params).to_vec(),
         weights: Weights::Data(pack_weights(conv, io.input.c, blocks)),
         bias: Some(bias_or_zeros(&conv.bias, io.output.c)),

@@ -53,6 +53,7 @@ fn pool_launch(io: &StepIo, entry: &'static str, spec: WindowSpec) -> Result<Lau
     Ok(Launch {
         shader: &SHADER,
         entry,
+        constants: Vec::new(),
         params: bytemuck::bytes_of(&params).to_vec(),
         weights: Weights::None,
         bias: None,

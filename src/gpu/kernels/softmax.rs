@@ -36,6 +36,7 @@ pub(crate) fn launch(io: &StepIo) -> Result<Launch> {
     Ok(Launch {
         shader: &SHADER,
         entry: "softmax",
+        constants: Vec::new(),
         params: bytemuck::bytes_of(&params).to_vec(),
         weights: Weights::None,
         bias: None,
