@@ -2,8 +2,12 @@
 // kernels share: the binding convention, the fused epilogue and the dispatch indexing.
 //
 // Bindings: 0 params (uniform), 1 input, 2 weights, 3 bias, 4 residual, 5 output. Params,
-// input and weights are declared per kernel, so a kernel can read them as f32 or vec4.
+// input and weights are declared per kernel, so a kernel can read them as scalars or vec4.
 // Unused bindings are bound to a small dummy buffer.
+//
+// Storage precision: activations and weights are stored as `Elem` and `Quad` (f32, or f16
+// with `--precision f16`), defined by the precision file the runtime puts before this one;
+// kernels convert on load and store and do all arithmetic, bias and uniforms in f32.
 
 /// Threads per workgroup of every one-thread-per-item kernel.
 const WG: u32 = 64u;
@@ -28,12 +32,12 @@ struct Epilogue {
 }
 
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read> residual: array<f32>;
-@group(0) @binding(5) var<storage, read_write> output: array<f32>;
+@group(0) @binding(4) var<storage, read> residual: array<Elem>;
+@group(0) @binding(5) var<storage, read_write> output: array<Elem>;
 // vec4 views of the same bindings, for kernels whose channel counts are multiples of 4:
 // on CPU adapters every storage access costs the same per lane whatever its width.
-@group(0) @binding(4) var<storage, read> residual4: array<vec4<f32>>;
-@group(0) @binding(5) var<storage, read_write> output4: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read> residual4: array<Quad>;
+@group(0) @binding(5) var<storage, read_write> output4: array<Quad>;
 
 fn activate(x: f32, act: u32) -> f32 {
     switch act {
@@ -53,9 +57,9 @@ fn apply_stage(x: f32, s: Stage) -> f32 {
 fn store(ep: Epilogue, idx: u32, v: f32) {
     var x = apply_stage(apply_stage(v, ep.pre0), ep.pre1);
     if ep.has_residual != 0u {
-        x += residual[idx];
+        x += f32(residual[idx]);
     }
-    output[idx] = apply_stage(x, ep.post);
+    output[idx] = Elem(apply_stage(x, ep.post));
 }
 
 fn activate4(x: vec4<f32>, act: u32) -> vec4<f32> {
@@ -76,9 +80,9 @@ fn apply_stage4(x: vec4<f32>, s: Stage) -> vec4<f32> {
 fn store4(ep: Epilogue, idx4: u32, v: vec4<f32>) {
     var x = apply_stage4(apply_stage4(v, ep.pre0), ep.pre1);
     if ep.has_residual != 0u {
-        x += residual4[idx4];
+        x += unquad(residual4[idx4]);
     }
-    output4[idx4] = apply_stage4(x, ep.post);
+    output4[idx4] = quad(apply_stage4(x, ep.post));
 }
 
 /// Linear thread index of a dispatch that the runtime split into 2-D to stay within the

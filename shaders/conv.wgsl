@@ -7,8 +7,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> input: array<f32>;
-@group(0) @binding(2) var<storage, read> weights: array<f32>;
+@group(0) @binding(1) var<storage, read> input: array<Elem>;
+@group(0) @binding(2) var<storage, read> weights: array<Elem>;
 
 @compute @workgroup_size(WG)
 fn conv(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -36,7 +36,7 @@ fn conv(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             let in_base = ((image + u32(iy)) * win.in_w + u32(ix)) * win.in_c + first_ic;
             let w_base = ((oc * win.kernel_h + ky) * win.kernel_w + kx) * cin_group;
             for (var ic = 0u; ic < cin_group; ic++) {
-                acc += input[in_base + ic] * weights[w_base + ic];
+                acc += f32(input[in_base + ic]) * f32(weights[w_base + ic]);
             }
         }
     }
@@ -48,7 +48,7 @@ fn conv(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 // [kh][kw][in_c][out_c / 4] vec4s. Weight addresses depend only on loop counters, so they
 // are the same in every thread: CPU adapters (lavapipe) turn such a load into one scalar
 // load and a broadcast instead of a per-lane loop, and GPUs serve it from cache.
-@group(0) @binding(2) var<storage, read> weights4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> weights4: array<Quad>;
 
 @compute @workgroup_size(WG)
 fn conv4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -74,8 +74,8 @@ fn conv4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
                 let in_base = ((image + u32(max(iy, 0))) * win.in_w + u32(max(ix, 0))) * win.in_c;
                 let w_base = (ky * win.kernel_w + kx) * win.in_c * c4s + c4;
                 for (var ic = 0u; ic < win.in_c; ic++) {
-                    let x = select(0.0, input[in_base + ic], inside);
-                    acc += x * weights4[w_base + ic * c4s];
+                    let x = select(0.0, f32(input[in_base + ic]), inside);
+                    acc += x * unquad(weights4[w_base + ic * c4s]);
                 }
             }
         }

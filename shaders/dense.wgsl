@@ -10,8 +10,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> input: array<f32>;
-@group(0) @binding(2) var<storage, read> weights: array<f32>;
+@group(0) @binding(1) var<storage, read> input: array<Elem>;
+@group(0) @binding(2) var<storage, read> weights: array<Elem>;
 
 @compute @workgroup_size(WG)
 fn dense(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -23,7 +23,7 @@ fn dense(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
     let row = (idx / params.out_features) * params.in_features;
     var acc = bias[o];
     for (var i = 0u; i < params.in_features; i++) {
-        acc += input[row + i] * weights[i * params.out_features + o];
+        acc += f32(input[row + i]) * f32(weights[i * params.out_features + o]);
     }
     store(params.ep, idx, acc);
 }

@@ -8,8 +8,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> input: array<f32>;
-@group(0) @binding(2) var<storage, read> weights: array<f32>;
+@group(0) @binding(1) var<storage, read> input: array<Elem>;
+@group(0) @binding(2) var<storage, read> weights: array<Elem>;
 
 @compute @workgroup_size(WG)
 fn depthwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -33,8 +33,8 @@ fn depthwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
             if ix < 0 {
                 continue;
             }
-            let x = input[((image + u32(iy)) * win.in_w + u32(ix)) * win.in_c + ic];
-            acc += x * weights[(ky * win.kernel_w + kx) * win.out_c + oc];
+            let x = f32(input[((image + u32(iy)) * win.in_w + u32(ix)) * win.in_c + ic]);
+            acc += x * f32(weights[(ky * win.kernel_w + kx) * win.out_c + oc]);
         }
     }
     store(params.ep, idx, acc);
@@ -43,8 +43,8 @@ fn depthwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
 // vec4 views for `depthwise_rows`, which each thread runs on 4 consecutive channels when
 // the channel count is a multiple of 4 and the depth multiplier is 1: a quarter of the
 // load instructions, which is what costs most on CPU adapters.
-@group(0) @binding(1) var<storage, read> input4: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> weights4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> input4: array<Quad>;
+@group(0) @binding(2) var<storage, read> weights4: array<Quad>;
 
 // `depthwise_rows`: each thread computes TX neighbouring output pixels along x for 4
 // channels, so the input columns their windows share are loaded once, and each row of
@@ -87,7 +87,7 @@ fn depthwise_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
         }
         var w: array<vec4<f32>, MAX_K>;
         for (var kx = 0u; kx < KW; kx++) {
-            w[kx] = weights4[(ky * KW + kx) * c4s + c4];
+            w[kx] = unquad(weights4[(ky * KW + kx) * c4s + c4]);
         }
         let row = (n * win.in_h + u32(iy)) * win.in_w;
         for (var j = 0u; j < span; j++) {
@@ -95,7 +95,7 @@ fn depthwise_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
             if ix < 0 || ix >= i32(win.in_w) {
                 continue;
             }
-            let x = input4[(row + u32(ix)) * c4s + c4];
+            let x = unquad(input4[(row + u32(ix)) * c4s + c4]);
             for (var t = 0u; t < TX; t++) {
                 let kx = j - t * STRIDE;
                 if j >= t * STRIDE && kx < KW {

@@ -16,8 +16,8 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> input: array<f32>;
-@group(0) @binding(2) var<storage, read> scale: array<f32>;
+@group(0) @binding(1) var<storage, read> input: array<Elem>;
+@group(0) @binding(2) var<storage, read> scale: array<Elem>;
 
 @compute @workgroup_size(WG)
 fn copy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -25,7 +25,7 @@ fn copy(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if idx >= params.total {
         return;
     }
-    store(params.ep, idx, input[idx]);
+    store(params.ep, idx, f32(input[idx]));
 }
 
 @compute @workgroup_size(WG)
@@ -36,7 +36,7 @@ fn mul_channel(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     }
     let c = idx % params.channels;
     let image = idx / (params.channels * params.extent);
-    store(params.ep, idx, input[idx] * scale[image * params.channels + c]);
+    store(params.ep, idx, f32(input[idx]) * f32(scale[image * params.channels + c]));
 }
 
 @compute @workgroup_size(WG)
@@ -47,5 +47,5 @@ fn concat_part(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     }
     let c = idx % params.channels;
     let pixel = idx / params.channels;
-    store(params.ep, pixel * params.extent + params.offset + c, input[idx]);
+    store(params.ep, pixel * params.extent + params.offset + c, f32(input[idx]));
 }

@@ -27,14 +27,25 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> input: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> weights: array<mat4x4<f32>>;
+@group(0) @binding(1) var<storage, read> input: array<Quad>;
+@group(0) @binding(2) var<storage, read> weights: array<Quad>;
 
 // Tiles are written out as separate variables rather than indexed arrays: CPU adapters
 // keep dynamically indexed arrays in memory, which costs more than the loads they save.
 
 /// Pixels per thread (the eight a* accumulators below).
 const PX: u32 = 8u;
+
+/// Weight matrix `m`: four columns of 4 output channels, one per input channel.
+fn weight_matrix(m: u32) -> mat4x4<f32> {
+    let q = m * 4u;
+    return mat4x4<f32>(
+        unquad(weights[q]),
+        unquad(weights[q + 1u]),
+        unquad(weights[q + 2u]),
+        unquad(weights[q + 3u]),
+    );
+}
 
 /// One input pixel's 4 input channels times a thread's 2 x 4 output channels.
 fn tile(w0: mat4x4<f32>, w1: mat4x4<f32>, x: vec4<f32>) -> mat2x4<f32> {
@@ -70,16 +81,16 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     var a7 = mat2x4<f32>();
     for (var k4 = 0u; k4 < n; k4++) {
         let w = (k4 * params.blocks + block) * 2u;
-        let w0 = weights[w];
-        let w1 = weights[w + 1u];
-        a0 += tile(w0, w1, input[r0 + k4]);
-        a1 += tile(w0, w1, input[r1 + k4]);
-        a2 += tile(w0, w1, input[r2 + k4]);
-        a3 += tile(w0, w1, input[r3 + k4]);
-        a4 += tile(w0, w1, input[r4 + k4]);
-        a5 += tile(w0, w1, input[r5 + k4]);
-        a6 += tile(w0, w1, input[r6 + k4]);
-        a7 += tile(w0, w1, input[r7 + k4]);
+        let w0 = weight_matrix(w);
+        let w1 = weight_matrix(w + 1u);
+        a0 += tile(w0, w1, unquad(input[r0 + k4]));
+        a1 += tile(w0, w1, unquad(input[r1 + k4]));
+        a2 += tile(w0, w1, unquad(input[r2 + k4]));
+        a3 += tile(w0, w1, unquad(input[r3 + k4]));
+        a4 += tile(w0, w1, unquad(input[r4 + k4]));
+        a5 += tile(w0, w1, unquad(input[r5 + k4]));
+        a6 += tile(w0, w1, unquad(input[r6 + k4]));
+        a7 += tile(w0, w1, unquad(input[r7 + k4]));
     }
     let c0 = block * 8u;
     store_pixel(p0, c0, a0);

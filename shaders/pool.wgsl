@@ -7,7 +7,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> input: array<f32>;
+@group(0) @binding(1) var<storage, read> input: array<Elem>;
 
 @compute @workgroup_size(WG)
 fn global_avg_pool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -21,7 +21,7 @@ fn global_avg_pool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_w
     let area = win.in_h * win.in_w;
     var sum = 0.0;
     for (var p = 0u; p < area; p++) {
-        sum += input[(n * area + p) * win.in_c + c];
+        sum += f32(input[(n * area + p) * win.in_c + c]);
     }
     store(params.ep, idx, sum / f32(area));
 }
@@ -46,7 +46,7 @@ fn avg_pool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
             if ix < 0 {
                 continue;
             }
-            sum += input[((at.x * win.in_h + u32(iy)) * win.in_w + u32(ix)) * win.in_c + at.w];
+            sum += f32(input[((at.x * win.in_h + u32(iy)) * win.in_w + u32(ix)) * win.in_c + at.w]);
             count++;
         }
     }

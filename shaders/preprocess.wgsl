@@ -1,7 +1,8 @@
 // Texture → model input on the GPU, byte for byte like the CPU path (src/preprocess.rs):
 // centred square crop, Pillow's bilinear resize in 22-bit fixed point (horizontal pass
 // rounded to 8 bits, then vertical pass), then (pixel - mean) / std into NHWC floats.
-// The resampling taps are computed on the CPU by the same code as the CPU path.
+// Values are stored as `Elem`: the runtime prepends the model's storage precision, as
+// for the kernels. The resampling taps are computed on the CPU by the same code as the CPU path.
 //
 // `taps` holds two tables of (first, count, weights_start) triples, horizontal (out_w
 // entries) then vertical (out_h entries), followed by the fixed-point weights.
@@ -35,7 +36,7 @@ const FLAG_BGRA: u32 = 2u;
 @group(0) @binding(3) var<storage, read> source_words: array<u32>;
 /// The horizontally resized crop, one packed RGB pixel per word: side rows × out_w.
 @group(0) @binding(4) var<storage, read_write> rows: array<u32>;
-@group(0) @binding(5) var<storage, read_write> output: array<f32>;
+@group(0) @binding(5) var<storage, read_write> output: array<Elem>;
 
 fn linear_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * WG;
@@ -140,7 +141,7 @@ fn vertical(
     let pixel = vec3<f32>(clip8(sum));
     let normalised = (pixel - params.mean.rgb) / params.stdev.rgb;
     let at = params.output_offset + index * 3u;
-    output[at] = normalised.r;
-    output[at + 1u] = normalised.g;
-    output[at + 2u] = normalised.b;
+    output[at] = Elem(normalised.r);
+    output[at + 1u] = Elem(normalised.g);
+    output[at + 2u] = Elem(normalised.b);
 }

@@ -10,7 +10,7 @@ struct Params {
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(1) var<storage, read> input: array<f32>;
+@group(0) @binding(1) var<storage, read> input: array<Elem>;
 
 const SOFTMAX_WG: u32 = 256u;
 
@@ -46,7 +46,7 @@ fn softmax(
     let base = row * params.len;
     var local_max = -3.4028235e38;
     for (var i = lid; i < params.len; i += SOFTMAX_WG) {
-        local_max = max(local_max, input[base + i]);
+        local_max = max(local_max, f32(input[base + i]));
     }
     partial[lid] = local_max;
     reduce(lid, true);
@@ -54,12 +54,12 @@ fn softmax(
     workgroupBarrier();
     var local_sum = 0.0;
     for (var i = lid; i < params.len; i += SOFTMAX_WG) {
-        local_sum += exp(input[base + i] - row_max);
+        local_sum += exp(f32(input[base + i]) - row_max);
     }
     partial[lid] = local_sum;
     reduce(lid, false);
     let inv_sum = 1.0 / partial[0];
     for (var i = lid; i < params.len; i += SOFTMAX_WG) {
-        store(params.ep, base + i, exp(input[base + i] - row_max) * inv_sum);
+        store(params.ep, base + i, exp(f32(input[base + i]) - row_max) * inv_sum);
     }
 }

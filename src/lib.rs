@@ -14,8 +14,10 @@ pub mod labels;
 pub mod model;
 pub mod models;
 pub mod plan;
+pub mod precision;
 pub mod preprocess;
 pub mod runtime;
 pub mod verify;
 
 pub use error::{Error, Result};
+pub use precision::Precision;

@@ -51,7 +51,7 @@ use crate::graph::Shape;
 use crate::labels::{top_k, Class};
 use crate::model::Model;
 use crate::plan::Plan;
-use crate::{preprocess, Error, Result};
+use crate::{preprocess, Error, Precision, Result};
 use pending::Pending;
 
 /// A GPU device to run models on. Cheap to clone; `Send + Sync`.
@@ -148,24 +148,43 @@ impl Runtime {
     /// activations exceed one buffer binding, each submission takes fewer images (see
     /// [`Session::images_per_submission`]); results are the same.
     pub fn session(&self, model: &Model, batch: usize) -> Result<Session> {
-        let plan = self.plan_within_limits(model, batch)?;
+        self.session_with_precision(model, batch, Precision::F32)
+    }
+
+    /// [`session`](Self::session) storing activations and weights at `precision`
+    /// (f16 needs an adapter with `SHADER_F16`; arithmetic stays f32).
+    pub fn session_with_precision(
+        &self,
+        model: &Model,
+        batch: usize,
+        precision: Precision,
+    ) -> Result<Session> {
+        let plan = self.plan_within_limits(model, batch, precision)?;
         let executor = Executor::new(&self.ctx, &plan)?;
         let input = model.graph.input_shape();
+        let (width, height) = (input.w, input.h);
+        let normalization = model.normalization;
         Ok(Session {
             model: model.clone(),
             batch,
-            texture: TexturePreprocessor::new(&self.ctx, input.w, input.h, model.normalization),
+            texture: TexturePreprocessor::new(&self.ctx, width, height, normalization, precision),
             executor,
             device: self.ctx.device.clone(),
         })
     }
 
     /// The plan for the largest batch up to `batch` whose every slot fits one binding.
-    fn plan_within_limits(&self, model: &Model, batch: usize) -> Result<Plan> {
+    fn plan_within_limits(
+        &self,
+        model: &Model,
+        batch: usize,
+        precision: Precision,
+    ) -> Result<Plan> {
+        let plan = |batch| Plan::build_with_precision(&model.graph, batch, precision);
         if batch <= 1 {
-            return Plan::build(&model.graph, batch);
+            return plan(batch);
         }
-        let single = Plan::build(&model.graph, 1)?;
+        let single = plan(1)?;
         let per_image = single
             .slots
             .iter()
@@ -181,7 +200,7 @@ impl Runtime {
             )));
         }
         let fitting = usize::try_from(limit / per_image.max(1)).unwrap_or(usize::MAX);
-        Plan::build(&model.graph, batch.min(fitting).max(1))
+        plan(batch.min(fitting).max(1))
     }
 }
 

@@ -6,10 +6,21 @@ use rand::{Rng, SeedableRng};
 use crate::gpu::{Executor, GpuContext};
 use crate::graph::Graph;
 use crate::plan::Plan;
-use crate::Result;
+use crate::{Precision, Result};
 
 /// Relative tolerance: max |gpu − cpu| over a layer, divided by the layer's max |cpu|.
 pub const TOLERANCE: f32 = 1e-4;
+/// The same with f16 storage: every stored value is rounded to 11 significant bits
+/// (relative error up to 4.9e-4), and the rounding compounds from layer to layer.
+pub const F16_TOLERANCE: f32 = 3e-2;
+
+/// The tolerance [`verify_graph`] applies at `precision`.
+pub fn tolerance(precision: Precision) -> f32 {
+    match precision {
+        Precision::F32 => TOLERANCE,
+        Precision::F16 => F16_TOLERANCE,
+    }
+}
 
 /// Comparison of one GPU step's output with the CPU value of the same tensor.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -27,6 +38,7 @@ pub struct LayerDiff {
 pub struct VerifyReport {
     pub adapter: String,
     pub batch: usize,
+    pub precision: Precision,
     pub max_abs_diff: f32,
     pub max_rel_diff: f32,
     pub tolerance: f32,
@@ -51,8 +63,9 @@ pub fn verify_graph(
     graph: &Graph,
     batch: usize,
     input: &[f32],
+    precision: Precision,
 ) -> Result<VerifyReport> {
-    let plan = Plan::build(graph, batch)?;
+    let plan = Plan::build_with_precision(graph, batch, precision)?;
     let executor = Executor::new(ctx, &plan)?;
     let gpu = executor.run_probed(input)?;
     let cpu = crate::cpu::run(graph, input, batch)?;
@@ -71,10 +84,11 @@ pub fn verify_graph(
     Ok(VerifyReport {
         adapter: ctx.adapter_info.name.clone(),
         batch,
+        precision,
         max_abs_diff,
         max_rel_diff,
-        tolerance: TOLERANCE,
-        passed: max_rel_diff <= TOLERANCE,
+        tolerance: tolerance(precision),
+        passed: max_rel_diff <= tolerance(precision),
         dispatches: plan.dispatch_count(),
         buffers: plan.buffer_count(),
         peak_activation_bytes: plan.peak_activation_bytes(),

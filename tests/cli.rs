@@ -22,12 +22,19 @@ fn stderr(output: &Output) -> String {
 
 #[test]
 fn classify_json_names_a_cat_for_chelsea() {
+    for precision in ["f32", "f16"] {
+        classify_samples(precision);
+    }
+}
+
+fn classify_samples(precision: &str) {
     let (Some(_), Some(shared)) = (common::runtime(), common::shared_dir()) else {
         return;
     };
     let models = shared.join("models");
     let output = Command::new(env!("CARGO_BIN_EXE_mobilenet-wgpu"))
         .args(["classify", "--json", "--top", "3", "--batch", "2"])
+        .args(["--precision", precision])
         .args([
             "samples/chelsea.png",
             "samples/coffee.png",
@@ -123,7 +130,7 @@ fn run_writes_logits_for_any_batch() {
 
 #[test]
 fn bad_input_gives_a_clear_error_and_a_failure_exit() {
-    let cases: [(&[&str], &str); 5] = [
+    let cases: [(&[&str], &str); 6] = [
         (
             &["classify", "--arch", "v2", "no-such-photo.png"],
             "no-such-photo.png",
@@ -140,6 +147,10 @@ fn bad_input_gives_a_clear_error_and_a_failure_exit() {
         (
             &["--backend", "foo", "verify", "--arch", "v2"],
             "unknown backend `foo`",
+        ),
+        (
+            &["info", "--arch", "v2", "--precision", "f64"],
+            "unknown precision `f64`",
         ),
     ];
     for (args, expected) in cases {

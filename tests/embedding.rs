@@ -13,7 +13,7 @@ use mobilenet_wgpu::model::{Model, Normalization};
 use mobilenet_wgpu::models::{Arch, ArchConfig};
 use mobilenet_wgpu::plan::Plan;
 use mobilenet_wgpu::runtime::{Output, Runtime, Session};
-use mobilenet_wgpu::Error;
+use mobilenet_wgpu::{Error, Precision};
 
 const FORMATS: [wgpu::TextureFormat; 4] = [
     wgpu::TextureFormat::Rgba8Unorm,
@@ -71,6 +71,31 @@ fn texture_preprocessing_equals_cpu_preprocessing() {
             }
         }
     }
+}
+
+#[test]
+fn texture_preprocessing_writes_f16_inputs() {
+    let Some(runtime) = common::runtime() else {
+        return;
+    };
+    if !runtime
+        .context()
+        .device
+        .features()
+        .contains(wgpu::Features::SHADER_F16)
+    {
+        eprintln!("skipping: the adapter has no SHADER_F16");
+        return;
+    }
+    let model = identity_model(224, quant_normalization());
+    let session = runtime
+        .session_with_precision(&model, 1, Precision::F16)
+        .expect("session");
+    let (name, photo) = &photos()[0];
+    let texture = upload(runtime, photo, FORMATS[0], READABLE[0]);
+    let output = session.run_texture(&texture).expect("run_texture");
+    let cpu = cpu_input(&model, photo);
+    assert_within_one_level(&output.data, &cpu, &format!("{name} stored as f16"));
 }
 
 #[test]

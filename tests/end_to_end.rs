@@ -1,25 +1,31 @@
 //! Every builder architecture end to end at a small resolution: the planned, fused GPU
-//! path against the CPU reference on the unfused graph, layer by layer, ≤ 1e-4 relative.
+//! path against the CPU reference on the unfused graph, layer by layer, ≤ 1e-4 relative
+//! (f32 storage) or within the f16 tolerance (f16 storage).
 
 mod common;
 
 use mobilenet_wgpu::models::{build, Arch, ArchConfig, Head};
 use mobilenet_wgpu::verify::{random_input, verify_graph};
+use mobilenet_wgpu::Precision;
 
 fn check(config: &ArchConfig, batch: usize) {
+    check_at(config, batch, Precision::F32);
+}
+
+fn check_at(config: &ArchConfig, batch: usize, precision: Precision) {
     let Some(runtime) = common::runtime() else {
         return;
     };
     let graph = build(config, 3).expect("builder");
     let input = random_input(&graph, batch, 11);
-    let report = verify_graph(runtime.context(), &graph, batch, &input).expect("verify");
+    let report = verify_graph(runtime.context(), &graph, batch, &input, precision).expect("verify");
     let worst = report
         .layers
         .iter()
         .max_by(|a, b| a.max_rel_diff.total_cmp(&b.max_rel_diff));
     assert!(
         report.passed,
-        "{} batch {batch}: max relative diff {} at {:?}",
+        "{} batch {batch} {precision}: max relative diff {} at {:?}",
         config.arch,
         report.max_rel_diff,
         worst.map(|l| &l.name)
@@ -64,4 +70,25 @@ fn v3_large_and_small_with_seed_article_options() {
 #[test]
 fn v2_k7_on_cifar_shape() {
     check(&ArchConfig::new(Arch::V2K7), 3);
+}
+
+#[test]
+fn f16_storage_on_every_builder() {
+    let Some(runtime) = common::runtime() else {
+        return;
+    };
+    if !runtime
+        .context()
+        .device
+        .features()
+        .contains(wgpu::Features::SHADER_F16)
+    {
+        eprintln!("skipping: the adapter has no SHADER_F16");
+        return;
+    }
+    check_at(&config(Arch::V1, 0.5, 64), 2, Precision::F16);
+    check_at(&config(Arch::V2, 1.0, 64), 1, Precision::F16);
+    check_at(&config(Arch::V3Large, 1.0, 64), 1, Precision::F16);
+    check_at(&config(Arch::V3Small, 1.0, 64), 3, Precision::F16);
+    check_at(&ArchConfig::new(Arch::V2K7), 1, Precision::F16);
 }

@@ -5,48 +5,9 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
-use mobilenet_wgpu::model::Model;
-use mobilenet_wgpu::{preprocess, verify};
-
-/// The interpreter's top-5 class indices per (model, image), best first.
-fn expected_top5(shared: &Path) -> BTreeMap<(String, String), Vec<usize>> {
-    let text =
-        std::fs::read_to_string(shared.join("expected/tflite_top5.tsv")).expect("tflite_top5.tsv");
-    let mut top5: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
-    for line in text.lines().skip(1) {
-        let fields: Vec<&str> = line.split('\t').collect();
-        let class: usize = fields[3].parse().expect("class index");
-        top5.entry((fields[0].to_string(), fields[1].to_string()))
-            .or_default()
-            .push(class);
-    }
-    top5
-}
-
-/// Loads a model named as in the expected file (`a+b` names a chain of two files).
-fn load(shared: &Path, name: &str) -> Model {
-    let models = shared.join("models");
-    let paths: Vec<String> = match name.split_once('+') {
-        Some((first, second)) => {
-            let prefix = first
-                .rsplit_once("_embedding_extractor")
-                .map_or(first, |p| p.0);
-            vec![
-                format!("{first}.tflite"),
-                format!("{prefix}_{second}.tflite"),
-            ]
-        }
-        None => vec![format!("{name}.tflite")],
-    };
-    let paths: Vec<String> = paths
-        .iter()
-        .map(|p| models.join(p).display().to_string())
-        .collect();
-    let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
-    Model::chain(&refs).unwrap_or_else(|e| panic!("{name}: {e}"))
-}
+use common::shared_models::{expected_top5, load};
+use mobilenet_wgpu::{preprocess, verify, Precision};
 
 #[test]
 fn top1_matches_the_tflite_interpreter_on_every_photo() {
@@ -117,7 +78,8 @@ fn gpu_matches_cpu_reference_on_every_real_model() {
         let model = load(&shared, &name);
         let input = verify::random_input(&model.graph, 1, 7);
         let report =
-            verify::verify_graph(runtime.context(), &model.graph, 1, &input).expect("verify");
+            verify::verify_graph(runtime.context(), &model.graph, 1, &input, Precision::F32)
+                .expect("verify");
         eprintln!("{name}: max relative diff {:.2e}", report.max_rel_diff);
         assert!(
             report.passed,

@@ -1,30 +1,48 @@
-//! Every shader module, composed exactly as the runtime composes it, parses and passes
-//! naga's full validation, and defines every entry point the runtime creates.
+//! Every shader module, composed exactly as the runtime composes it at each storage
+//! precision, parses and passes naga's full validation, and defines every entry point the
+//! runtime creates.
 
-use mobilenet_wgpu::gpu::shader_sources;
+use mobilenet_wgpu::gpu::{shader_sources, ComposedShader};
+use mobilenet_wgpu::Precision;
 
-fn validate(name: &str, source: &str) -> naga::Module {
+/// Every module at every precision, with the capabilities that precision needs.
+fn all_shaders() -> Vec<(ComposedShader, naga::valid::Capabilities)> {
+    [
+        (Precision::F32, naga::valid::Capabilities::empty()),
+        (
+            Precision::F16,
+            naga::valid::Capabilities::SHADER_FLOAT16
+                | naga::valid::Capabilities::SHADER_FLOAT16_IN_FLOAT32,
+        ),
+    ]
+    .into_iter()
+    .flat_map(|(precision, caps)| {
+        shader_sources(precision)
+            .into_iter()
+            .map(move |s| (s, caps))
+    })
+    .collect()
+}
+
+fn validate(name: &str, source: &str, caps: naga::valid::Capabilities) -> naga::Module {
     let module = naga::front::wgsl::parse_str(source)
         .unwrap_or_else(|e| panic!("{name}.wgsl does not parse:\n{}", e.emit_to_string(source)));
-    naga::valid::Validator::new(
-        naga::valid::ValidationFlags::all(),
-        naga::valid::Capabilities::empty(),
-    )
-    .validate(&module)
-    .unwrap_or_else(|e| panic!("{name}.wgsl is invalid:\n{}", e.emit_to_string(source)));
+    naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
+        .validate(&module)
+        .unwrap_or_else(|e| panic!("{name}.wgsl is invalid:\n{}", e.emit_to_string(source)));
     module
 }
 
 #[test]
 fn every_shader_validates_with_its_entry_points() {
-    let shaders = shader_sources();
+    let shaders = all_shaders();
     assert!(
-        shaders.len() >= 7,
-        "expected one module per kernel file, got {}",
+        shaders.len() >= 2 * 7,
+        "expected one module per kernel file and precision, got {}",
         shaders.len()
     );
-    for shader in &shaders {
-        let module = validate(shader.name, &shader.source);
+    for (shader, caps) in &shaders {
+        let module = validate(shader.name, &shader.source, *caps);
         for entry in shader.entry_points {
             let found = module.entry_points.iter().find(|e| e.name == *entry);
             let found = found
@@ -41,7 +59,7 @@ fn every_shader_validates_with_its_entry_points() {
 
 #[test]
 fn every_shader_starts_with_the_common_prelude() {
-    for shader in shader_sources() {
+    for (shader, _) in all_shaders() {
         assert!(
             shader.source.contains("fn store(ep: Epilogue"),
             "{} lacks the epilogue",
@@ -52,8 +70,8 @@ fn every_shader_starts_with_the_common_prelude() {
 
 #[test]
 fn workgroup_sizes_stay_within_64_to_256() {
-    for shader in shader_sources() {
-        let module = validate(shader.name, &shader.source);
+    for (shader, caps) in all_shaders() {
+        let module = validate(shader.name, &shader.source, caps);
         for entry in &module.entry_points {
             let threads: u32 = entry.workgroup_size.iter().product();
             assert!(

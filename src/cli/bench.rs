@@ -111,7 +111,7 @@ pub fn execute(args: &BenchArgs, backend: Option<&str>) -> Result<ExitCode> {
     let ctx = open_gpu(backend)?;
     let device_ms = elapsed_ms(start);
     let start = Instant::now();
-    let plan = Plan::build(&model.graph, args.batch)?;
+    let plan = Plan::build_with_precision(&model.graph, args.batch, args.model.precision)?;
     let plan_ms = elapsed_ms(start);
     let start = Instant::now();
     let executor = Executor::new(&ctx, &plan)?;

@@ -53,7 +53,7 @@ pub fn execute(args: &ClassifyArgs, backend: Option<&str>) -> Result<ExitCode> {
     }
     let runtime = open_runtime(backend)?;
     let batch = args.batch.min(args.images.len());
-    let session = runtime.session(&model, batch)?;
+    let session = runtime.session_with_precision(&model, batch, args.model.precision)?;
     if !args.json {
         println!("{} on {}", model.name, runtime.adapter_name());
     }

@@ -71,7 +71,7 @@ struct Info<'a> {
 pub fn execute(args: &InfoArgs) -> Result<ExitCode> {
     let model = args.model.load(None)?;
     let graph = &model.graph;
-    let plan = Plan::build(graph, args.batch)?;
+    let plan = Plan::build_with_precision(graph, args.batch, args.model.precision)?;
     let layers = graph
         .nodes()
         .iter()

@@ -95,7 +95,7 @@ pub fn execute(args: &ProfileArgs, backend: Option<&str>) -> Result<ExitCode> {
     }
     let model = args.model.load(Some(hub::DEFAULT_MODEL))?;
     let ctx = open_gpu(backend)?;
-    let plan = Plan::build(&model.graph, args.batch)?;
+    let plan = Plan::build_with_precision(&model.graph, args.batch, args.model.precision)?;
     let input = random_input(&model.graph, args.batch, args.model.seed);
     let timing = if args.wall_clock {
         Timing::WallClock

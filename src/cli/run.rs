@@ -51,7 +51,7 @@ pub fn execute(args: &RunArgs, backend: Option<&str>) -> Result<ExitCode> {
         ..model
     };
     let output = open_runtime(backend)?
-        .session(&model, batch)?
+        .session_with_precision(&model, batch, args.model.precision)?
         .run(&input)?
         .data;
     let out = graph.output_shape();

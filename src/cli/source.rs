@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use mobilenet_wgpu::model::Model;
 use mobilenet_wgpu::models::{Arch, ArchConfig, Head};
-use mobilenet_wgpu::{hub, import, Error, Result};
+use mobilenet_wgpu::{hub, import, Error, Precision, Result};
 
 /// Selects a model: `--model` (repeatable to chain files) or `--arch` with its options.
 #[derive(Args, Clone, Debug)]
@@ -37,6 +37,10 @@ pub struct ModelArgs {
     /// V3-Small: 1280-wide last layer instead of 1024.
     #[arg(long, requires = "arch")]
     pub small_head_1280: bool,
+    /// GPU storage of activations and weights: f32, or f16 (needs SHADER_F16; arithmetic
+    /// stays f32).
+    #[arg(long, default_value_t = Precision::F32)]
+    pub precision: Precision,
 }
 
 impl ModelArgs {

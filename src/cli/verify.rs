@@ -24,7 +24,8 @@ pub fn execute(args: &VerifyArgs, backend: Option<&str>) -> Result<ExitCode> {
     let model = args.model.load(None)?;
     let ctx = open_gpu(backend)?;
     let input = random_input(&model.graph, args.batch, args.model.seed);
-    let report = verify_graph(&ctx, &model.graph, args.batch, &input)?;
+    let precision = args.model.precision;
+    let report = verify_graph(&ctx, &model.graph, args.batch, &input, precision)?;
     if args.json {
         print_json(&report)?;
     } else {
@@ -38,7 +39,10 @@ pub fn execute(args: &VerifyArgs, backend: Option<&str>) -> Result<ExitCode> {
 }
 
 fn print_table(name: &str, report: &VerifyReport) {
-    println!("{name} on {} (batch {})", report.adapter, report.batch);
+    println!(
+        "{name} on {} (batch {}, {} storage)",
+        report.adapter, report.batch, report.precision
+    );
     println!(
         "{:<48} {:<16} {:>14} {:>12} {:>12}",
         "layer", "kernel", "output", "max abs", "max rel"

@@ -13,8 +13,9 @@ use super::pipeline::{bind_group, captured, PipelineCache};
 use super::readback::Readback;
 use crate::error::{Error, Result};
 use crate::plan::{Plan, Step, TensorRef};
+use crate::Precision;
 
-/// Bytes of one f32.
+/// Bytes of one f32 (bias is always f32), and the copy-size alignment.
 const F32: u64 = 4;
 
 /// A plan made ready to run on one device.
@@ -22,6 +23,7 @@ const F32: u64 = 4;
 pub struct Executor {
     ctx: GpuContext,
     batch: usize,
+    precision: Precision,
     input: TensorRef,
     output: TensorRef,
     slots: Vec<wgpu::Buffer>,
@@ -44,12 +46,15 @@ struct Dispatch {
 }
 
 /// An inference queued by [`Executor::enqueue`]: submission `index` copies its output
-/// into `buffer` (MAP_READ, `bytes` long), which belongs to this inference until it is
-/// dropped; then the buffer goes back to the executor's spares if it was read and unmapped.
+/// (`values` values at `precision`) into `buffer` (MAP_READ, `bytes` long), which belongs
+/// to this inference until it is dropped; then the buffer goes back to the executor's
+/// spares if it was read and unmapped.
 #[derive(Debug)]
 pub(crate) struct Submitted {
     pub buffer: wgpu::Buffer,
     pub bytes: u64,
+    pub values: usize,
+    pub precision: Precision,
     pub index: wgpu::SubmissionIndex,
     spares: Arc<Mutex<Vec<wgpu::Buffer>>>,
     unmapped_after_read: AtomicBool,
@@ -76,6 +81,7 @@ impl Executor {
     /// Compiles the plan's kernels, uploads its weights and allocates its buffers.
     pub fn new(ctx: &GpuContext, plan: &Plan) -> Result<Executor> {
         check_plan(plan)?;
+        check_precision(ctx, plan.precision)?;
         let device = &ctx.device;
         let limits = device.limits();
         let slots = plan
@@ -83,28 +89,29 @@ impl Executor {
             .iter()
             .enumerate()
             .map(|(i, slot)| {
-                let bytes = (slot.bytes as u64).max(16).next_multiple_of(F32);
+                let bytes = (slot.bytes as u64).max(16).next_multiple_of(16);
                 check_storage_size(&limits, bytes, &format!("activation slot {i}"))?;
                 Ok(storage_buffer(device, &format!("slot {i}"), bytes))
             })
             .collect::<Result<Vec<_>>>()?;
         let dummy = storage_buffer(device, "unused binding", 16);
-        let mut cache = PipelineCache::new(device);
+        let mut cache = PipelineCache::new(device, plan.precision);
         let dispatches = captured(device, "creating the plan's GPU resources", || {
             plan.steps
                 .iter()
-                .map(|step| prepare(ctx, &mut cache, &slots, &dummy, step, plan.batch))
+                .map(|step| prepare(ctx, &mut cache, &slots, &dummy, step, plan))
                 .collect::<Result<Vec<_>>>()
         })??;
         let largest = dispatches
             .iter()
             .map(|d| d.output)
             .chain([plan.output])
-            .map(|t| tensor_bytes(t, plan.batch));
+            .map(|t| copy_bytes(t, plan.batch, plan.precision));
         let readback = Readback::new(device, largest.max().unwrap_or(F32));
         Ok(Executor {
             ctx: ctx.clone(),
             batch: plan.batch,
+            precision: plan.precision,
             input: plan.input,
             output: plan.output,
             slots,
@@ -118,6 +125,11 @@ impl Executor {
     /// Batch size the plan was built for.
     pub fn batch(&self) -> usize {
         self.batch
+    }
+
+    /// How activations and weights are stored.
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// Runs one inference on `input` (NHWC, `batch` images) and returns the output.
@@ -170,7 +182,7 @@ impl Executor {
         fill: impl FnOnce(&mut wgpu::CommandEncoder, &wgpu::Buffer),
     ) -> Result<Submitted> {
         let device = &self.ctx.device;
-        let bytes = tensor_bytes(self.output, self.batch);
+        let bytes = copy_bytes(self.output, self.batch, self.precision);
         let buffer = self.output_buffer(bytes);
         let index = captured(device, "running the plan", || {
             let mut encoder = device.create_command_encoder(&Default::default());
@@ -185,6 +197,8 @@ impl Executor {
         Ok(Submitted {
             buffer,
             bytes,
+            values: self.output.shape.len() * self.batch,
+            precision: self.precision,
             index,
             spares: Arc::clone(&self.spare_outputs),
             unmapped_after_read: AtomicBool::new(false),
@@ -233,9 +247,11 @@ impl Executor {
                 self.input.shape
             )));
         }
+        let mut bytes = self.precision.encode(input);
+        bytes.resize(bytes.len().next_multiple_of(F32 as usize), 0);
         self.ctx
             .queue
-            .write_buffer(&self.slots[self.input.slot], 0, bytemuck::cast_slice(input));
+            .write_buffer(&self.slots[self.input.slot], 0, &bytes);
         Ok(())
     }
 
@@ -246,7 +262,7 @@ impl Executor {
         result: TensorRef,
     ) -> Result<Vec<f32>> {
         let device = &self.ctx.device;
-        let bytes = tensor_bytes(result, self.batch);
+        let bytes = copy_bytes(result, self.batch, self.precision);
         captured(device, "running the plan", || {
             let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
                 label: Some("inference"),
@@ -259,7 +275,10 @@ impl Executor {
                 .record_copy(&mut encoder, &self.slots[result.slot], bytes);
             self.ctx.queue.submit([encoder.finish()]);
         })?;
-        self.readback.read(device, bytes)
+        let stored = self.readback.read(device, bytes)?;
+        let mut values = self.precision.decode(&stored);
+        values.truncate(result.shape.len() * self.batch);
+        Ok(values)
     }
 }
 
@@ -270,11 +289,11 @@ fn prepare(
     slots: &[wgpu::Buffer],
     dummy: &wgpu::Buffer,
     step: &Step,
-    batch: usize,
+    plan: &Plan,
 ) -> Result<Dispatch> {
     let device = &ctx.device;
     let limits = device.limits();
-    let launch: Launch = kernels::launch(step, batch)?;
+    let launch: Launch = kernels::launch(step, plan.batch)?;
     let pipeline = cache.get(launch.shader, launch.entry, &launch.constants)?;
     let workgroups = launch
         .grid
@@ -287,12 +306,16 @@ fn prepare(
     let weights = match &launch.weights {
         Weights::None => dummy.clone(),
         Weights::Data(values) => {
-            constant_buffer(device, &limits, &format!("{} weights", step.name), values)?
+            let stored = plan.precision.encode(values);
+            constant_buffer(device, &limits, &format!("{} weights", step.name), &stored)?
         }
         Weights::StepInput(i) => slots[step.inputs[*i].slot].clone(),
     };
     let bias = match &launch.bias {
-        Some(values) => constant_buffer(device, &limits, &format!("{} bias", step.name), values)?,
+        Some(values) => {
+            let label = format!("{} bias", step.name);
+            constant_buffer(device, &limits, &label, bytemuck::cast_slice(values))?
+        }
         None => dummy.clone(),
     };
     let residual = step.residual.map_or(dummy, |r| &slots[r.slot]);
@@ -319,7 +342,7 @@ fn check_plan(plan: &Plan) -> Result<()> {
     let fits = |t: &TensorRef| {
         plan.slots
             .get(t.slot)
-            .is_some_and(|s| tensor_bytes(*t, plan.batch) as usize <= s.bytes)
+            .is_some_and(|s| t.shape.len() * plan.batch * plan.precision.bytes() <= s.bytes)
     };
     for t in [&plan.input, &plan.output] {
         if !fits(t) {
@@ -347,8 +370,21 @@ fn check_plan(plan: &Plan) -> Result<()> {
     Ok(())
 }
 
-fn tensor_bytes(t: TensorRef, batch: usize) -> u64 {
-    (t.shape.len() * batch) as u64 * F32
+/// Bytes copied out of `t`'s slot to read it: its size rounded up to the copy alignment
+/// (slots are allocated in whole multiples of it).
+fn copy_bytes(t: TensorRef, batch: usize, precision: Precision) -> u64 {
+    ((t.shape.len() * batch * precision.bytes()) as u64).next_multiple_of(F32)
+}
+
+/// Refuses f16 storage on an adapter that cannot run it.
+fn check_precision(ctx: &GpuContext, precision: Precision) -> Result<()> {
+    if precision == Precision::F16 && !ctx.device.features().contains(wgpu::Features::SHADER_F16) {
+        return Err(Error::DeviceLimit(format!(
+            "{} has no SHADER_F16 feature: use --precision f32",
+            ctx.adapter_info.name
+        )));
+    }
+    Ok(())
 }
 
 fn check_storage_size(limits: &wgpu::Limits, bytes: u64, what: &str) -> Result<()> {
@@ -375,18 +411,21 @@ fn storage_buffer(device: &wgpu::Device, label: &str, bytes: u64) -> wgpu::Buffe
     })
 }
 
-/// Uploads constant data (weights, bias) into a read-only storage buffer.
+/// Uploads constant data (weights, bias) into a read-only storage buffer, padded to
+/// whole 16-byte vectors so a vec4 view of f16 data covers every value.
 fn constant_buffer(
     device: &wgpu::Device,
     limits: &wgpu::Limits,
     label: &str,
-    values: &[f32],
+    bytes: &[u8],
 ) -> Result<wgpu::Buffer> {
-    check_storage_size(limits, values.len() as u64 * F32, label)?;
+    let mut contents = bytes.to_vec();
+    contents.resize(bytes.len().max(16).next_multiple_of(16), 0);
+    check_storage_size(limits, contents.len() as u64, label)?;
     Ok(
         device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(label),
-            contents: bytemuck::cast_slice(values),
+            contents: &contents,
             usage: wgpu::BufferUsages::STORAGE,
         }),
     )

@@ -1,8 +1,9 @@
 //! GPU execution: device setup, one module per kernel, the executor.
 //!
-//! Every kernel is one WGSL file under `shaders/`, compiled with `shaders/common.wgsl`
-//! prepended; there is one pipeline per (file, entry point), and per-step shapes live in
-//! uniform buffers, so a whole model needs only a handful of pipelines.
+//! Every kernel is one WGSL file under `shaders/`, compiled with the storage precision's
+//! types and `shaders/common.wgsl` prepended; there is one pipeline per (file, entry point,
+//! override constants), and per-step shapes live in uniform buffers, so a whole model
+//! needs only a handful of pipelines.
 
 mod context;
 mod executor;
@@ -26,19 +27,19 @@ pub(crate) use texture::TexturePreprocessor;
 pub struct ComposedShader {
     /// The kernel file's name without extension, e.g. `"pointwise"`.
     pub name: &'static str,
-    /// `shaders/common.wgsl` followed by the kernel file.
+    /// The precision header and `shaders/common.wgsl` followed by the kernel file.
     pub source: String,
     /// Entry points the runtime may create pipelines for.
     pub entry_points: &'static [&'static str],
 }
 
-/// Every shader module the runtime can compile (for offline validation).
-pub fn shader_sources() -> Vec<ComposedShader> {
+/// Every shader module the runtime can compile at `precision` (for offline validation).
+pub fn shader_sources(precision: crate::Precision) -> Vec<ComposedShader> {
     kernels::SHADERS
         .iter()
         .map(|file| ComposedShader {
             name: file.name,
-            source: file.compose(),
+            source: file.compose(precision),
             entry_points: file.entry_points,
         })
         .collect()

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use crate::error::{Error, Result};
+use crate::Precision;
 
 /// Shared by every kernel file: the epilogue, activations and binding declarations.
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
@@ -25,9 +26,10 @@ pub(crate) struct ShaderFile {
 }
 
 impl ShaderFile {
-    /// The module exactly as compiled: common.wgsl followed by the kernel file.
-    pub fn compose(&self) -> String {
-        format!("{COMMON}\n{}", self.source)
+    /// The module exactly as compiled: the precision's storage types, common.wgsl, then
+    /// the kernel file.
+    pub fn compose(&self, precision: Precision) -> String {
+        format!("{}{COMMON}\n{}", precision.wgsl_header(), self.source)
     }
 }
 
@@ -72,6 +74,7 @@ type PipelineKey = (&'static str, &'static str, Constants);
 /// override constants), all sharing one bind-group layout.
 pub(crate) struct PipelineCache {
     device: wgpu::Device,
+    precision: Precision,
     pub layout: wgpu::BindGroupLayout,
     pipeline_layout: wgpu::PipelineLayout,
     modules: HashMap<&'static str, wgpu::ShaderModule>,
@@ -79,7 +82,7 @@ pub(crate) struct PipelineCache {
 }
 
 impl PipelineCache {
-    pub fn new(device: &wgpu::Device) -> Self {
+    pub fn new(device: &wgpu::Device, precision: Precision) -> Self {
         let entries: Vec<wgpu::BindGroupLayoutEntry> =
             (0..BINDINGS as u32).map(layout_entry).collect();
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
@@ -93,6 +96,7 @@ impl PipelineCache {
         });
         PipelineCache {
             device: device.clone(),
+            precision,
             layout,
             pipeline_layout,
             modules: HashMap::new(),
@@ -118,7 +122,7 @@ impl PipelineCache {
                 let module = captured(&device, &format!("compiling {}.wgsl", shader.name), || {
                     device.create_shader_module(wgpu::ShaderModuleDescriptor {
                         label: Some(shader.name),
-                        source: wgpu::ShaderSource::Wgsl(shader.compose().into()),
+                        source: wgpu::ShaderSource::Wgsl(shader.compose(self.precision).into()),
                     })
                 })?;
                 self.modules.insert(shader.name, module.clone());

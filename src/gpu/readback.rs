@@ -31,8 +31,8 @@ impl Readback {
         encoder.copy_buffer_to_buffer(source, 0, &self.buffer, 0, bytes);
     }
 
-    /// Waits for submitted work, then reads the first `bytes` as f32s.
-    pub fn read(&self, device: &wgpu::Device, bytes: u64) -> Result<Vec<f32>> {
+    /// Waits for submitted work, then reads the first `bytes`.
+    pub fn read(&self, device: &wgpu::Device, bytes: u64) -> Result<Vec<u8>> {
         let slice = self.buffer.slice(..bytes);
         let (sender, receiver) = mpsc::channel();
         slice.map_async(wgpu::MapMode::Read, move |result| {
@@ -50,9 +50,7 @@ impl Readback {
             let view = slice
                 .get_mapped_range()
                 .map_err(|e| Error::Gpu(format!("reading back results: {e}")))?;
-            view.chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect()
+            view.to_vec()
         };
         self.buffer.unmap();
         Ok(values)

@@ -18,6 +18,7 @@ use super::pipeline::{captured, Grid};
 use crate::error::{Error, Result};
 use crate::model::Normalization;
 use crate::preprocess::{center_square_region, resampling_taps, Taps};
+use crate::Precision;
 
 const SHADER: &str = include_str!("../../shaders/preprocess.wgsl");
 
@@ -68,6 +69,8 @@ pub(crate) struct TexturePreprocessor {
     width: usize,
     height: usize,
     normalization: Normalization,
+    /// Storage precision of the model input it writes.
+    precision: Precision,
     /// Pipelines (built on first use) and the resources of the last texture size seen.
     state: Mutex<State>,
 }
@@ -108,12 +111,14 @@ impl TexturePreprocessor {
         width: usize,
         height: usize,
         normalization: Normalization,
+        precision: Precision,
     ) -> Self {
         TexturePreprocessor {
             ctx: ctx.clone(),
             width,
             height,
             normalization,
+            precision,
             state: Mutex::new(State::default()),
         }
     }
@@ -141,7 +146,7 @@ impl TexturePreprocessor {
         captured(device, "compiling preprocess.wgsl", || {
             let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
                 label: Some("preprocess"),
-                source: wgpu::ShaderSource::Wgsl(SHADER.into()),
+                source: wgpu::ShaderSource::Wgsl(source(self.precision).into()),
             });
             let pipeline = |entry: &str| {
                 device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
@@ -308,19 +313,30 @@ fn storage(device: &wgpu::Device, label: &str, bytes: u64, copy_dst: bool) -> wg
     })
 }
 
+/// preprocess.wgsl as compiled for a model stored at `precision`.
+fn source(precision: Precision) -> String {
+    format!("{}{SHADER}", precision.wgsl_header())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn shader_validates() {
-        let module = naga::front::wgsl::parse_str(SHADER).expect("preprocess.wgsl parses");
-        naga::valid::Validator::new(
-            naga::valid::ValidationFlags::all(),
-            naga::valid::Capabilities::empty(),
-        )
-        .validate(&module)
-        .expect("preprocess.wgsl validates");
+        use naga::valid::Capabilities;
+        let f16 = Capabilities::SHADER_FLOAT16 | Capabilities::SHADER_FLOAT16_IN_FLOAT32;
+        for (precision, caps) in [
+            (Precision::F32, Capabilities::empty()),
+            (Precision::F16, f16),
+        ] {
+            let module =
+                naga::front::wgsl::parse_str(&source(precision)).expect("preprocess.wgsl parses");
+            naga::valid::Validator::new(naga::valid::ValidationFlags::all(), caps)
+                .validate(&module)
+                .expect("preprocess.wgsl validates");
+        }
+        let module = naga::front::wgsl::parse_str(&source(Precision::F32)).expect("parses");
         for entry in [
             "horizontal_from_texture",
             "horizontal_from_buffer",

@@ -9,6 +9,7 @@ use super::fuse::storage;
 use super::{Plan, Step, TensorRef};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, TensorId};
+use crate::Precision;
 
 /// One storage buffer of the pool.
 #[derive(Clone, Debug, serde::Serialize)]
@@ -28,7 +29,12 @@ struct Lifetime {
 }
 
 /// Binds every tensor of `steps` to a slot and assembles the plan.
-pub(super) fn assign(folded: &Folded, mut steps: Vec<Step>, batch: usize) -> Result<Plan> {
+pub(super) fn assign(
+    folded: &Folded,
+    mut steps: Vec<Step>,
+    batch: usize,
+    precision: Precision,
+) -> Result<Plan> {
     let graph = &folded.graph;
     let output = storage(graph, graph.output());
     if output == graph.input() {
@@ -41,7 +47,7 @@ pub(super) fn assign(folded: &Folded, mut steps: Vec<Step>, batch: usize) -> Res
         return Err(Error::graph("output", "the graph has no computing layer"));
     }
     let lifetimes = liveness(graph, &steps, output)?;
-    let (slots, slot_of) = allocate(graph, &lifetimes, batch)?;
+    let (slots, slot_of) = allocate(graph, &lifetimes, batch, precision)?;
     for step in &mut steps {
         let refs = step
             .inputs
@@ -65,6 +71,7 @@ pub(super) fn assign(folded: &Folded, mut steps: Vec<Step>, batch: usize) -> Res
     };
     let mut plan = Plan {
         batch,
+        precision,
         steps,
         slots,
         input,
@@ -123,13 +130,14 @@ fn allocate(
     graph: &Graph,
     lifetimes: &[Lifetime],
     batch: usize,
+    precision: Precision,
 ) -> Result<(Vec<Slot>, Vec<usize>)> {
     let mut slots: Vec<Slot> = Vec::new();
     // Last step at which each slot's current tensor is live; `None` = never free again.
     let mut busy_until: Vec<Option<usize>> = Vec::new();
     let mut slot_of = vec![usize::MAX; graph.nodes().len()];
     for life in lifetimes {
-        let bytes = tensor_bytes(graph, life.tensor, batch)?;
+        let bytes = tensor_bytes(graph, life.tensor, batch, precision)?;
         let free: Vec<usize> = (0..slots.len())
             .filter(|&s| busy_until[s].is_some_and(|until| until < life.first))
             .collect();
@@ -157,13 +165,18 @@ fn best_fit(slots: &[Slot], free: &[usize], bytes: usize) -> Option<usize> {
     smallest_fitting.or_else(|| free.iter().copied().max_by_key(|&s| slots[s].bytes))
 }
 
-/// `batch × elements × 4` bytes of f32, refusing sizes that overflow.
-fn tensor_bytes(graph: &Graph, tensor: TensorId, batch: usize) -> Result<usize> {
+/// `batch × elements × bytes per value`, refusing sizes that overflow.
+fn tensor_bytes(
+    graph: &Graph,
+    tensor: TensorId,
+    batch: usize,
+    precision: Precision,
+) -> Result<usize> {
     graph
         .shape(tensor)
         .len()
         .checked_mul(batch)
-        .and_then(|n| n.checked_mul(4))
+        .and_then(|n| n.checked_mul(precision.bytes()))
         .ok_or_else(|| {
             let reason = format!(
                 "batch {batch} makes tensor {} too large",

@@ -10,6 +10,7 @@ mod fuse;
 mod memory;
 
 use crate::graph::{AvgPool, Conv2d, Dense, Graph, Shape, TensorId};
+use crate::Precision;
 
 pub use memory::Slot;
 
@@ -129,6 +130,8 @@ pub struct Step {
 #[derive(Clone, Debug)]
 pub struct Plan {
     pub batch: usize,
+    /// How activations and weights are stored; slot sizes follow it.
+    pub precision: Precision,
     pub steps: Vec<Step>,
     pub slots: Vec<Slot>,
     pub input: TensorRef,
@@ -136,8 +139,17 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Folds, fuses and assigns memory for `graph` at batch size `batch`.
+    /// Folds, fuses and assigns memory for `graph` at batch size `batch`, in f32.
     pub fn build(graph: &Graph, batch: usize) -> crate::Result<Plan> {
+        Plan::build_with_precision(graph, batch, Precision::F32)
+    }
+
+    /// [`build`](Self::build) with activations and weights stored at `precision`.
+    pub fn build_with_precision(
+        graph: &Graph,
+        batch: usize,
+        precision: Precision,
+    ) -> crate::Result<Plan> {
         if batch == 0 {
             return Err(crate::Error::InvalidArgument(
                 "batch size must be at least 1".into(),
@@ -145,7 +157,7 @@ impl Plan {
         }
         let folded = fold::fold_batch_norms(graph)?;
         let steps = fuse::select_kernels(&folded)?;
-        memory::assign(&folded, steps, batch)
+        memory::assign(&folded, steps, batch, precision)
     }
 
     pub fn dispatch_count(&self) -> usize {
@@ -156,7 +168,7 @@ impl Plan {
         self.slots.len()
     }
 
-    /// Bytes of all activation slots together (f32).
+    /// Bytes of all activation slots together, at the plan's precision.
     pub fn peak_activation_bytes(&self) -> usize {
         self.slots.iter().map(|s| s.bytes).sum()
     }

@@ -123,7 +123,9 @@ impl Pending {
                 .slice(..self.submitted.bytes)
                 .get_mapped_range()
                 .map_err(|e| Error::Gpu(format!("reading back results: {e}")))?;
-            bytemuck::pod_collect_to_vec(&view)
+            let mut values = self.submitted.precision.decode(&view);
+            values.truncate(self.submitted.values);
+            values
         };
         buffer.unmap();
         self.submitted.mark_read();

@@ -4,6 +4,7 @@
 
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod shared_models;
 pub mod textures;
 
 use std::path::{Path, PathBuf};

@@ -7,8 +7,9 @@ use super::super::kernels::{self, Launch, Weights, SHADERS};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, TensorId};
 use crate::plan::{Kernel, Plan, Step, TensorRef};
+use crate::Precision;
 
-/// Bytes of one f32.
+/// Bytes of one f32 (bias is always f32).
 const F32: u64 = 4;
 
 /// The static figures of one plan step.
@@ -62,8 +63,8 @@ pub(super) fn step_figures(
                 workgroups: [x, y],
                 output_shape: step.output.shape.to_string(),
                 macs: fused_macs(graph, step, &mut counted)?,
-                bytes_read: bytes_read(step, &launch, plan.batch),
-                bytes_written: bytes_written(step, plan.batch),
+                bytes_read: bytes_read(step, &launch, plan),
+                bytes_written: bytes_written(step, plan),
             })
         })
         .collect()
@@ -74,7 +75,7 @@ pub(super) fn step_figures(
 fn workgroup_sizes() -> Result<HashMap<(&'static str, &'static str), [u32; 3]>> {
     let mut sizes = HashMap::new();
     for file in SHADERS {
-        let module = naga::front::wgsl::parse_str(&file.compose())
+        let module = naga::front::wgsl::parse_str(&file.compose(Precision::F32))
             .map_err(|e| Error::Gpu(format!("parsing {}.wgsl: {e}", file.name)))?;
         for entry in file.entry_points {
             if let Some(point) = module.entry_points.iter().find(|p| p.name == *entry) {
@@ -104,20 +105,20 @@ fn fused_macs(graph: &Graph, step: &Step, counted: &mut HashSet<TensorId>) -> Re
     Ok(macs)
 }
 
-fn tensor_bytes(t: &TensorRef, batch: usize) -> u64 {
-    (t.shape.len() * batch) as u64 * F32
+fn tensor_bytes(t: &TensorRef, plan: &Plan) -> u64 {
+    (t.shape.len() * plan.batch * plan.precision.bytes()) as u64
 }
 
 /// Compulsory reads: every input and the residual once per image, weights and bias once.
-fn bytes_read(step: &Step, launch: &Launch, batch: usize) -> u64 {
+fn bytes_read(step: &Step, launch: &Launch, plan: &Plan) -> u64 {
     let activations: u64 = step
         .inputs
         .iter()
         .chain(&step.residual)
-        .map(|t| tensor_bytes(t, batch))
+        .map(|t| tensor_bytes(t, plan))
         .sum();
     let weights = match &launch.weights {
-        Weights::Data(values) => values.len() as u64 * F32,
+        Weights::Data(values) => (values.len() * plan.precision.bytes()) as u64,
         // Another input (already counted above) or nothing.
         Weights::None | Weights::StepInput(_) => 0,
     };
@@ -126,10 +127,10 @@ fn bytes_read(step: &Step, launch: &Launch, batch: usize) -> u64 {
 }
 
 /// A concat part writes only its own channels; every other kernel its whole output.
-fn bytes_written(step: &Step, batch: usize) -> u64 {
+fn bytes_written(step: &Step, plan: &Plan) -> u64 {
     match (&step.kernel, step.inputs.first()) {
-        (Kernel::ConcatPart { .. }, Some(part)) => tensor_bytes(part, batch),
-        _ => tensor_bytes(&step.output, batch),
+        (Kernel::ConcatPart { .. }, Some(part)) => tensor_bytes(part, plan),
+        _ => tensor_bytes(&step.output, plan),
     }
 }
 

@@ -1,0 +1,18 @@
+// Storage types at f16 precision, prepended to every kernel file (precision_f32.wgsl is
+// the f32 twin). Kernels load and store through these and compute in f32.
+enable f16;
+
+/// One stored value.
+alias Elem = f16;
+/// Four consecutive stored values (channels) packed in two u32 words: the same bytes as
+/// vec4<f16>, but two 32-bit loads instead of four 16-bit ones, which is what CPU
+/// adapters (lavapipe) pay for; on GPUs the unpacking is a couple of ALU instructions.
+alias Quad = vec2<u32>;
+
+fn unquad(q: Quad) -> vec4<f32> {
+    return vec4(unpack2x16float(q.x), unpack2x16float(q.y));
+}
+
+fn quad(v: vec4<f32>) -> Quad {
+    return vec2(pack2x16float(v.xy), pack2x16float(v.zw));
+}

@@ -1,0 +1,113 @@
+//! Storage precision of activations and weights on the GPU. Kernels always compute in
+//! f32; f16 halves the memory traffic and the activation memory, at about three decimal
+//! digits per stored value.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::{Error, Result};
+
+/// How activations and weights are stored in GPU buffers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// IEEE single precision (the reference).
+    #[default]
+    F32,
+    /// IEEE half precision storage, f32 arithmetic; needs `wgpu::Features::SHADER_F16`.
+    F16,
+}
+
+impl Precision {
+    /// Bytes per stored value.
+    pub fn bytes(self) -> usize {
+        match self {
+            Precision::F32 => 4,
+            Precision::F16 => 2,
+        }
+    }
+
+    /// WGSL put before every kernel file: the storage types `Elem` and `Quad` and their
+    /// conversions (`shaders/precision_*.wgsl`).
+    pub(crate) fn wgsl_header(self) -> &'static str {
+        match self {
+            Precision::F32 => include_str!("../shaders/precision_f32.wgsl"),
+            Precision::F16 => include_str!("../shaders/precision_f16.wgsl"),
+        }
+    }
+
+    /// `values` as stored on the GPU.
+    pub(crate) fn encode(self, values: &[f32]) -> Vec<u8> {
+        match self {
+            Precision::F32 => bytemuck::cast_slice(values).to_vec(),
+            Precision::F16 => {
+                let halves: Vec<half::f16> =
+                    values.iter().map(|&v| half::f16::from_f32(v)).collect();
+                bytemuck::cast_slice(&halves).to_vec()
+            }
+        }
+    }
+
+    /// Values stored on the GPU as f32s; a trailing partial value is ignored.
+    pub(crate) fn decode(self, bytes: &[u8]) -> Vec<f32> {
+        match self {
+            Precision::F32 => bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            Precision::F16 => bytes
+                .chunks_exact(2)
+                .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+                .collect(),
+        }
+    }
+}
+
+impl fmt::Display for Precision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Precision::F32 => "f32",
+            Precision::F16 => "f16",
+        })
+    }
+}
+
+impl FromStr for Precision {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "f32" | "fp32" => Ok(Precision::F32),
+            "f16" | "fp16" | "half" => Ok(Precision::F16),
+            _ => Err(Error::InvalidArgument(format!(
+                "unknown precision `{s}` (expected f32 or f16)"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f16_round_trips_to_three_digits_and_f32_exactly() {
+        let values = [0.0, -1.5, 2.71, 65504.0, 1e-3];
+        assert_eq!(
+            Precision::F32.decode(&Precision::F32.encode(&values)),
+            values
+        );
+        let halves = Precision::F16.decode(&Precision::F16.encode(&values));
+        assert_eq!(halves.len(), values.len());
+        for (h, v) in halves.iter().zip(values) {
+            assert!((h - v).abs() <= v.abs() * 1e-3, "{v} -> {h}");
+        }
+    }
+
+    #[test]
+    fn names_parse_and_print() {
+        assert_eq!("F16".parse::<Precision>().unwrap(), Precision::F16);
+        assert_eq!("f32".parse::<Precision>().unwrap().to_string(), "f32");
+        assert!("f64".parse::<Precision>().is_err());
+    }
+}

@@ -1,0 +1,77 @@
+//! f16 storage (`Precision::F16`) on every shared model and photo: the same top-1 as f32
+//! and every probability close to f32's.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::shared_models::{expected_top5, load};
+use mobilenet_wgpu::labels::top_k;
+use mobilenet_wgpu::{preprocess, Precision};
+
+/// Largest allowed |p_f16 − p_f32| over all classes of all photos. The goal is 1e-2; two
+/// models reach 1.8e-2 because rounding their weights to f16 alone moves a probability by
+/// that much (checked on the CPU reference with f16-rounded weights).
+const MAX_PROBABILITY_DIFF: f32 = 2e-2;
+
+#[test]
+fn f16_keeps_top1_and_probabilities_on_every_shared_model_and_photo() {
+    let (Some(runtime), Some(shared)) = (common::runtime(), common::shared_dir()) else {
+        return;
+    };
+    if !runtime
+        .context()
+        .device
+        .features()
+        .contains(wgpu::Features::SHADER_F16)
+    {
+        eprintln!("skipping: the adapter has no SHADER_F16");
+        return;
+    }
+    let expected = expected_top5(&shared);
+    let names: BTreeSet<&str> = expected.keys().map(|(m, _)| m.as_str()).collect();
+    let images: BTreeSet<&str> = expected.keys().map(|(_, i)| i.as_str()).collect();
+    for name in names {
+        let model = load(&shared, name);
+        let shape = model.graph.input_shape();
+        let mut input = Vec::new();
+        for image in &images {
+            let rgb = preprocess::load_image(&shared.join("images").join(image)).expect("photo");
+            input.extend(preprocess::preprocess(
+                &rgb,
+                shape.w,
+                shape.h,
+                &model.normalization,
+            ));
+        }
+        let run = |precision| {
+            let session = runtime
+                .session_with_precision(&model, images.len(), precision)
+                .expect("session");
+            session.run(&input).expect("inference")
+        };
+        let (full, half) = (run(Precision::F32), run(Precision::F16));
+        let max_diff = full
+            .data
+            .iter()
+            .zip(&half.data)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        let mut top1_equal = 0;
+        for i in 0..images.len() {
+            let best = |output: &mobilenet_wgpu::runtime::Output| {
+                top_k(output.image(i).expect("image"), 1, false)[0].index
+            };
+            top1_equal += usize::from(best(&full) == best(&half));
+        }
+        eprintln!(
+            "{name}: max |p_f16 - p_f32| = {max_diff:.2e}, top-1 equal {top1_equal}/{}",
+            images.len()
+        );
+        assert_eq!(top1_equal, images.len(), "{name}: f16 changes a top-1");
+        assert!(
+            max_diff <= MAX_PROBABILITY_DIFF,
+            "{name}: max |Δp| {max_diff}"
+        );
+    }
+}
