@@ -2,8 +2,8 @@
 //! it reaches, so the slowest layers and their bottleneck (compute or memory) stand out.
 
 mod chart;
+mod efficiency;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -13,10 +13,10 @@ use mobilenet_wgpu::plan::Plan;
 use mobilenet_wgpu::verify::random_input;
 use mobilenet_wgpu::{hub, Error, Result};
 
+use efficiency::{kernel_totals, measure_reference, share, KernelTotal, Reference};
+
 use super::{open_gpu, print_json, ModelArgs};
 
-/// Rows of the "top kernels" summary.
-const TOP_KERNELS: usize = 5;
 /// Widest layer name the table prints before shortening it from the left.
 const NAME_WIDTH: usize = 40;
 
@@ -43,6 +43,9 @@ pub struct ProfileArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
+    /// Skip the reference GEMM that the kernel-efficiency table compares kernels with.
+    #[arg(long)]
+    no_reference: bool,
 }
 
 /// One table row: a step's figures, time and rates.
@@ -54,17 +57,6 @@ struct LayerRow<'a> {
     gb_per_s: f64,
     /// Fraction of the total GPU time.
     share: f64,
-}
-
-/// All dispatches of one (WGSL file, entry point) together.
-#[derive(serde::Serialize)]
-struct KernelTotal {
-    kernel: String,
-    dispatches: usize,
-    gpu_us: f64,
-    share: f64,
-    gflops: f64,
-    gb_per_s: f64,
 }
 
 /// What `--json` prints.
@@ -84,7 +76,10 @@ struct Report<'a> {
     /// Per image, as `info` reports it.
     total_macs: usize,
     layers: Vec<LayerRow<'a>>,
-    top_kernels: Vec<KernelTotal>,
+    /// Every (file, entry point), slowest first.
+    kernels: Vec<KernelTotal>,
+    /// The best GEMM-like kernel on a reference shape, same adapter, same run.
+    reference: Option<Reference>,
 }
 
 pub fn execute(args: &ProfileArgs, backend: Option<&str>) -> Result<ExitCode> {
@@ -107,6 +102,11 @@ pub fn execute(args: &ProfileArgs, backend: Option<&str>) -> Result<ExitCode> {
         timing,
     };
     let profile = profile(&ctx, &model.graph, &plan, &input, options)?;
+    let reference = if args.no_reference {
+        None
+    } else {
+        Some(measure_reference(&ctx, args.model.precision, options)?)
+    };
     if !args.wall_clock && profile.timestamp_source == TimestampSource::WallClockPerDispatch {
         eprintln!(
             "note: this device has no TIMESTAMP_QUERY ({}); each dispatch is timed with the \
@@ -120,7 +120,7 @@ pub fn execute(args: &ProfileArgs, backend: Option<&str>) -> Result<ExitCode> {
     if let Some(path) = &args.svg {
         chart::write_svg(&profile, &model.name, path)?;
     }
-    let report = report(&profile, &model.name);
+    let report = report(&profile, &model.name, reference);
     if args.json {
         print_json(&report)?;
     } else {
@@ -135,7 +135,7 @@ fn write_trace(profile: &Profile, path: &Path) -> Result<()> {
     std::fs::write(path, text).map_err(|e| Error::io(path, e))
 }
 
-fn report<'a>(profile: &'a Profile, model: &'a str) -> Report<'a> {
+fn report<'a>(profile: &'a Profile, model: &'a str, reference: Option<Reference>) -> Report<'a> {
     let total = profile.total_gpu_us();
     let layers = profile
         .steps
@@ -161,53 +161,9 @@ fn report<'a>(profile: &'a Profile, model: &'a str) -> Report<'a> {
         run_wall_us: profile.run_wall_us,
         total_macs: profile.total_macs(),
         layers,
-        top_kernels: top_kernels(profile, TOP_KERNELS),
+        kernels: kernel_totals(profile, reference.as_ref()),
+        reference,
     }
-}
-
-fn share(part: f64, total: f64) -> f64 {
-    if total > 0.0 {
-        part / total
-    } else {
-        0.0
-    }
-}
-
-/// `units` per `micros` microseconds, in billions per second.
-fn giga_per_second(units: f64, micros: f64) -> f64 {
-    share(units, micros) / 1e3
-}
-
-/// The `count` (file, entry point) pairs that take the most GPU time, slowest first.
-fn top_kernels(profile: &Profile, count: usize) -> Vec<KernelTotal> {
-    let total = profile.total_gpu_us();
-    let mut groups: HashMap<String, Vec<&StepProfile>> = HashMap::new();
-    for step in &profile.steps {
-        let key = format!("{}:{}", step.figures.shader, step.figures.entry);
-        groups.entry(key).or_default().push(step);
-    }
-    let mut kernels: Vec<KernelTotal> = groups
-        .into_iter()
-        .map(|(kernel, steps)| {
-            let gpu_us: f64 = steps.iter().map(|s| s.gpu_us).sum();
-            let macs: usize = steps.iter().map(|s| s.figures.macs).sum();
-            let bytes: u64 = steps
-                .iter()
-                .map(|s| s.figures.bytes_read + s.figures.bytes_written)
-                .sum();
-            KernelTotal {
-                kernel,
-                dispatches: steps.len(),
-                gpu_us,
-                share: share(gpu_us, total),
-                gflops: giga_per_second(2.0 * (macs * profile.batch) as f64, gpu_us),
-                gb_per_s: giga_per_second(bytes as f64, gpu_us),
-            }
-        })
-        .collect();
-    kernels.sort_by(|a, b| b.gpu_us.total_cmp(&a.gpu_us).then(a.kernel.cmp(&b.kernel)));
-    kernels.truncate(count);
-    kernels
 }
 
 fn print_table(r: &Report) {
@@ -263,18 +219,7 @@ fn print_table(r: &Report) {
         r.total_gpu_us,
         r.run_wall_us
     );
-    println!("top {} kernels by time:", r.top_kernels.len());
-    for k in &r.top_kernels {
-        println!(
-            "  {:<32} {:>4} dispatches {:>10.1} µs {:>5.1}% {:>8.2} GFLOP/s {:>7.2} GB/s",
-            k.kernel,
-            k.dispatches,
-            k.gpu_us,
-            k.share * 100.0,
-            k.gflops,
-            k.gb_per_s
-        );
-    }
+    efficiency::print(&r.kernels, r.reference.as_ref());
 }
 
 /// `name` cut to `width` characters, keeping its end (the most specific part). TFLite
@@ -292,7 +237,6 @@ fn shorten(name: &str, width: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mobilenet_wgpu::gpu::StepFigures;
 
     #[test]
     fn long_names_keep_their_end() {
@@ -303,61 +247,5 @@ mod tests {
             shorten("net/conv/Relu6;net/conv/add_fold", 12),
             "…/conv/Relu6"
         );
-    }
-
-    fn step(shader: &str, macs: usize, gpu_us: f64) -> StepProfile {
-        let figures = StepFigures {
-            name: format!("{shader} layer"),
-            kernel: "conv",
-            shader: shader.into(),
-            entry: "main",
-            workgroup_size: [64, 1, 1],
-            workgroups: [1, 1],
-            output_shape: "1x1x1".into(),
-            macs,
-            bytes_read: 1000,
-            bytes_written: 1000,
-        };
-        StepProfile { figures, gpu_us }
-    }
-
-    fn profile_of(steps: Vec<StepProfile>) -> Profile {
-        Profile {
-            adapter: String::new(),
-            backend: String::new(),
-            device_features: String::new(),
-            batch: 2,
-            runs: 1,
-            timestamp_source: TimestampSource::GpuTimestamps,
-            timestamp_period_ns: 1.0,
-            steps,
-            run_wall_us: 0.0,
-            timeline: Default::default(),
-        }
-    }
-
-    #[test]
-    fn kernels_are_grouped_by_file_and_entry_slowest_first() {
-        let profile = profile_of(vec![
-            step("a.wgsl", 1000, 1.0),
-            step("b.wgsl", 0, 3.0),
-            step("a.wgsl", 3000, 1.0),
-            step("c.wgsl", 0, 0.5),
-        ]);
-        let top = top_kernels(&profile, 2);
-        let names: Vec<&str> = top.iter().map(|k| k.kernel.as_str()).collect();
-        assert_eq!(names, ["b.wgsl:main", "a.wgsl:main"]);
-        let a = &top[1];
-        assert_eq!((a.dispatches, a.gpu_us), (2, 2.0));
-        assert!((a.share - 2.0 / 5.5).abs() < 1e-12);
-        // 2 FLOPs x 4000 MACs x batch 2 in 2 µs = 8 GFLOP/s; 4000 bytes in 2 µs = 2 GB/s.
-        assert!((a.gflops - 8.0).abs() < 1e-12, "{}", a.gflops);
-        assert!((a.gb_per_s - 2.0).abs() < 1e-12, "{}", a.gb_per_s);
-    }
-
-    #[test]
-    fn share_of_nothing_is_zero() {
-        assert_eq!(share(3.0, 0.0), 0.0);
-        assert_eq!(share(1.0, 4.0), 0.25);
     }
 }
