@@ -1,6 +1,7 @@
 // Depthwise convolution: any kernel size, stride, per-side padding and depth multiplier.
 // One thread per output element; weights repacked to [kh][kw][out_c] so neighbouring
-// threads (neighbouring channels) read neighbouring weights.
+// threads (neighbouring channels) read neighbouring weights. Weights stay f32 at every
+// storage precision (see `Weights::DataF32`).
 
 struct Params {
     ep: Epilogue,
@@ -9,7 +10,7 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> input: array<Elem>;
-@group(0) @binding(2) var<storage, read> weights: array<Elem>;
+@group(0) @binding(2) var<storage, read> weights: array<f32>;
 
 @compute @workgroup_size(WG)
 fn depthwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
@@ -34,7 +35,7 @@ fn depthwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
                 continue;
             }
             let x = f32(input[((image + u32(iy)) * win.in_w + u32(ix)) * win.in_c + ic]);
-            acc += x * f32(weights[(ky * win.kernel_w + kx) * win.out_c + oc]);
+            acc += x * weights[(ky * win.kernel_w + kx) * win.out_c + oc];
         }
     }
     store(params.ep, idx, acc);
@@ -44,7 +45,7 @@ fn depthwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
 // the channel count is a multiple of 4 and the depth multiplier is 1: a quarter of the
 // load instructions, which is what costs most on CPU adapters.
 @group(0) @binding(1) var<storage, read> input4: array<Quad>;
-@group(0) @binding(2) var<storage, read> weights4: array<Quad>;
+@group(0) @binding(2) var<storage, read> weights4: array<vec4<f32>>;
 
 // `depthwise_rows`: each thread computes TX neighbouring output pixels along x for 4
 // channels, so the input columns their windows share are loaded once, and each row of
@@ -87,7 +88,7 @@ fn depthwise_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
         }
         var w: array<vec4<f32>, MAX_K>;
         for (var kx = 0u; kx < KW; kx++) {
-            w[kx] = unquad(weights4[(ky * KW + kx) * c4s + c4]);
+            w[kx] = weights4[(ky * KW + kx) * c4s + c4];
         }
         let row = (n * win.in_h + u32(iy)) * win.in_w;
         for (var j = 0u; j < span; j++) {

@@ -309,6 +309,10 @@ fn prepare(
             let stored = plan.precision.encode(values);
             constant_buffer(device, &limits, &format!("{} weights", step.name), &stored)?
         }
+        Weights::DataF32(values) => {
+            let label = format!("{} weights", step.name);
+            constant_buffer(device, &limits, &label, bytemuck::cast_slice(values))?
+        }
         Weights::StepInput(i) => slots[step.inputs[*i].slot].clone(),
     };
     let bias = match &launch.bias {

@@ -55,7 +55,7 @@ pub(crate) fn launch(io: &StepIo, conv: &Conv2d) -> Result<Launch> {
         entry,
         constants,
         params: bytemuck::bytes_of(&params).to_vec(),
-        weights: Weights::Data(pack_weights(conv)),
+        weights: Weights::DataF32(pack_weights(conv)),
         bias: Some(bias_or_zeros(&conv.bias, io.output.c)),
         grid: Grid::Threads(threads as u64),
     })
