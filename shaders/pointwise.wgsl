@@ -92,15 +92,12 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
         a6 += tile(w0, w1, unquad(input[r6 + k4]));
         a7 += tile(w0, w1, unquad(input[r7 + k4]));
     }
-    let c0 = block * 8u;
-    store_pixel(p0, c0, a0);
-    store_pixel(p0 + 1u, c0, a1);
-    store_pixel(p0 + 2u, c0, a2);
-    store_pixel(p0 + 3u, c0, a3);
-    store_pixel(p0 + 4u, c0, a4);
-    store_pixel(p0 + 5u, c0, a5);
-    store_pixel(p0 + 6u, c0, a6);
-    store_pixel(p0 + 7u, c0, a7);
+    // One store site in a loop, not eight: each inlined epilogue costs shader compile
+    // time (lavapipe compiles on first dispatch), and the copy costs nothing per MAC.
+    let tile = array(a0, a1, a2, a3, a4, a5, a6, a7);
+    for (var p = 0u; p < PX; p++) {
+        store_pixel(p0 + p, block * 8u, tile[p]);
+    }
 }
 
 /// Stores one pixel's 8 output channels from c0 (out_c is a multiple of 4).

@@ -15,7 +15,7 @@ use bytemuck::{Pod, Zeroable};
 use super::pipeline::{Constants, Grid, ShaderFile};
 use crate::error::{Error, Result};
 use crate::graph::{Conv2d, Shape};
-use crate::plan::{ActStage, Epilogue, Kernel, Step};
+use crate::plan::{ActKind, ActStage, Epilogue, Kernel, Step};
 
 /// Every kernel file the runtime compiles.
 pub(crate) const SHADERS: [&ShaderFile; 7] = [
@@ -59,7 +59,7 @@ pub(crate) struct Launch {
 /// Builds the launch of `step` at batch size `batch`.
 pub(crate) fn launch(step: &Step, batch: usize) -> Result<Launch> {
     let io = StepIo::new(step, batch)?;
-    match &step.kernel {
+    let mut launch = match &step.kernel {
         Kernel::Conv(conv) => conv::launch(&io, conv),
         Kernel::Depthwise(conv) => depthwise::launch(&io, conv),
         Kernel::Pointwise(conv) => pointwise::launch(&io, conv),
@@ -70,7 +70,17 @@ pub(crate) fn launch(step: &Step, batch: usize) -> Result<Launch> {
         Kernel::Elementwise => elementwise::launch_copy(&io),
         Kernel::MulChannel => elementwise::launch_mul_channel(&io),
         Kernel::ConcatPart { offset } => elementwise::launch_concat(&io, *offset),
-    }
+    }?;
+    launch
+        .constants
+        .push(("ACTIVATIONS", has_activations(&step.epilogue).into()));
+    Ok(launch)
+}
+
+/// Whether any epilogue stage applies a non-identity activation (`ACTIVATIONS`).
+fn has_activations(epilogue: &Epilogue) -> bool {
+    let stages = [epilogue.pre[0], epilogue.pre[1], epilogue.post];
+    stages.iter().any(|stage| stage.act != ActKind::Identity)
 }
 
 /// The shapes and epilogue of a step, as kernels see them.
