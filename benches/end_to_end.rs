@@ -1,5 +1,6 @@
 //! Whole-model benchmarks: MobileNet V1, V2, V3-Small and V3-Large at 224×224 with random
-//! weights, at batch 1 and 8. Each iteration is one [`Executor::run`]: input upload, every
+//! weights, at batch 1 and 8, plus V2 with f16 storage (`v2_f16`) where the adapter has
+//! SHADER_F16. Each iteration is one [`Executor::run`]: input upload, every
 //! dispatch, and the readback of the probabilities (what an application pays per call).
 //! Device setup, pipeline creation and the first (shader-compiling) inference happen
 //! before timing; `mobilenet-wgpu bench` reports those one-time costs.
@@ -15,6 +16,7 @@ use mobilenet_wgpu::gpu::{Executor, GpuContext};
 use mobilenet_wgpu::models::{self, Arch, ArchConfig};
 use mobilenet_wgpu::plan::Plan;
 use mobilenet_wgpu::verify::random_input;
+use mobilenet_wgpu::Precision;
 
 const ARCHS: [Arch; 4] = [Arch::V1, Arch::V2, Arch::V3Small, Arch::V3Large];
 const BATCHES: [usize; 2] = [1, 8];
@@ -57,14 +59,21 @@ fn bench_models(c: &mut Criterion) {
         .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_millis(100))
         .measurement_time(Duration::from_secs(1));
-    for arch in ARCHS {
+    let mut cases: Vec<(Arch, Precision, String)> = ARCHS
+        .iter()
+        .map(|&arch| (arch, Precision::F32, arch.name().to_string()))
+        .collect();
+    if ctx.device.features().contains(wgpu::Features::SHADER_F16) {
+        cases.push((Arch::V2, Precision::F16, "v2_f16".into()));
+    }
+    for (arch, precision, name) in cases {
         let graph = models::build(&ArchConfig::new(arch), 0).expect("building the model");
         for &batch in &batches {
-            let plan = Plan::build(&graph, batch).expect("planning");
+            let plan = Plan::build_with_precision(&graph, batch, precision).expect("planning");
             let executor = Executor::new(&ctx, &plan).expect("creating the executor");
             let input = random_input(&graph, batch, 0);
             executor.run(&input).expect("first inference");
-            let id = BenchmarkId::new(arch.name(), format!("batch{batch}"));
+            let id = BenchmarkId::new(name.as_str(), format!("batch{batch}"));
             group.bench_with_input(id, &input, |b, input| {
                 b.iter(|| executor.run(input).expect("inference"))
             });

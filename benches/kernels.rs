@@ -6,8 +6,9 @@
 //! and reads back its output; for the large-activation cases that transfer is a real
 //! part of the figure, so compare kernels at the same shape rather than across shapes.
 //!
-//! Sized to finish in about a minute on a software Vulkan adapter (lavapipe): ten flat
-//! samples per case and short warm-up and measurement windows.
+//! Every case runs with f32 storage, and again with f16 storage (`_f16`) where the adapter
+//! has SHADER_F16. Sized to finish in a few minutes on a software Vulkan adapter
+//! (lavapipe): ten flat samples per case and short warm-up and measurement windows.
 
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use mobilenet_wgpu::graph::{Activation, Conv2d, Dense, Graph, Op, Padding, Shape
 use mobilenet_wgpu::models::{self, Arch, ArchConfig};
 use mobilenet_wgpu::plan::Plan;
 use mobilenet_wgpu::verify::random_input;
-use mobilenet_wgpu::Result;
+use mobilenet_wgpu::{Precision, Result};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -239,14 +240,20 @@ fn bench_kernels(c: &mut Criterion) {
         .sampling_mode(SamplingMode::Flat)
         .warm_up_time(Duration::from_millis(300))
         .measurement_time(Duration::from_secs(1));
+    let mut precisions = vec![(Precision::F32, "")];
+    if ctx.device.features().contains(wgpu::Features::SHADER_F16) {
+        precisions.push((Precision::F16, "_f16"));
+    }
     for case in cases().expect("building the benchmark graphs") {
-        let plan = Plan::build(&case.graph, 1).expect("planning");
-        let executor = Executor::new(&ctx, &plan).expect("creating the executor");
-        let input = random_input(&case.graph, 1, 0);
-        executor.run(&input).expect("first inference");
-        group.bench_function(case.name.as_str(), |b| {
-            b.iter(|| executor.run(&input).expect("inference"))
-        });
+        for &(precision, suffix) in &precisions {
+            let plan = Plan::build_with_precision(&case.graph, 1, precision).expect("planning");
+            let executor = Executor::new(&ctx, &plan).expect("creating the executor");
+            let input = random_input(&case.graph, 1, 0);
+            executor.run(&input).expect("first inference");
+            group.bench_function(format!("{}{suffix}", case.name), |b| {
+                b.iter(|| executor.run(&input).expect("inference"))
+            });
+        }
     }
     group.finish();
 }
