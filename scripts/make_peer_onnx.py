@@ -3,19 +3,24 @@
 
 The exporter writes `graph.txt` (one layer per line, BatchNorm already folded into the
 convs), the weights as .npy (NHWC/OHWI, our layouts), `input.npy` and `ours.npy`. This
-script translates that into an NCHW ONNX graph that wonnx 0.5.1 can run:
+script translates that into an NCHW ONNX graph (opset 14) in the form wonnx 0.5.1 runs:
 
 - Conv with explicit `pads` [top, left, bottom, right] (TF SAME pads 0 before / 1 after
   at stride 2, which ONNX expresses exactly) and `group` = C for depthwise;
-- ReLU6 as Clip with min/max given as initializer inputs (opset 13; wonnx moves them
-  to attributes);
-- Gemm without transB (wonnx 0.5.1 rejects transA/transB), so the dense weights are
-  stored transposed as [in][out].
+- ReLU6 as Clip with min/max given as initializer inputs (wonnx moves them to attributes);
+- GlobalAveragePool keeps the 1x1 map (V3 runs 1x1 convs on it); the dense layer is
+  Flatten + Gemm without transB (wonnx 0.5.1 rejects transA/transB), so its weights are
+  stored transposed as [in][out];
+- MobileNetV3's h-swish as HardSwish (opset 14), its `relu6(x + 3) / 6` gate as
+  HardSigmoid(alpha=1/6, beta=0.5) (the same function; rounding may differ by an ulp),
+  the squeeze-excite rescale as a broadcasting Mul. wonnx 0.5.1 implements neither
+  HardSwish nor HardSigmoid, so its runner reports V3 as unsupported; the V3 models are
+  still written for onnxruntime's check.
 
 It checks the model with onnx.checker, stores inferred shapes (wonnx needs them) and,
 if onnxruntime is installed, prints onnxruntime's max |diff| against our output.
 
-Usage: make_peer_onnx.py <export-dir> [<out.onnx>]
+Usage: make_peer_onnx.py <export-dir> [<out.onnx>]   (default: <export-dir>/model.onnx)
 """
 
 import sys
@@ -25,7 +30,10 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-OPSET = 13
+OPSET = 14
+# The graph.txt words translated here, each by the Builder method of the same name.
+LAYER_KINDS = {"conv", "relu", "relu6", "hswish", "hsigmoid", "add", "mulc", "gap", "dense",
+               "softmax"}
 
 
 def load(directory, name):
@@ -66,21 +74,38 @@ class Builder:
         high = self.constant(f"max{node_id}", np.array(6.0, dtype=np.float32))
         self.nodes.append(helper.make_node("Clip", [source, low, high], [node_id]))
 
+    def relu(self, fields):
+        self.unary("Relu", fields)
+
+    def hswish(self, fields):
+        self.unary("HardSwish", fields)
+
+    def hsigmoid(self, fields):
+        self.unary("HardSigmoid", fields, alpha=1.0 / 6.0, beta=0.5)
+
+    def unary(self, op, fields, **attributes):
+        node_id, source = fields
+        self.nodes.append(helper.make_node(op, [source], [node_id], **attributes))
+
     def add(self, fields):
         node_id, left, right = fields
         self.nodes.append(helper.make_node("Add", [left, right], [node_id]))
 
+    def mulc(self, fields):
+        node_id, source, scale = fields  # [1, C, H, W] * [1, C, 1, 1]
+        self.nodes.append(helper.make_node("Mul", [source, scale], [node_id]))
+
     def gap(self, fields):
         node_id, source = fields
-        pooled = f"{node_id}_pooled"
-        self.nodes.append(helper.make_node("GlobalAveragePool", [source], [pooled]))
-        self.nodes.append(helper.make_node("Flatten", [pooled], [node_id], axis=1))
+        self.nodes.append(helper.make_node("GlobalAveragePool", [source], [node_id]))
 
     def dense(self, fields):
         node_id, source, _out = fields
         weights = load(self.directory, f"w{node_id}.npy").T.copy()  # [out][in] -> [in][out]
         bias = load(self.directory, f"b{node_id}.npy")
-        inputs = [source, self.constant(f"w{node_id}", weights), self.constant(f"b{node_id}", bias)]
+        flat = f"{node_id}_flat"
+        self.nodes.append(helper.make_node("Flatten", [source], [flat], axis=1))
+        inputs = [flat, self.constant(f"w{node_id}", weights), self.constant(f"b{node_id}", bias)]
         self.nodes.append(helper.make_node("Gemm", inputs, [node_id]))
 
     def softmax(self, fields):
@@ -100,13 +125,14 @@ def build(directory):
             )
         elif kind == "output":
             graph_output = fields[0]
-        else:
+        elif kind in LAYER_KINDS:
             getattr(builder, kind)(fields)
+        else:
+            sys.exit(f"{directory / 'graph.txt'}: unknown layer kind in {line!r}")
     classes = np.load(directory / "ours.npy").shape[-1]
     output = helper.make_tensor_value_info(graph_output, TensorProto.FLOAT, [1, classes])
-    graph = helper.make_graph(
-        builder.nodes, "mobilenet_v2_seed0", [graph_input], [output], builder.initializers
-    )
+    name = f"mobilenet_{directory.resolve().name}_seed0"
+    graph = helper.make_graph(builder.nodes, name, [graph_input], [output], builder.initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = 8
     model = onnx.shape_inference.infer_shapes(model)
@@ -136,10 +162,12 @@ def main():
     if len(sys.argv) not in (2, 3):
         sys.exit(__doc__)
     directory = Path(sys.argv[1])
-    path = Path(sys.argv[2]) if len(sys.argv) == 3 else directory / "mobilenet_v2.onnx"
+    path = Path(sys.argv[2]) if len(sys.argv) == 3 else directory / "model.onnx"
     model = build(directory)
     onnx.save(model, path)
-    print(f"wrote {path} ({len(model.graph.node)} nodes, opset {OPSET}), onnx.checker passed")
+    ops = " ".join(sorted({node.op_type for node in model.graph.node}))
+    print(f"wrote {path} ({len(model.graph.node)} nodes, opset {OPSET}: {ops}), "
+          "onnx.checker passed")
     compare_with_onnxruntime(directory, path, model)
 
 

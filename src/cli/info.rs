@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 use mobilenet_wgpu::graph::Graph;
 use mobilenet_wgpu::plan::{Plan, Step, TensorRef};
-use mobilenet_wgpu::Result;
+use mobilenet_wgpu::{Precision, Result};
 
 use super::{print_json, ModelArgs};
 
@@ -60,6 +60,7 @@ struct Info<'a> {
     params: usize,
     macs: usize,
     batch: usize,
+    precision: Precision,
     dispatches: usize,
     buffers: usize,
     peak_activation_bytes: usize,
@@ -95,6 +96,7 @@ pub fn execute(args: &InfoArgs) -> Result<ExitCode> {
         params: totals.params,
         macs: totals.macs,
         batch: args.batch,
+        precision: plan.precision,
         dispatches: plan.dispatch_count(),
         buffers: plan.buffer_count(),
         peak_activation_bytes: plan.peak_activation_bytes(),
@@ -152,8 +154,9 @@ fn print_table(info: &Info) {
         info.macs as f64 / 1e6
     );
     println!(
-        "plan (batch {}): {} dispatches, {} buffers, {:.2} MB peak activations",
+        "plan (batch {}, {}): {} dispatches, {} buffers, {:.2} MB peak activations",
         info.batch,
+        info.precision,
         info.dispatches,
         info.buffers,
         info.peak_activation_bytes as f64 / 1e6

@@ -1,36 +1,47 @@
-//! Exports our MobileNetV2 (random weights, seed 0) for the peer runtimes.
+//! Exports one of our MobileNets (random weights, seed 0) for the peer runtimes.
 //!
-//! Writes into the directory given as the only argument:
+//! Usage: `export <out-dir> <arch>` (arch: v1, v2, v3-small, v3-large, ...). Writes into
+//! `<out-dir>`:
 //! - `graph.txt`: one line per layer, BatchNorm already folded into the preceding conv,
 //!   so every peer runs exactly the arithmetic we run (see `describe` for the line format);
 //! - `w<id>.npy` / `b<id>.npy`: conv weights OHWI `[out][kh][kw][in/groups]`, dense `[out][in]`;
-//! - `input.npy`: NHWC 1×224×224×3, `verify::random_input(graph, 1, 0)`;
+//! - `input.npy`: NHWC 1×H×W×3, `verify::random_input(graph, 1, 0)`;
 //! - `ours.npy`: our GPU output (softmax over 1000 classes), `cpu.npy`: our CPU reference.
+//!
+//! Every op of the folded graph is written or the export fails: a peer must never run a
+//! network that silently differs from ours.
+
+mod fold;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use npyz::WriterBuilder;
 
-use mobilenet_wgpu::graph::{Activation, Conv2d, Op};
-use mobilenet_wgpu::graph::{Graph, Node, TensorId};
+use mobilenet_wgpu::graph::{Activation, Node, Op, Shape};
 use mobilenet_wgpu::model::Model;
 use mobilenet_wgpu::models::{Arch, ArchConfig};
 use mobilenet_wgpu::runtime::Runtime;
 
-type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;
+use fold::{fold_batch_norms, Folded};
+
+pub type AnyResult<T> = Result<T, Box<dyn std::error::Error>>;
+
+const USAGE: &str = "usage: export <out-dir> <arch>";
 
 fn main() -> AnyResult<()> {
-    let dir = PathBuf::from(std::env::args().nth(1).ok_or("usage: export <out-dir>")?);
+    let mut args = std::env::args().skip(1);
+    let dir = PathBuf::from(args.next().ok_or(USAGE)?);
+    let arch: Arch = args.next().ok_or(USAGE)?.parse()?;
     std::fs::create_dir_all(&dir)?;
-    let model = Model::from_arch(&ArchConfig::new(Arch::V2), 0)?;
+    let model = Model::from_arch(&ArchConfig::new(arch), 0)?;
     let graph = &model.graph;
     let input = mobilenet_wgpu::verify::random_input(graph, 1, 0);
     let folded = fold_batch_norms(graph)?;
     let mut text = String::new();
     for (id, node) in folded.nodes.iter().enumerate() {
-        if let Some(line) = describe(id, node, &dir)? {
-            writeln!(text, "{line}")?;
+        if let Some(node) = node {
+            writeln!(text, "{}", describe(id, node, &folded, &dir)?)?;
         }
     }
     writeln!(text, "output {}", folded.alias[graph.output().0])?;
@@ -47,7 +58,7 @@ fn main() -> AnyResult<()> {
     write_npy(&dir.join("ours.npy"), &[1, ours.len()], &ours)?;
     write_npy(&dir.join("cpu.npy"), &[1, cpu.len()], &cpu)?;
     println!(
-        "exported V2 to {}: adapter {}, ours vs cpu max |d| = {:e}",
+        "exported {arch} to {}: adapter {}, ours vs cpu max |d| = {:e}",
         dir.display(),
         runtime.adapter_name(),
         max_abs_diff(&ours, &cpu)
@@ -55,67 +66,14 @@ fn main() -> AnyResult<()> {
     Ok(())
 }
 
-/// The graph after folding: `nodes[id]` is `None` for a node merged into its input
-/// (BatchNorm, Dropout, Flatten of a 1×1 map); `alias[id]` is the node that really
-/// produces tensor `id`, so consumers read that instead.
-struct Folded {
-    nodes: Vec<Option<Node>>,
-    alias: Vec<usize>,
-}
-
-/// Folds each BatchNorm into the conv that feeds it and drops identity nodes.
-fn fold_batch_norms(graph: &Graph) -> AnyResult<Folded> {
-    let mut folded = Folded {
-        nodes: Vec::new(),
-        alias: Vec::new(),
-    };
-    for (id, node) in graph.nodes().iter().enumerate() {
-        let mut node = node.clone();
-        for input in &mut node.inputs {
-            *input = TensorId(folded.alias[input.0]);
-        }
-        let merged_into = match &node.op {
-            Op::BatchNorm(bn) => {
-                let source = node.inputs[0].0;
-                let Some(Node {
-                    op: Op::Conv2d(conv),
-                    ..
-                }) = &mut folded.nodes[source]
-                else {
-                    return Err(format!("{}: BatchNorm not after a conv", node.name).into());
-                };
-                fold_into(conv, &bn.scale_shift());
-                Some(source)
-            }
-            Op::Dropout | Op::Flatten => Some(node.inputs[0].0),
-            _ => None,
-        };
-        folded.alias.push(merged_into.unwrap_or(id));
-        folded.nodes.push(merged_into.is_none().then_some(node));
-    }
-    Ok(folded)
-}
-
-/// `y = s * (w·x + b) + t` becomes `(s w)·x + (s b + t)`.
-fn fold_into(conv: &mut Conv2d, (scale, shift): &(Vec<f32>, Vec<f32>)) {
-    let per_out = conv.weights.len() / conv.out_channels;
-    for (o, chunk) in conv.weights.chunks_mut(per_out).enumerate() {
-        chunk.iter_mut().for_each(|w| *w *= scale[o]);
-    }
-    let bias = conv
-        .bias
-        .get_or_insert_with(|| vec![0.0; conv.out_channels]);
-    for (o, b) in bias.iter_mut().enumerate() {
-        *b = *b * scale[o] + shift[o];
-    }
-}
-
-/// One `graph.txt` line (and its weight files), e.g.
+/// One `graph.txt` line (and its weight files):
+/// `input <id> <h> <w> <c>`,
 /// `conv <id> <in> <out_c> <kh> <kw> <stride> <top> <left> <bottom> <right> <groups>`,
-/// `relu6 <id> <in>`, `add <id> <a> <b>`, `gap <id> <in>`, `dense <id> <in> <out>`,
-/// `softmax <id> <in>`, `input <id> <h> <w> <c>`.
-fn describe(id: usize, node: &Option<Node>, dir: &Path) -> AnyResult<Option<String>> {
-    let Some(node) = node else { return Ok(None) };
+/// `relu|relu6|hswish|hsigmoid <id> <in>` (hsigmoid is `relu6(x + 3) / 6`),
+/// `add <id> <a> <b>`, `mulc <id> <x> <scale>` (x times a 1×1×C scale, per channel),
+/// `gap <id> <in>` (gives a 1×1×C map), `dense <id> <in> <out>` (on a 1×1×C map),
+/// `softmax <id> <in>` (over the channels of a 1×1×C map).
+fn describe(id: usize, node: &Node, folded: &Folded, dir: &Path) -> AnyResult<String> {
     let ins: Vec<String> = node.inputs.iter().map(|t| t.0.to_string()).collect();
     let ins = ins.join(" ");
     let line = match &node.op {
@@ -144,6 +102,7 @@ fn describe(id: usize, node: &Option<Node>, dir: &Path) -> AnyResult<Option<Stri
             )
         }
         Op::Dense(d) => {
+            require_vector(node, folded)?;
             let inputs = d.weights.len() / d.out_features;
             write_npy(
                 &dir.join(format!("w{id}.npy")),
@@ -154,13 +113,42 @@ fn describe(id: usize, node: &Option<Node>, dir: &Path) -> AnyResult<Option<Stri
             write_npy(&dir.join(format!("b{id}.npy")), &[d.out_features], &bias)?;
             format!("dense {id} {ins} {}", d.out_features)
         }
-        Op::Activation(Activation::Relu6) => format!("relu6 {id} {ins}"),
+        Op::Activation(activation) => format!("{} {id} {ins}", activation_word(node, *activation)?),
         Op::Add => format!("add {id} {ins}"),
+        Op::MulChannel => format!("mulc {id} {ins}"),
         Op::GlobalAvgPool => format!("gap {id} {ins}"),
-        Op::Softmax => format!("softmax {id} {ins}"),
+        Op::Softmax => {
+            require_vector(node, folded)?;
+            format!("softmax {id} {ins}")
+        }
         other => return Err(format!("{}: {} not exported", node.name, other.kind()).into()),
     };
-    Ok(Some(line))
+    Ok(line)
+}
+
+/// The `graph.txt` word of an activation; the variants no peer line exists for (Keras'
+/// 0.2x + 0.5 hard sigmoid, sigmoid, quantization clamps) are errors.
+fn activation_word(node: &Node, activation: Activation) -> AnyResult<&'static str> {
+    Ok(match activation {
+        Activation::Relu => "relu",
+        Activation::Relu6 => "relu6",
+        Activation::HardSwish => "hswish",
+        Activation::HardSigmoid => "hsigmoid",
+        other => return Err(format!("{}: activation {other:?} not exported", node.name).into()),
+    })
+}
+
+/// Dense and softmax lines are only defined on a 1×1×C input (the peers flatten it).
+fn require_vector(node: &Node, folded: &Folded) -> AnyResult<()> {
+    let source = folded.nodes[node.inputs[0].0]
+        .as_ref()
+        .ok_or("input of a folded node")?;
+    let Shape { h, w, .. } = source.shape;
+    if (h, w) != (1, 1) {
+        let shape = source.shape;
+        return Err(format!("{}: input is {shape}, not 1x1xC", node.name).into());
+    }
+    Ok(())
 }
 
 fn write_npy(path: &Path, shape: &[usize], data: &[f32]) -> AnyResult<()> {
