@@ -2,6 +2,8 @@
 //! readback) is created once in [`Executor::new`]; an inference only writes the input,
 //! records the dispatches into one command buffer, submits and reads back.
 
+mod resources;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -14,9 +16,12 @@ use super::readback::Readback;
 use crate::error::{Error, Result};
 use crate::plan::{Plan, Step, TensorRef};
 use crate::Precision;
+use resources::{
+    check_plan, check_precision, check_storage_size, constant_buffer, copy_bytes, storage_buffer,
+};
 
 /// Bytes of one f32 (bias is always f32), and the copy-size alignment.
-const F32: u64 = 4;
+pub(super) const F32: u64 = 4;
 
 /// A plan made ready to run on one device.
 #[derive(Debug)]
@@ -338,99 +343,4 @@ fn prepare(
         workgroups,
         output: step.output,
     })
-}
-
-/// Rejects plans the executor would run out of bounds or with aliased bindings.
-fn check_plan(plan: &Plan) -> Result<()> {
-    let bad = |reason: String| Err(Error::InvalidArgument(format!("invalid plan: {reason}")));
-    let fits = |t: &TensorRef| {
-        plan.slots
-            .get(t.slot)
-            .is_some_and(|s| t.shape.len() * plan.batch * plan.precision.bytes() <= s.bytes)
-    };
-    for t in [&plan.input, &plan.output] {
-        if !fits(t) {
-            return bad(format!(
-                "tensor #{} does not fit slot {}",
-                t.tensor.0, t.slot
-            ));
-        }
-    }
-    for step in &plan.steps {
-        let reads: Vec<&TensorRef> = step.inputs.iter().chain(&step.residual).collect();
-        if let Some(t) = reads.iter().chain([&&step.output]).find(|t| !fits(t)) {
-            return bad(format!(
-                "step `{}`: tensor #{} does not fit slot {}",
-                step.name, t.tensor.0, t.slot
-            ));
-        }
-        if reads.iter().any(|t| t.slot == step.output.slot) {
-            return bad(format!(
-                "step `{}` reads and writes slot {}",
-                step.name, step.output.slot
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Bytes copied out of `t`'s slot to read it: its size rounded up to the copy alignment
-/// (slots are allocated in whole multiples of it).
-fn copy_bytes(t: TensorRef, batch: usize, precision: Precision) -> u64 {
-    ((t.shape.len() * batch * precision.bytes()) as u64).next_multiple_of(F32)
-}
-
-/// Refuses f16 storage on an adapter that cannot run it.
-fn check_precision(ctx: &GpuContext, precision: Precision) -> Result<()> {
-    if precision == Precision::F16 && !ctx.device.features().contains(wgpu::Features::SHADER_F16) {
-        return Err(Error::DeviceLimit(format!(
-            "{} has no SHADER_F16 feature: use --precision f32",
-            ctx.adapter_info.name
-        )));
-    }
-    Ok(())
-}
-
-fn check_storage_size(limits: &wgpu::Limits, bytes: u64, what: &str) -> Result<()> {
-    let max = limits
-        .max_buffer_size
-        .min(limits.max_storage_buffer_binding_size);
-    if bytes > max {
-        return Err(Error::DeviceLimit(format!(
-            "{what} needs {bytes} bytes but this device binds at most {max} bytes per storage buffer \
-             (try a smaller batch size or input resolution)"
-        )));
-    }
-    Ok(())
-}
-
-fn storage_buffer(device: &wgpu::Device, label: &str, bytes: u64) -> wgpu::Buffer {
-    device.create_buffer(&wgpu::BufferDescriptor {
-        label: Some(label),
-        size: bytes,
-        usage: wgpu::BufferUsages::STORAGE
-            | wgpu::BufferUsages::COPY_DST
-            | wgpu::BufferUsages::COPY_SRC,
-        mapped_at_creation: false,
-    })
-}
-
-/// Uploads constant data (weights, bias) into a read-only storage buffer, padded to
-/// whole 16-byte vectors so a vec4 view of f16 data covers every value.
-fn constant_buffer(
-    device: &wgpu::Device,
-    limits: &wgpu::Limits,
-    label: &str,
-    bytes: &[u8],
-) -> Result<wgpu::Buffer> {
-    let mut contents = bytes.to_vec();
-    contents.resize(bytes.len().max(16).next_multiple_of(16), 0);
-    check_storage_size(limits, contents.len() as u64, label)?;
-    Ok(
-        device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-            label: Some(label),
-            contents: &contents,
-            usage: wgpu::BufferUsages::STORAGE,
-        }),
-    )
 }
