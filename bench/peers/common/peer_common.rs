@@ -153,6 +153,7 @@ impl PeerResult {
 }
 
 /// The table row of a model a peer cannot run, with the reason in the |Δ| column.
+#[allow(dead_code)] // burn_peer runs every exported model; only wonnx_peer needs this.
 pub fn report_unsupported(runtime: &str, version: &str, reason: &str) {
     eprintln!("{runtime} {version}: {reason}");
     println!("RESULT|{runtime}|{version}|{}|–|–|–|{reason}", adapter());
