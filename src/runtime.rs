@@ -159,7 +159,7 @@ impl Runtime {
         batch: usize,
         precision: Precision,
     ) -> Result<Session> {
-        let plan = self.plan_within_limits(model, batch, precision)?;
+        let plan = self.plan(model, batch, precision)?;
         let executor = Executor::new(&self.ctx, &plan)?;
         let input = model.graph.input_shape();
         let (width, height) = (input.w, input.h);
@@ -173,13 +173,10 @@ impl Runtime {
         })
     }
 
-    /// The plan for the largest batch up to `batch` whose every slot fits one binding.
-    fn plan_within_limits(
-        &self,
-        model: &Model,
-        batch: usize,
-        precision: Precision,
-    ) -> Result<Plan> {
+    /// The plan a session of `batch` images runs: `batch` itself when every slot fits one
+    /// storage binding of this device, else the batch of the fewest equal submissions that
+    /// fit (a session runs the images as several submissions of it).
+    pub fn plan(&self, model: &Model, batch: usize, precision: Precision) -> Result<Plan> {
         let plan = |batch| Plan::build_with_precision(&model.graph, batch, precision);
         if batch <= 1 {
             return plan(batch);
@@ -200,7 +197,10 @@ impl Runtime {
             )));
         }
         let fitting = usize::try_from(limit / per_image.max(1)).unwrap_or(usize::MAX);
-        plan(batch.min(fitting).max(1))
+        // Equal submissions: 32 images that fit 26 at a time run as 2 × 16, not 26 + 26
+        // of which 20 are padding.
+        let submissions = batch.div_ceil(fitting.clamp(1, batch));
+        plan(batch.div_ceil(submissions))
     }
 }
 
