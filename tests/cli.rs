@@ -91,15 +91,15 @@ fn run_writes_logits_for_any_batch() {
         "--logits",
         "--input-npy",
     ];
-    let result = cli(&[
-        &args[..],
-        &[
+    let run = || {
+        let paths = [
             input.to_str().unwrap(),
             "--output-npy",
             output.to_str().unwrap(),
-        ],
-    ]
-    .concat());
+        ];
+        cli(&[&args[..], &paths[..]].concat())
+    };
+    let result = run();
     assert!(result.status.success(), "{}", stderr(&result));
     let bytes = std::fs::read(&output).expect("output written");
     let npy = npyz::NpyFile::new(&bytes[..]).expect("a .npy file");
@@ -110,15 +110,7 @@ fn run_writes_logits_for_any_batch() {
     assert!((logits.iter().take(1000).sum::<f32>() - 1.0).abs() > 1e-3);
 
     write_npy(&input, &[1, 32, 32, 3], &values[..32 * 32 * 3]);
-    let result = cli(&[
-        &args[..],
-        &[
-            input.to_str().unwrap(),
-            "--output-npy",
-            output.to_str().unwrap(),
-        ],
-    ]
-    .concat());
+    let result = run();
     assert!(!result.status.success());
     assert!(
         stderr(&result).contains("expects [N, 64, 64, 3]"),

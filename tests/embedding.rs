@@ -75,18 +75,9 @@ fn texture_preprocessing_equals_cpu_preprocessing() {
 
 #[test]
 fn texture_preprocessing_writes_f16_inputs() {
-    let Some(runtime) = common::runtime() else {
+    let Some(runtime) = common::f16_runtime() else {
         return;
     };
-    if !runtime
-        .context()
-        .device
-        .features()
-        .contains(wgpu::Features::SHADER_F16)
-    {
-        eprintln!("skipping: the adapter has no SHADER_F16");
-        return;
-    }
     let model = identity_model(224, quant_normalization());
     let session = runtime
         .session_with_precision(&model, 1, Precision::F16)

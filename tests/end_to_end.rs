@@ -74,16 +74,7 @@ fn v2_k7_on_cifar_shape() {
 
 #[test]
 fn f16_storage_on_every_builder() {
-    let Some(runtime) = common::runtime() else {
-        return;
-    };
-    if !runtime
-        .context()
-        .device
-        .features()
-        .contains(wgpu::Features::SHADER_F16)
-    {
-        eprintln!("skipping: the adapter has no SHADER_F16");
+    if common::f16_runtime().is_none() {
         return;
     }
     check_at(&config(Arch::V1, 0.5, 64), 2, Precision::F16);

@@ -5,9 +5,9 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::shared_models::{expected_top5, load};
+use common::shared_models::{expected_top5, load, photo_batch};
 use mobilenet_wgpu::labels::top_k;
-use mobilenet_wgpu::{preprocess, Precision};
+use mobilenet_wgpu::Precision;
 
 /// Largest allowed |p_f16 − p_f32| over all classes of all photos.
 const MAX_PROBABILITY_DIFF: f32 = 1e-2;
@@ -18,34 +18,15 @@ const SENSITIVE_MODEL: (&str, f32) = ("mobilenet_v1_0.25_128_float", 1.5e-2);
 
 #[test]
 fn f16_keeps_top1_and_probabilities_on_every_shared_model_and_photo() {
-    let (Some(runtime), Some(shared)) = (common::runtime(), common::shared_dir()) else {
+    let (Some(runtime), Some(shared)) = (common::f16_runtime(), common::shared_dir()) else {
         return;
     };
-    if !runtime
-        .context()
-        .device
-        .features()
-        .contains(wgpu::Features::SHADER_F16)
-    {
-        eprintln!("skipping: the adapter has no SHADER_F16");
-        return;
-    }
     let expected = expected_top5(&shared);
     let names: BTreeSet<&str> = expected.keys().map(|(m, _)| m.as_str()).collect();
     let images: BTreeSet<&str> = expected.keys().map(|(_, i)| i.as_str()).collect();
     for name in names {
         let model = load(&shared, name);
-        let shape = model.graph.input_shape();
-        let mut input = Vec::new();
-        for image in &images {
-            let rgb = preprocess::load_image(&shared.join("images").join(image)).expect("photo");
-            input.extend(preprocess::preprocess(
-                &rgb,
-                shape.w,
-                shape.h,
-                &model.normalization,
-            ));
-        }
+        let input = photo_batch(&shared, &model, images.iter().copied());
         let run = |precision| {
             let session = runtime
                 .session_with_precision(&model, images.len(), precision)

@@ -6,8 +6,8 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::shared_models::{expected_top5, load};
-use mobilenet_wgpu::{preprocess, verify, Precision};
+use common::shared_models::{expected_top5, load, photo_batch};
+use mobilenet_wgpu::{verify, Precision};
 
 #[test]
 fn top1_matches_the_tflite_interpreter_on_every_photo() {
@@ -21,18 +21,8 @@ fn top1_matches_the_tflite_interpreter_on_every_photo() {
     }
     for (name, images) in by_model {
         let model = load(&shared, name);
-        let shape = model.graph.input_shape();
         let session = runtime.session(&model, images.len()).expect("session");
-        let mut input = Vec::new();
-        for (image, _) in &images {
-            let rgb = preprocess::load_image(&shared.join("images").join(image)).expect("photo");
-            input.extend(preprocess::preprocess(
-                &rgb,
-                shape.w,
-                shape.h,
-                &model.normalization,
-            ));
-        }
+        let input = photo_batch(&shared, &model, images.iter().map(|(image, _)| *image));
         let output = session.run(&input).expect("inference");
         let mut top1_matches = 0;
         for (i, (image, top5)) in images.iter().enumerate() {

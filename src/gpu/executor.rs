@@ -252,8 +252,7 @@ impl Executor {
                 self.input.shape
             )));
         }
-        let mut bytes = self.precision.encode(input);
-        bytes.resize(bytes.len().next_multiple_of(F32 as usize), 0);
+        let bytes = self.precision.encode(input);
         self.ctx
             .queue
             .write_buffer(&self.slots[self.input.slot], 0, &bytes);
@@ -280,10 +279,9 @@ impl Executor {
                 .record_copy(&mut encoder, &self.slots[result.slot], bytes);
             self.ctx.queue.submit([encoder.finish()]);
         })?;
-        let stored = self.readback.read(device, bytes)?;
-        let mut values = self.precision.decode(&stored);
-        values.truncate(result.shape.len() * self.batch);
-        Ok(values)
+        let count = result.shape.len() * self.batch;
+        self.readback
+            .read(device, bytes, |stored| self.precision.decode(stored, count))
     }
 }
 

@@ -31,8 +31,14 @@ impl Readback {
         encoder.copy_buffer_to_buffer(source, 0, &self.buffer, 0, bytes);
     }
 
-    /// Waits for submitted work, then reads the first `bytes`.
-    pub fn read(&self, device: &wgpu::Device, bytes: u64) -> Result<Vec<u8>> {
+    /// Waits for submitted work, then returns `decode` of the first `bytes`, read straight
+    /// from the mapping.
+    pub fn read<T>(
+        &self,
+        device: &wgpu::Device,
+        bytes: u64,
+        decode: impl FnOnce(&[u8]) -> T,
+    ) -> Result<T> {
         let slice = self.buffer.slice(..bytes);
         let (sender, receiver) = mpsc::channel();
         slice.map_async(wgpu::MapMode::Read, move |result| {
@@ -50,7 +56,7 @@ impl Readback {
             let view = slice
                 .get_mapped_range()
                 .map_err(|e| Error::Gpu(format!("reading back results: {e}")))?;
-            view.to_vec()
+            decode(&view)
         };
         self.buffer.unmap();
         Ok(values)

@@ -123,9 +123,9 @@ impl Pending {
                 .slice(..self.submitted.bytes)
                 .get_mapped_range()
                 .map_err(|e| Error::Gpu(format!("reading back results: {e}")))?;
-            let mut values = self.submitted.precision.decode(&view);
-            values.truncate(self.submitted.values);
-            values
+            self.submitted
+                .precision
+                .decode(&view, self.submitted.values)
         };
         buffer.unmap();
         self.submitted.mark_read();

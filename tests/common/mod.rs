@@ -31,6 +31,21 @@ pub fn runtime() -> Option<&'static Runtime> {
         .as_ref()
 }
 
+/// The runtime when its adapter has `SHADER_F16` (f16 storage), else `None` after a note;
+/// under `CI=true`, whose lavapipe has the feature, a missing one is a failure.
+pub fn f16_runtime() -> Option<&'static Runtime> {
+    let runtime = runtime()?;
+    let features = runtime.context().device.features();
+    if features.contains(wgpu::Features::SHADER_F16) {
+        return Some(runtime);
+    }
+    if in_ci() {
+        panic!("CI's adapter should have SHADER_F16");
+    }
+    eprintln!("skipping: the adapter has no SHADER_F16");
+    None
+}
+
 /// `../shared` (or the folder above `MOBILENET_WGPU_MODELS`), when present.
 pub fn shared_dir() -> Option<PathBuf> {
     let models = std::env::var_os("MOBILENET_WGPU_MODELS")

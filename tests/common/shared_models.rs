@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use mobilenet_wgpu::model::Model;
+use mobilenet_wgpu::preprocess;
 
 /// The interpreter's top-5 class indices per (model, image), best first.
 pub fn expected_top5(shared: &Path) -> BTreeMap<(String, String), Vec<usize>> {
@@ -41,4 +42,25 @@ pub fn load(shared: &Path, name: &str) -> Model {
         .collect();
     let refs: Vec<&str> = paths.iter().map(String::as_str).collect();
     Model::chain(&refs).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+/// The shared photos `images` (file names under `images/`), preprocessed for `model` into
+/// one NHWC batch.
+pub fn photo_batch<'a>(
+    shared: &Path,
+    model: &Model,
+    images: impl IntoIterator<Item = &'a str>,
+) -> Vec<f32> {
+    let shape = model.graph.input_shape();
+    let mut input = Vec::new();
+    for image in images {
+        let rgb = preprocess::load_image(&shared.join("images").join(image)).expect("photo");
+        input.extend(preprocess::preprocess(
+            &rgb,
+            shape.w,
+            shape.h,
+            &model.normalization,
+        ));
+    }
+    input
 }
