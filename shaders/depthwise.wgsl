@@ -49,15 +49,20 @@ fn depthwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
 
 // `depthwise_rows`: each thread computes TX neighbouring output pixels along x for 4
 // channels, so the input columns their windows share are loaded once, and each row of
-// weights once per TX pixels. Kernel size and stride are override constants: with
+// weights once per TX pixels. Kernel size, stride and TX are override constants: with
 // constant loop bounds the compiler unrolls the taps and keeps the row in registers.
-// Needs what depthwise4 needs (multiplier 1, channels a multiple of 4).
+// Needs multiplier 1 and channels a multiple of 4.
+//
+// TX is 4 at stride 1 and 2 at stride 2 (chosen in `kernels/depthwise.rs`): a stride-2
+// thread with 4 pixels would load 9 columns per row, and every unrolled load costs
+// lavapipe shader-compile time at first dispatch; 2 pixels load 5 columns for 2 pixels.
 
 override KH: u32 = 3u;
 override KW: u32 = 3u;
 override STRIDE: u32 = 1u;
-/// Output pixels per thread along x.
-const TX: u32 = 4u;
+/// Output pixels per thread along x, at most MAX_TX.
+override TX: u32 = 4u;
+const MAX_TX: u32 = 4u;
 /// Longest kernel row a thread caches (7x7 kernels).
 const MAX_K: u32 = 7u;
 
@@ -78,7 +83,7 @@ fn depthwise_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
     let n = rest / win.out_h;
     let c0 = c4 * 4u;
     let b = vec4(bias[c0], bias[c0 + 1u], bias[c0 + 2u], bias[c0 + 3u]);
-    var acc = array<vec4<f32>, TX>(b, b, b, b);
+    var acc = array<vec4<f32>, MAX_TX>(b, b, b, b);
     let x0 = i32(ox0 * STRIDE) - i32(win.pad_left);
     let span = (TX - 1u) * STRIDE + KW;
     for (var ky = 0u; ky < KH; ky++) {
@@ -105,10 +110,15 @@ fn depthwise_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
             }
         }
     }
+    // One store site in a loop with a run-time trip count, so it is not unrolled (each
+    // inlined epilogue costs compile time); selects pick the accumulator without spilling.
     let out_row = (n * win.out_h + oy) * win.out_w;
-    for (var t = 0u; t < TX; t++) {
-        if ox0 + t < win.out_w {
-            store4(params.ep, (out_row + ox0 + t) * c4s + c4, acc[t]);
-        }
+    let count = min(TX, win.out_w - ox0);
+    for (var t = 0u; t < count; t++) {
+        var v = acc[0];
+        v = select(v, acc[1], t == 1u);
+        v = select(v, acc[2], t == 2u);
+        v = select(v, acc[3], t == 3u);
+        store4(params.ep, (out_row + ox0 + t) * c4s + c4, v);
     }
 }

@@ -92,23 +92,35 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
         a6 += tile(w0, w1, unquad(input[r6 + k4]));
         a7 += tile(w0, w1, unquad(input[r7 + k4]));
     }
-    // One store site in a loop, not eight: each inlined epilogue costs shader compile
-    // time (lavapipe compiles on first dispatch), and the copy costs nothing per MAC.
-    let tile = array(a0, a1, a2, a3, a4, a5, a6, a7);
-    for (var p = 0u; p < PX; p++) {
-        store_pixel(p0 + p, block * 8u, tile[p]);
+    // One store site in a loop with a run-time trip count, so it is not unrolled: every
+    // inlined epilogue costs shader compile time (lavapipe compiles on first dispatch).
+    // The accumulator is picked with selects: indexing an array of them would spill it.
+    let c0 = block * 8u;
+    let b = mat2x4<f32>(bias4(c0), bias4(min(c0 + 4u, params.out_c - 4u)));
+    let count = min(PX, params.pixels - p0);
+    for (var p = 0u; p < count; p++) {
+        var acc = a0;
+        acc = pick(acc, a1, p == 1u);
+        acc = pick(acc, a2, p == 2u);
+        acc = pick(acc, a3, p == 3u);
+        acc = pick(acc, a4, p == 4u);
+        acc = pick(acc, a5, p == 5u);
+        acc = pick(acc, a6, p == 6u);
+        acc = pick(acc, a7, p == 7u);
+        store_pixel(p0 + p, c0, acc + b);
     }
+}
+
+fn pick(a: mat2x4<f32>, b: mat2x4<f32>, take_b: bool) -> mat2x4<f32> {
+    return mat2x4(select(a[0], b[0], take_b), select(a[1], b[1], take_b));
 }
 
 /// Stores one pixel's 8 output channels from c0 (out_c is a multiple of 4).
 fn store_pixel(pixel: u32, c0: u32, acc: mat2x4<f32>) {
-    if pixel >= params.pixels {
-        return;
-    }
     let at = (pixel * params.out_c + c0) / 4u;
-    store4(params.ep, at, acc[0] + bias4(c0));
+    store4(params.ep, at, acc[0]);
     if c0 + 4u < params.out_c {
-        store4(params.ep, at + 1u, acc[1] + bias4(c0 + 4u));
+        store4(params.ep, at + 1u, acc[1]);
     }
 }
 

@@ -202,6 +202,8 @@ fn pointwise_gemm_shapes() {
         (Shape::new(7, 9, 5), 3),
         (Shape::new(8, 8, 16), 32),
         (Shape::new(5, 5, 3), 7),
+        // Whole vec4s run the tiled kernel; a partial pixel tile and a half output block.
+        (Shape::new(5, 7, 12), 20),
         (Shape::new(1, 1, 33), 10),
     ];
     for (i, &(shape, out)) in cases.iter().enumerate() {
@@ -261,12 +263,13 @@ fn every_activation_fused_after_batch_norm() {
 
 #[test]
 fn residual_add_fused_and_standalone() {
-    let shape = Shape::new(7, 5, 6);
+    // 8 channels: the tiled pointwise kernel, with a partial tile of the 35 pixels.
+    let shape = Shape::new(7, 5, 8);
     let mut rng = ChaCha8Rng::seed_from_u64(50);
     let mut g = Graph::new(shape).unwrap();
-    let spec = ConvSpec::pointwise(6);
+    let spec = ConvSpec::pointwise(8);
     let x = g
-        .add("pw", conv_op(&mut rng, 6, &spec), &[g.input()])
+        .add("pw", conv_op(&mut rng, 8, &spec), &[g.input()])
         .unwrap();
     let sum = g.add("add", Op::Add, &[x, g.input()]).unwrap();
     g.add("act", Op::Activation(Activation::Relu6), &[sum])

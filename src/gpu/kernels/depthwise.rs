@@ -16,8 +16,15 @@ pub(crate) const SHADER: ShaderFile = ShaderFile {
     entry_points: &["depthwise", "depthwise_rows"],
 };
 
-/// Output pixels per thread of `depthwise_rows` (`TX` in the shader).
-const ROW_TILE: usize = 4;
+/// Output pixels per thread of `depthwise_rows` (`TX` in the shader): 4 at stride 1, 2 at
+/// larger strides, whose wider input span costs more shader-compile time than it saves.
+fn row_tile(stride: usize) -> usize {
+    if stride == 1 {
+        4
+    } else {
+        2
+    }
+}
 /// Widest kernel `depthwise_rows` caches a row of (`MAX_K` in the shader).
 const MAX_ROW_KERNEL: usize = 7;
 
@@ -35,15 +42,17 @@ pub(crate) fn launch(io: &StepIo, conv: &Conv2d) -> Result<Launch> {
         ep: io.epilogue,
         win: WindowUniform::new(io, spec)?,
     };
-    // One thread per 4 channels and ROW_TILE pixels where they are whole vec4s of one
-    // filter each.
+    // One thread per 4 channels and a row tile of pixels where they are whole vec4s of
+    // one filter each.
     let vec4_channels = multiplier == 1 && io.output.c.is_multiple_of(4);
     let (entry, threads, constants) = if vec4_channels && conv.kernel_w <= MAX_ROW_KERNEL {
-        let tiles = io.batch * io.output.h * io.output.w.div_ceil(ROW_TILE);
+        let row_tile = row_tile(conv.stride);
+        let tiles = io.batch * io.output.h * io.output.w.div_ceil(row_tile);
         let constants = vec![
             ("KH", to_u32(conv.kernel_h, "kernel height")?),
             ("KW", to_u32(conv.kernel_w, "kernel width")?),
             ("STRIDE", to_u32(conv.stride, "stride")?),
+            ("TX", to_u32(row_tile, "row tile")?),
         ];
         ("depthwise_rows", tiles * io.output.c / 4, constants)
     } else {
