@@ -100,7 +100,7 @@ impl Executor {
             })
             .collect::<Result<Vec<_>>>()?;
         let dummy = storage_buffer(device, "unused binding", 16);
-        let mut cache = PipelineCache::new(device, plan.precision);
+        let mut cache = PipelineCache::new(ctx, plan.precision);
         let dispatches = captured(device, "creating the plan's GPU resources", || {
             plan.steps
                 .iter()

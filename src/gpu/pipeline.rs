@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::GpuContext;
 use crate::error::{Error, Result};
 use crate::Precision;
 
@@ -79,10 +80,12 @@ pub(crate) struct PipelineCache {
     pipeline_layout: wgpu::PipelineLayout,
     modules: HashMap<&'static str, wgpu::ShaderModule>,
     pipelines: HashMap<PipelineKey, wgpu::ComputePipeline>,
+    warm_up: WarmUp,
 }
 
 impl PipelineCache {
-    pub fn new(device: &wgpu::Device, precision: Precision) -> Self {
+    pub fn new(ctx: &GpuContext, precision: Precision) -> Self {
+        let device = &ctx.device;
         let entries: Vec<wgpu::BindGroupLayoutEntry> =
             (0..BINDINGS as u32).map(layout_entry).collect();
         let layout = device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
@@ -97,6 +100,7 @@ impl PipelineCache {
         PipelineCache {
             device: device.clone(),
             precision,
+            warm_up: WarmUp::new(ctx, &layout),
             layout,
             pipeline_layout,
             modules: HashMap::new(),
@@ -137,7 +141,7 @@ impl PipelineCache {
             &device,
             &format!("pipeline {}::{entry} {constants:?}", shader.name),
             || {
-                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                let pipeline = device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
                     label: Some(entry),
                     layout: Some(&self.pipeline_layout),
                     module: &module,
@@ -147,11 +151,67 @@ impl PipelineCache {
                         ..Default::default()
                     },
                     cache: None,
-                })
+                });
+                self.warm_up.dispatch(&device, &pipeline);
+                pipeline
             },
         )?;
         self.pipelines.insert(key, pipeline.clone());
         Ok(pipeline)
+    }
+}
+
+/// Bytes of the warm-up params: more than any kernel's `Params` struct.
+const WARM_UP_PARAMS_BYTES: u64 = 256;
+
+/// Some drivers compile a pipeline only at its first dispatch: lavapipe JIT-compiles it
+/// then, on its queue thread, and that was most of the first inference. So every new
+/// pipeline is dispatched once at once, on one workgroup with all-zero params (every
+/// kernel returns when its thread count is 0) and scratch buffers: compilation then runs
+/// while the session uploads weights and creates the other pipelines. Drivers that
+/// compile at creation run one empty workgroup.
+struct WarmUp {
+    queue: wgpu::Queue,
+    bindings: wgpu::BindGroup,
+}
+
+impl WarmUp {
+    fn new(ctx: &GpuContext, layout: &wgpu::BindGroupLayout) -> Self {
+        let device = &ctx.device;
+        let buffer = |label, size, usage| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some(label),
+                size,
+                usage,
+                mapped_at_creation: false,
+            })
+        };
+        // New buffers are zero-filled.
+        let params = buffer(
+            "warm-up params",
+            WARM_UP_PARAMS_BYTES,
+            wgpu::BufferUsages::UNIFORM,
+        );
+        let read = buffer("warm-up input", 16, wgpu::BufferUsages::STORAGE);
+        let write = buffer("warm-up output", 16, wgpu::BufferUsages::STORAGE);
+        let buffers = [&params, &read, &read, &read, &read, &write];
+        WarmUp {
+            queue: ctx.queue.clone(),
+            bindings: bind_group(device, layout, "warm-up", buffers),
+        }
+    }
+
+    fn dispatch(&self, device: &wgpu::Device, pipeline: &wgpu::ComputePipeline) {
+        let mut encoder = device.create_command_encoder(&wgpu::CommandEncoderDescriptor {
+            label: Some("warm-up"),
+        });
+        {
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor::default());
+            pass.set_pipeline(pipeline);
+            pass.set_bind_group(0, &self.bindings, &[]);
+            pass.dispatch_workgroups(1, 1, 1);
+        }
+        self.queue.submit([encoder.finish()]);
     }
 }
 
