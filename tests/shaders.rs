@@ -2,7 +2,7 @@
 //! precision, parses and passes naga's full validation, and defines every entry point the
 //! runtime creates.
 
-use mobilenet_wgpu::gpu::{shader_sources, ComposedShader};
+use mobilenet_wgpu::gpu::{shader_sources, ComposedShader, MAX_PARAMS_BYTES};
 use mobilenet_wgpu::Precision;
 
 /// Every module at every precision, with the capabilities that precision needs.
@@ -79,6 +79,31 @@ fn workgroup_sizes_stay_within_64_to_256() {
                 "{}::{} uses {threads} threads",
                 shader.name,
                 entry.name
+            );
+        }
+    }
+}
+
+#[test]
+fn every_params_uniform_fits_the_warm_up_buffer() {
+    for (shader, caps) in all_shaders() {
+        let module = validate(shader.name, &shader.source, caps);
+        let uniforms: Vec<_> = module
+            .global_variables
+            .iter()
+            .filter(|(_, var)| var.space == naga::AddressSpace::Uniform)
+            .collect();
+        assert!(
+            !uniforms.is_empty(),
+            "{} has no params uniform",
+            shader.name
+        );
+        for (_, var) in uniforms {
+            let bytes = module.types[var.ty].inner.size(module.to_ctx());
+            assert!(
+                u64::from(bytes) <= MAX_PARAMS_BYTES,
+                "{}: params of {bytes} bytes exceed {MAX_PARAMS_BYTES}",
+                shader.name
             );
         }
     }

@@ -161,8 +161,9 @@ impl PipelineCache {
     }
 }
 
-/// Bytes of the warm-up params: more than any kernel's `Params` struct.
-const WARM_UP_PARAMS_BYTES: u64 = 256;
+/// Every kernel's `Params` uniform fits in this many bytes: warm-up dispatches bind an
+/// all-zero buffer of this size (tests/shaders.rs checks every module).
+pub const MAX_PARAMS_BYTES: u64 = 256;
 
 /// Some drivers compile a pipeline only at its first dispatch: lavapipe JIT-compiles it
 /// then, on its queue thread, and that was most of the first inference. So every new
@@ -189,7 +190,7 @@ impl WarmUp {
         // New buffers are zero-filled.
         let params = buffer(
             "warm-up params",
-            WARM_UP_PARAMS_BYTES,
+            MAX_PARAMS_BYTES,
             wgpu::BufferUsages::UNIFORM,
         );
         let read = buffer("warm-up input", 16, wgpu::BufferUsages::STORAGE);
