@@ -1,0 +1,122 @@
+//! Pooling, dense, softmax, squeeze-excite, concat and large element-wise dispatches.
+
+use mobilenet_wgpu::graph::{Activation, AvgPool, Dense, Graph, Op, Padding, Shape, TensorId};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::{check, conv_op, random, ConvSpec};
+
+#[test]
+fn pooling() {
+    for (i, shape) in [
+        Shape::new(7, 5, 11),
+        Shape::new(1, 1, 4),
+        Shape::new(8, 8, 64),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut g = Graph::new(shape).unwrap();
+        g.add("gap", Op::GlobalAvgPool, &[g.input()]).unwrap();
+        check(&g, 1 + i, 60 + i as u64, "global_avg_pool");
+    }
+    let windows = [
+        (Shape::new(9, 7, 5), 3, 2),
+        (Shape::new(8, 8, 3), 2, 2),
+        (Shape::new(6, 7, 4), 3, 1),
+    ];
+    for (i, (shape, kernel, stride)) in windows.into_iter().enumerate() {
+        let pool = AvgPool {
+            kernel,
+            stride,
+            padding: Padding::same(shape.h, shape.w, kernel, stride),
+        };
+        let mut g = Graph::new(shape).unwrap();
+        g.add("pool", Op::AvgPool(pool), &[g.input()]).unwrap();
+        check(&g, 2, 70 + i as u64, "avg_pool");
+    }
+}
+
+fn dense_op(rng: &mut ChaCha8Rng, inputs: usize, outputs: usize) -> Op {
+    let weights = random(rng, inputs * outputs, 0.3);
+    Op::Dense(Dense {
+        out_features: outputs,
+        weights,
+        bias: Some(random(rng, outputs, 0.3)),
+    })
+}
+
+#[test]
+fn dense_and_softmax() {
+    let mut rng = ChaCha8Rng::seed_from_u64(80);
+    let mut g = Graph::new(Shape::new(3, 3, 4)).unwrap();
+    let x = g.add("flatten", Op::Flatten, &[g.input()]).unwrap();
+    let x = g.add("dense", dense_op(&mut rng, 36, 10), &[x]).unwrap();
+    g.add("softmax", Op::Softmax, &[x]).unwrap();
+    check(&g, 3, 80, "softmax");
+
+    let mut g = Graph::new(Shape::new(1, 1, 37)).unwrap();
+    g.add("dense", dense_op(&mut rng, 37, 19), &[g.input()])
+        .unwrap();
+    check(&g, 2, 81, "dense");
+
+    for (i, shape) in [
+        Shape::new(1, 1, 1000),
+        Shape::new(3, 3, 5),
+        Shape::new(1, 1, 1),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut g = Graph::new(shape).unwrap();
+        g.add("softmax", Op::Softmax, &[g.input()]).unwrap();
+        check(&g, 2, 82 + i as u64, "softmax");
+    }
+}
+
+#[test]
+fn squeeze_excite_mul_channel() {
+    let mut rng = ChaCha8Rng::seed_from_u64(90);
+    let shape = Shape::new(6, 5, 8);
+    let mut g = Graph::new(shape).unwrap();
+    let s = g.add("gap", Op::GlobalAvgPool, &[g.input()]).unwrap();
+    let s = g.add("fc", dense_op(&mut rng, 8, 8), &[s]).unwrap();
+    let s = g
+        .add("gate", Op::Activation(Activation::HardSigmoid), &[s])
+        .unwrap();
+    g.add("scale", Op::MulChannel, &[g.input(), s]).unwrap();
+    check(&g, 3, 90, "mul_channel");
+}
+
+#[test]
+fn concat_of_branches() {
+    let mut rng = ChaCha8Rng::seed_from_u64(100);
+    let shape = Shape::new(5, 7, 3);
+    let mut g = Graph::new(shape).unwrap();
+    let a = g
+        .add(
+            "a",
+            conv_op(&mut rng, 3, &ConvSpec::pointwise(4)),
+            &[g.input()],
+        )
+        .unwrap();
+    let b = g
+        .add(
+            "b",
+            conv_op(&mut rng, 3, &ConvSpec::pointwise(5)),
+            &[g.input()],
+        )
+        .unwrap();
+    let parts: [TensorId; 3] = [a, g.input(), b];
+    g.add("concat", Op::Concat, &parts).unwrap();
+    check(&g, 2, 100, "concat");
+}
+
+#[test]
+fn large_elementwise_dispatch_is_split_in_2d() {
+    // 512 x 512 x 17 values need more than 65535 workgroups of 64 threads.
+    let mut g = Graph::new(Shape::new(512, 512, 17)).unwrap();
+    g.add("act", Op::Activation(Activation::HardSwish), &[g.input()])
+        .unwrap();
+    check(&g, 1, 110, "elementwise");
+}
