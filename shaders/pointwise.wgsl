@@ -96,6 +96,7 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     // inlined epilogue costs shader compile time (lavapipe compiles on first dispatch).
     // The accumulator is picked with selects: indexing an array of them would spill it.
     let c0 = block * 8u;
+    // A last block of only 4 channels re-reads its bias; its second half is not stored.
     let b = mat2x4<f32>(bias4(c0), bias4(min(c0 + 4u, params.out_c - 4u)));
     let count = min(PX, params.pixels - p0);
     for (var p = 0u; p < count; p++) {

@@ -167,10 +167,11 @@ pub const MAX_PARAMS_BYTES: u64 = 256;
 
 /// Some drivers compile a pipeline only at its first dispatch: lavapipe JIT-compiles it
 /// then, on its queue thread, and that was most of the first inference. So every new
-/// pipeline is dispatched once at once, on one workgroup with all-zero params (every
-/// kernel returns when its thread count is 0) and scratch buffers: compilation then runs
-/// while the session uploads weights and creates the other pipelines. Drivers that
-/// compile at creation run one empty workgroup.
+/// pipeline is dispatched right away, one workgroup with all-zero params (every kernel
+/// returns when its thread count is 0) on scratch buffers, and compiles while the session
+/// packs and uploads weights. (Lavapipe makes the next pipeline creation wait for the
+/// compile, so the overlap is with the rest of the setup.) Drivers that compile at
+/// creation just run one empty workgroup.
 struct WarmUp {
     queue: wgpu::Queue,
     bindings: wgpu::BindGroup,
