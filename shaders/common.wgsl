@@ -1,9 +1,10 @@
 // Prepended by the runtime to every kernel file (WGSL has no include). Holds what all
 // kernels share: the binding convention, the fused epilogue and the dispatch indexing.
 //
-// Bindings: 0 params (uniform), 1 input, 2 weights, 3 bias, 4 residual, 5 output. Params,
-// input and weights are declared per kernel, so a kernel can read them as scalars or vec4.
-// Unused bindings are bound to a small dummy buffer.
+// Bindings: 0 params (uniform), 1 input, 2 weights, 3 bias, 4 residual, 5 output, 6 small
+// weights in a uniform buffer (the stem). Params, input and weights are declared per
+// kernel, so a kernel can read them as scalars or vec4. Unused bindings are bound to a
+// small dummy buffer.
 //
 // Storage precision: activations and weights are stored as `Elem` and `Quad` (f32, or f16
 // with `--precision f16`), defined by the precision file the runtime puts before this one;

@@ -2,7 +2,9 @@
 //! precision, parses and passes naga's full validation, and defines every entry point the
 //! runtime creates.
 
-use mobilenet_wgpu::gpu::{shader_sources, ComposedShader, MAX_PARAMS_BYTES};
+use mobilenet_wgpu::gpu::{
+    shader_sources, ComposedShader, MAX_PARAMS_BYTES, UNIFORM_WEIGHTS_BYTES,
+};
 use mobilenet_wgpu::Precision;
 
 /// Every module at every precision, with the capabilities that precision needs.
@@ -85,26 +87,32 @@ fn workgroup_sizes_stay_within_64_to_256() {
 }
 
 #[test]
-fn every_params_uniform_fits_the_warm_up_buffer() {
+fn every_uniform_fits_the_buffer_bound_to_it() {
     for (shader, caps) in all_shaders() {
         let module = validate(shader.name, &shader.source, caps);
-        let uniforms: Vec<_> = module
-            .global_variables
-            .iter()
-            .filter(|(_, var)| var.space == naga::AddressSpace::Uniform)
-            .collect();
-        assert!(
-            !uniforms.is_empty(),
-            "{} has no params uniform",
-            shader.name
-        );
-        for (_, var) in uniforms {
-            let bytes = module.types[var.ty].inner.size(module.to_ctx());
-            assert!(
-                u64::from(bytes) <= MAX_PARAMS_BYTES,
-                "{}: params of {bytes} bytes exceed {MAX_PARAMS_BYTES}",
-                shader.name
-            );
+        let mut params = 0;
+        for (_, var) in module.global_variables.iter() {
+            let Some(binding) = &var.binding else {
+                continue;
+            };
+            let bytes = u64::from(module.types[var.ty].inner.size(module.to_ctx()));
+            let name = shader.name;
+            match binding.binding {
+                0 => {
+                    params += 1;
+                    assert_eq!(var.space, naga::AddressSpace::Uniform, "{name}: params");
+                    assert!(bytes <= MAX_PARAMS_BYTES, "{name}: params of {bytes} bytes");
+                }
+                6 => {
+                    assert_eq!(var.space, naga::AddressSpace::Uniform, "{name}: binding 6");
+                    assert!(
+                        bytes <= UNIFORM_WEIGHTS_BYTES,
+                        "{name}: {bytes} uniform bytes"
+                    );
+                }
+                _ => assert_ne!(var.space, naga::AddressSpace::Uniform, "{name}"),
+            }
         }
+        assert_eq!(params, 1, "{}: one params uniform", shader.name);
     }
 }

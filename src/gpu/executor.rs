@@ -18,6 +18,7 @@ use crate::plan::{Plan, Step, TensorRef};
 use crate::Precision;
 use resources::{
     check_plan, check_precision, check_storage_size, constant_buffer, copy_bytes, storage_buffer,
+    uniform_weights_buffer, Unused,
 };
 
 /// Bytes of one f32 (bias is always f32), and the copy-size alignment.
@@ -99,12 +100,12 @@ impl Executor {
                 Ok(storage_buffer(device, &format!("slot {i}"), bytes))
             })
             .collect::<Result<Vec<_>>>()?;
-        let dummy = storage_buffer(device, "unused binding", 16);
+        let unused = Unused::new(device);
         let mut cache = PipelineCache::new(ctx, plan.precision);
         let dispatches = captured(device, "creating the plan's GPU resources", || {
             plan.steps
                 .iter()
-                .map(|step| prepare(ctx, &mut cache, &slots, &dummy, step, plan))
+                .map(|step| prepare(ctx, &mut cache, &slots, &unused, step, plan))
                 .collect::<Result<Vec<_>>>()
         })??;
         let largest = dispatches
@@ -290,7 +291,7 @@ fn prepare(
     ctx: &GpuContext,
     cache: &mut PipelineCache,
     slots: &[wgpu::Buffer],
-    dummy: &wgpu::Buffer,
+    unused: &Unused,
     step: &Step,
     plan: &Plan,
 ) -> Result<Dispatch> {
@@ -307,7 +308,7 @@ fn prepare(
         usage: wgpu::BufferUsages::UNIFORM,
     });
     let weights = match &launch.weights {
-        Weights::None => dummy.clone(),
+        Weights::None | Weights::Uniform(_) => unused.storage.clone(),
         Weights::Data(values) => {
             let stored = plan.precision.encode(values);
             constant_buffer(device, &limits, &format!("{} weights", step.name), &stored)?
@@ -318,14 +319,24 @@ fn prepare(
         }
         Weights::StepInput(i) => slots[step.inputs[*i].slot].clone(),
     };
+    let uniform_weights = match &launch.weights {
+        Weights::Uniform(values) => {
+            // Uniform buffers hold f32, but the values are those the plan's precision
+            // stores, so f16 rounds the stem's weights like every other kernel's.
+            let stored = plan.precision.encode(values);
+            let rounded = plan.precision.decode(&stored, values.len());
+            uniform_weights_buffer(device, &format!("{} weights", step.name), &rounded)?
+        }
+        _ => unused.uniform.clone(),
+    };
     let bias = match &launch.bias {
         Some(values) => {
             let label = format!("{} bias", step.name);
             constant_buffer(device, &limits, &label, bytemuck::cast_slice(values))?
         }
-        None => dummy.clone(),
+        None => unused.storage.clone(),
     };
-    let residual = step.residual.map_or(dummy, |r| &slots[r.slot]);
+    let residual = step.residual.map_or(&unused.storage, |r| &slots[r.slot]);
     let buffers = [
         &params,
         &slots[step.inputs[0].slot],
@@ -333,6 +344,7 @@ fn prepare(
         &bias,
         residual,
         &slots[step.output.slot],
+        &uniform_weights,
     ];
     let bind_group = bind_group(device, &cache.layout, &step.name, buffers);
     Ok(Dispatch {

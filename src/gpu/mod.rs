@@ -16,7 +16,7 @@ mod texture;
 pub use context::GpuContext;
 pub use executor::Executor;
 pub(crate) use executor::Submitted;
-pub use pipeline::MAX_PARAMS_BYTES;
+pub use pipeline::{MAX_PARAMS_BYTES, UNIFORM_WEIGHTS_BYTES};
 pub use profiler::{
     profile, Profile, ProfileOptions, Span, StepFigures, StepProfile, Timeline, TimestampSource,
     Timing,

@@ -11,10 +11,14 @@ use crate::Precision;
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
 
 /// Number of bindings in the shared layout (see `shaders/common.wgsl`).
-pub(crate) const BINDINGS: usize = 6;
-/// Index of the read-write output binding; all others below it are read-only storage,
-/// except binding 0, the params uniform.
+pub(crate) const BINDINGS: usize = 7;
+/// Index of the read-write output binding; bindings 1 to 4 are read-only storage.
 const OUTPUT_BINDING: u32 = 5;
+/// Index of the uniform-weights binding (binding 0, the params, is the other uniform).
+pub(crate) const UNIFORM_WEIGHTS_BINDING: usize = 6;
+/// Size of a uniform-weights buffer, as `shaders/conv.wgsl` declares it (1024 vec4s):
+/// within the 16 KiB every wgpu adapter allows a uniform binding.
+pub const UNIFORM_WEIGHTS_BYTES: u64 = 16 * 1024;
 /// Threads per workgroup of one-thread-per-item kernels (`WG` in common.wgsl).
 pub(crate) const WORKGROUP_SIZE: u64 = 64;
 
@@ -188,15 +192,12 @@ impl WarmUp {
                 mapped_at_creation: false,
             })
         };
-        // New buffers are zero-filled.
-        let params = buffer(
-            "warm-up params",
-            MAX_PARAMS_BYTES,
-            wgpu::BufferUsages::UNIFORM,
-        );
+        // New buffers are zero-filled; one uniform serves as params and uniform weights.
+        let uniform_bytes = MAX_PARAMS_BYTES.max(UNIFORM_WEIGHTS_BYTES);
+        let zeros = buffer("warm-up params", uniform_bytes, wgpu::BufferUsages::UNIFORM);
         let read = buffer("warm-up input", 16, wgpu::BufferUsages::STORAGE);
         let write = buffer("warm-up output", 16, wgpu::BufferUsages::STORAGE);
-        let buffers = [&params, &read, &read, &read, &read, &write];
+        let buffers = [&zeros, &read, &read, &read, &read, &write, &zeros];
         WarmUp {
             queue: ctx.queue.clone(),
             bindings: bind_group(device, layout, "warm-up", buffers),
@@ -220,6 +221,7 @@ impl WarmUp {
 fn layout_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
     let ty = match binding {
         0 => wgpu::BufferBindingType::Uniform,
+        b if b as usize == UNIFORM_WEIGHTS_BINDING => wgpu::BufferBindingType::Uniform,
         OUTPUT_BINDING => wgpu::BufferBindingType::Storage { read_only: false },
         _ => wgpu::BufferBindingType::Storage { read_only: true },
     };

@@ -15,6 +15,10 @@ fn general_conv_stem_and_groups() {
         (Shape::new(9, 7, 8), 12, 3, 1, 2),
         (Shape::new(6, 5, 8), 8, 5, 1, 4),
         (Shape::new(11, 11, 6), 6, 7, 2, 3),
+        // conv4 (weights in the uniform buffer), and an ungrouped conv with vec4 output
+        // channels but more weights than that buffer holds (the scalar kernel).
+        (Shape::new(15, 14, 3), 32, 3, 2, 1),
+        (Shape::new(6, 6, 16), 32, 3, 1, 1),
     ];
     for (i, &(shape, out, k, stride, groups)) in cases.iter().enumerate() {
         let spec = ConvSpec::same(shape, out, k, stride, groups);

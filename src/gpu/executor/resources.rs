@@ -6,6 +6,7 @@ use wgpu::util::DeviceExt;
 use super::F32;
 use crate::error::{Error, Result};
 use crate::gpu::context::GpuContext;
+use crate::gpu::pipeline::UNIFORM_WEIGHTS_BYTES;
 use crate::plan::{Plan, TensorRef};
 use crate::Precision;
 
@@ -100,6 +101,49 @@ pub(super) fn constant_buffer(
             label: Some(label),
             contents: &contents,
             usage: wgpu::BufferUsages::STORAGE,
+        }),
+    )
+}
+
+/// Small buffers for the bindings a step leaves unused (the shared layout needs them all).
+pub(super) struct Unused {
+    pub storage: wgpu::Buffer,
+    pub uniform: wgpu::Buffer,
+}
+
+impl Unused {
+    pub fn new(device: &wgpu::Device) -> Self {
+        Unused {
+            storage: storage_buffer(device, "unused binding", 16),
+            uniform: device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("unused uniform binding"),
+                size: 16,
+                usage: wgpu::BufferUsages::UNIFORM,
+                mapped_at_creation: false,
+            }),
+        }
+    }
+}
+
+/// Uploads f32 weights into a uniform buffer of the size the shaders declare.
+pub(super) fn uniform_weights_buffer(
+    device: &wgpu::Device,
+    label: &str,
+    values: &[f32],
+) -> Result<wgpu::Buffer> {
+    let mut contents = bytemuck::cast_slice::<f32, u8>(values).to_vec();
+    if contents.len() as u64 > UNIFORM_WEIGHTS_BYTES {
+        return Err(Error::DeviceLimit(format!(
+            "{label}: {} bytes exceed the {UNIFORM_WEIGHTS_BYTES}-byte uniform weights buffer",
+            contents.len()
+        )));
+    }
+    contents.resize(UNIFORM_WEIGHTS_BYTES as usize, 0);
+    Ok(
+        device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some(label),
+            contents: &contents,
+            usage: wgpu::BufferUsages::UNIFORM,
         }),
     )
 }

@@ -5,7 +5,7 @@ use super::{
     bias_or_zeros, to_u32, Launch, StepIo, Weights, WindowParams, WindowSpec, WindowUniform,
 };
 use crate::error::Result;
-use crate::gpu::pipeline::{Grid, ShaderFile};
+use crate::gpu::pipeline::{Grid, ShaderFile, UNIFORM_WEIGHTS_BYTES};
 use crate::graph::Conv2d;
 
 pub(crate) const SHADER: ShaderFile = ShaderFile {
@@ -20,20 +20,24 @@ pub(crate) fn launch(io: &StepIo, conv: &Conv2d) -> Result<Launch> {
         ep: io.epilogue,
         win: WindowUniform::new(io, WindowSpec::of_conv(conv, conv.groups))?,
     };
-    // One thread per output pixel, all channels, where they are whole vec4s.
-    let (entry, threads, weights) = if conv.groups == 1 && io.output.c.is_multiple_of(4) {
-        let pixels = io.output_len() / io.output.c;
-        ("conv4", pixels, pack_weights_by_tap(conv))
-    } else {
-        ("conv", io.output_len(), conv.weights.clone())
-    };
+    // One thread per output pixel, all channels, where they are whole vec4s and the
+    // weights fit the uniform buffer.
+    let fits_uniform = (conv.weights.len() * 4) as u64 <= UNIFORM_WEIGHTS_BYTES;
+    let (entry, threads, weights) =
+        if conv.groups == 1 && io.output.c.is_multiple_of(4) && fits_uniform {
+            let pixels = io.output_len() / io.output.c;
+            ("conv4", pixels, Weights::Uniform(pack_weights_by_tap(conv)))
+        } else {
+            let weights = Weights::Data(conv.weights.clone());
+            ("conv", io.output_len(), weights)
+        };
     params.win.total = to_u32(threads, "conv threads")?;
     Ok(Launch {
         shader: &SHADER,
         entry,
         constants: Vec::new(),
         params: bytemuck::bytes_of(&params).to_vec(),
-        weights: Weights::Data(weights),
+        weights,
         bias: Some(bias_or_zeros(&conv.bias, io.output.c)),
         grid: Grid::Threads(threads as u64),
     })

@@ -40,6 +40,12 @@ pub(crate) enum Weights {
     DataF32(Vec<f32>),
     /// Another input of the step (the squeeze-excite scale of mul_channel).
     StepInput(usize),
+    /// Constant data in the uniform-weights binding (at most `UNIFORM_WEIGHTS_BYTES`),
+    /// held as f32 but rounded to the plan's precision: small weight sets that every thread
+    /// reads at the same addresses (the stem). GPUs serve those from their constant cache;
+    /// lavapipe loads such a uniform value once and broadcasts it, where a storage load
+    /// costs one load per SIMD lane.
+    Uniform(Vec<f32>),
 }
 
 /// Everything the executor needs to run one step.
