@@ -22,7 +22,7 @@ pub(crate) fn launch(io: &StepIo, conv: &Conv2d) -> Result<Launch> {
     };
     // One thread per output pixel, all channels, where they are whole vec4s and the
     // weights fit the uniform buffer.
-    let fits_uniform = (conv.weights.len() * 4) as u64 <= UNIFORM_WEIGHTS_BYTES;
+    let fits_uniform = (conv.weights.len() * size_of::<f32>()) as u64 <= UNIFORM_WEIGHTS_BYTES;
     let (entry, threads, weights) =
         if conv.groups == 1 && io.output.c.is_multiple_of(4) && fits_uniform {
             let pixels = io.output_len() / io.output.c;
