@@ -307,27 +307,28 @@ fn prepare(
         contents: &launch.params,
         usage: wgpu::BufferUsages::UNIFORM,
     });
-    let weights = match &launch.weights {
-        Weights::None | Weights::Uniform(_) => unused.storage.clone(),
+    // Storage weights (binding 2) and uniform weights (binding 6): a step uses at most one.
+    let label = format!("{} weights", step.name);
+    let (weights, uniform_weights) = match &launch.weights {
+        Weights::None => (unused.storage.clone(), unused.uniform.clone()),
         Weights::Data(values) => {
             let stored = plan.precision.encode(values);
-            constant_buffer(device, &limits, &format!("{} weights", step.name), &stored)?
+            let buffer = constant_buffer(device, &limits, &label, &stored)?;
+            (buffer, unused.uniform.clone())
         }
         Weights::DataF32(values) => {
-            let label = format!("{} weights", step.name);
-            constant_buffer(device, &limits, &label, bytemuck::cast_slice(values))?
+            let buffer = constant_buffer(device, &limits, &label, bytemuck::cast_slice(values))?;
+            (buffer, unused.uniform.clone())
         }
-        Weights::StepInput(i) => slots[step.inputs[*i].slot].clone(),
-    };
-    let uniform_weights = match &launch.weights {
+        Weights::StepInput(i) => (slots[step.inputs[*i].slot].clone(), unused.uniform.clone()),
         Weights::Uniform(values) => {
             // Uniform buffers hold f32, but the values are those the plan's precision
             // stores, so f16 rounds the stem's weights like every other kernel's.
             let stored = plan.precision.encode(values);
             let rounded = plan.precision.decode(&stored, values.len());
-            uniform_weights_buffer(device, &format!("{} weights", step.name), &rounded)?
+            let buffer = uniform_weights_buffer(device, &label, &rounded)?;
+            (unused.storage.clone(), buffer)
         }
-        _ => unused.uniform.clone(),
     };
     let bias = match &launch.bias {
         Some(values) => {

@@ -15,7 +15,7 @@ pub(crate) const BINDINGS: usize = 7;
 /// Index of the read-write output binding; bindings 1 to 4 are read-only storage.
 const OUTPUT_BINDING: u32 = 5;
 /// Index of the uniform-weights binding (binding 0, the params, is the other uniform).
-pub(crate) const UNIFORM_WEIGHTS_BINDING: usize = 6;
+const UNIFORM_WEIGHTS_BINDING: u32 = 6;
 /// Size of a uniform-weights buffer, as `shaders/conv.wgsl` declares it (1024 vec4s):
 /// within the 16 KiB every wgpu adapter allows a uniform binding.
 pub const UNIFORM_WEIGHTS_BYTES: u64 = 16 * 1024;
@@ -220,8 +220,7 @@ impl WarmUp {
 
 fn layout_entry(binding: u32) -> wgpu::BindGroupLayoutEntry {
     let ty = match binding {
-        0 => wgpu::BufferBindingType::Uniform,
-        b if b as usize == UNIFORM_WEIGHTS_BINDING => wgpu::BufferBindingType::Uniform,
+        0 | UNIFORM_WEIGHTS_BINDING => wgpu::BufferBindingType::Uniform,
         OUTPUT_BINDING => wgpu::BufferBindingType::Storage { read_only: false },
         _ => wgpu::BufferBindingType::Storage { read_only: true },
     };
