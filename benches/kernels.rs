@@ -176,7 +176,7 @@ fn squeeze_excite_case(rng: &mut ChaCha8Rng) -> Result<Case> {
         conv_op(rng, graph.shape(s), &pointwise(120)),
         &[s],
     )?;
-    let s = graph.add("gate", Op::Activation(Activation::HardSigmoid), &[s])?;
+    let s = graph.add("gate", Op::Activation(Activation::HARD_SIGMOID), &[s])?;
     graph.add("scale", Op::MulChannel, &[x, s])?;
     Ok(Case {
         name: format!("squeeze_excite_{input}"),

@@ -32,12 +32,17 @@ struct Epilogue {
     pad2: u32,
 }
 
-/// One epilogue stage: clamp(act(x), lo, hi), `act` an `ActKind`.
+/// One epilogue stage: clamp(act(x), lo, hi), `act` an `ActKind` code; `alpha` and `beta`
+/// are the hard sigmoid's.
 struct Stage {
     act: u32,
     lo: f32,
     hi: f32,
-    pad: u32,
+    alpha: f32,
+    beta: f32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
@@ -48,19 +53,18 @@ struct Stage {
 @group(0) @binding(4) var<storage, read> residual4: array<Quad>;
 @group(0) @binding(5) var<storage, read_write> output4: array<Quad>;
 
-fn activate(x: f32, act: u32) -> f32 {
-    switch act {
+fn activate(x: f32, s: Stage) -> f32 {
+    switch s.act {
         case 1u: { return x * clamp(x + 3.0, 0.0, 6.0) / 6.0; }
-        case 2u: { return clamp(x + 3.0, 0.0, 6.0) / 6.0; }
-        case 3u: { return clamp(0.2 * x + 0.5, 0.0, 1.0); }
-        case 4u: { return 1.0 / (1.0 + exp(-x)); }
+        case 2u: { return clamp(s.alpha * x + s.beta, 0.0, 1.0); }
+        case 3u: { return 1.0 / (1.0 + exp(-x)); }
         default: { return x; }
     }
 }
 
 fn apply_stage(x: f32, s: Stage) -> f32 {
     if ACTIVATIONS {
-        return clamp(activate(x, s.act), s.lo, s.hi);
+        return clamp(activate(x, s), s.lo, s.hi);
     }
     return clamp(x, s.lo, s.hi);
 }
@@ -74,19 +78,18 @@ fn store(ep: Epilogue, idx: u32, v: f32) {
     output[idx] = Elem(apply_stage(x, ep.post));
 }
 
-fn activate4(x: vec4<f32>, act: u32) -> vec4<f32> {
-    switch act {
+fn activate4(x: vec4<f32>, s: Stage) -> vec4<f32> {
+    switch s.act {
         case 1u: { return x * clamp(x + 3.0, vec4(0.0), vec4(6.0)) / 6.0; }
-        case 2u: { return clamp(x + 3.0, vec4(0.0), vec4(6.0)) / 6.0; }
-        case 3u: { return clamp(0.2 * x + 0.5, vec4(0.0), vec4(1.0)); }
-        case 4u: { return 1.0 / (1.0 + exp(-x)); }
+        case 2u: { return clamp(s.alpha * x + s.beta, vec4(0.0), vec4(1.0)); }
+        case 3u: { return 1.0 / (1.0 + exp(-x)); }
         default: { return x; }
     }
 }
 
 fn apply_stage4(x: vec4<f32>, s: Stage) -> vec4<f32> {
     if ACTIVATIONS {
-        return clamp(activate4(x, s.act), vec4(s.lo), vec4(s.hi));
+        return clamp(activate4(x, s), vec4(s.lo), vec4(s.hi));
     }
     return clamp(x, vec4(s.lo), vec4(s.hi));
 }

@@ -178,7 +178,10 @@ pub fn resolve_in(search: &SearchPath, name_or_path: &str) -> Result<Vec<PathBuf
 }
 
 fn looks_like_path(text: &str) -> bool {
-    text.contains(std::path::MAIN_SEPARATOR) || text.contains('/') || text.ends_with(".tflite")
+    text.contains(std::path::MAIN_SEPARATOR)
+        || text.contains('/')
+        || text.ends_with(".tflite")
+        || text.ends_with(".onnx")
 }
 
 fn locate_or_download(search: &SearchPath, entry: &ManifestEntry) -> Result<PathBuf> {

@@ -10,6 +10,7 @@ pub mod gpu;
 pub mod graph;
 pub mod hub;
 pub mod import;
+pub mod io;
 pub mod labels;
 pub mod model;
 pub mod models;

@@ -27,7 +27,7 @@ use std::path::Path;
 
 use image::{ImageReader, RgbImage};
 
-use crate::model::Normalization;
+use crate::model::{Model, Normalization, Resize};
 use crate::{Error, Result};
 
 /// Bits of fraction in Pillow's fixed-point resampling weights for 8-bit images
@@ -82,6 +82,52 @@ pub fn to_input(pixels: &[f32], norm: &Normalization) -> Vec<f32> {
 /// input is `width`×`height` RGB.
 pub fn preprocess(img: &RgbImage, width: usize, height: usize, norm: &Normalization) -> Vec<f32> {
     to_input(&center_crop_resize(img, width, height), norm)
+}
+
+/// One image as `model`'s graph input, with the model's resize geometry and normalisation.
+pub fn preprocess_for(model: &Model, img: &RgbImage) -> Vec<f32> {
+    let shape = model.graph.input_shape();
+    let pixels = match model.resize {
+        Resize::CenterSquare => center_crop_resize(img, shape.w, shape.h),
+        Resize::ShortSideThenCrop => short_side_resize_crop(img, shape.w, shape.h),
+    };
+    to_input(&pixels, &model.normalization)
+}
+
+/// torchvision's evaluation transform with PIL images: `Resize(s)` (the short side to
+/// `s = round(8/7 · max(width, height))`, 256 for 224, the long side `int(s · long / short)`)
+/// with PIL's BILINEAR, then `CenterCrop` with offsets `round((size − crop) / 2)` (Python's
+/// round, half to even). Returns `height * width * 3` values in 0..=255, HWC.
+pub fn short_side_resize_crop(img: &RgbImage, width: usize, height: usize) -> Vec<f32> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let short_target = (width.max(height) as f64 * 8.0 / 7.0).round() as usize;
+    let (short, long) = (w.min(h).max(1), w.max(h));
+    let long_target = short_target * long / short;
+    let (new_w, new_h) = if w <= h {
+        (short_target, long_target)
+    } else {
+        (long_target, short_target)
+    };
+    let horizontal = resampling_taps(w, new_w);
+    let vertical = resampling_taps(h, new_h);
+    let rows_resized = resample_horizontal(img.as_raw(), w, h, &horizontal);
+    let resized = resample_vertical(&rows_resized, new_w, &vertical);
+    let offset = |size: usize, crop: usize| {
+        ((size as f64 - crop as f64) / 2.0)
+            .round_ties_even()
+            .max(0.0) as usize
+    };
+    let (left, top) = (offset(new_w, width), offset(new_h, height));
+    let mut out = Vec::with_capacity(width * height * 3);
+    for y in top..top + height {
+        let start = (y * new_w + left) * 3;
+        out.extend(
+            resized[start..start + width * 3]
+                .iter()
+                .map(|&v| f32::from(v)),
+        );
+    }
+    out
 }
 
 /// The centred square crop as tightly packed RGB bytes, with its side length. The offsets

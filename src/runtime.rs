@@ -49,7 +49,7 @@ mod pending;
 use crate::gpu::{Executor, GpuContext, TexturePreprocessor};
 use crate::graph::Shape;
 use crate::labels::{top_k, Class};
-use crate::model::Model;
+use crate::model::{Model, Resize};
 use crate::plan::Plan;
 use crate::{preprocess, Error, Precision, Result};
 use pending::Pending;
@@ -304,11 +304,9 @@ impl Session {
                 "classify needs at least one image".into(),
             ));
         }
-        let shape = self.model.graph.input_shape();
-        let norm = &self.model.normalization;
         let input: Vec<f32> = images
             .iter()
-            .flat_map(|image| preprocess::preprocess(&image.to_rgb8(), shape.w, shape.h, norm))
+            .flat_map(|image| preprocess::preprocess_for(&self.model, &image.to_rgb8()))
             .collect();
         let output = self.run(&input)?;
         Ok((0..images.len())
@@ -331,6 +329,12 @@ impl Session {
     /// `Rgba8Unorm`, `Bgra8Unorm` or an sRGB variant of them, and have `TEXTURE_BINDING`
     /// (or `COPY_SRC`) usage. The output holds one image.
     pub fn run_texture(&self, texture: &wgpu::Texture) -> Result<Output> {
+        if self.model.resize != Resize::CenterSquare {
+            return Err(Error::InvalidArgument(format!(
+                "{} resizes photos the torchvision way, which the GPU texture path does not implement; classify a decoded image instead",
+                self.model.name
+            )));
+        }
         let prepared = self.texture.prepare(texture)?;
         let submitted = self
             .executor

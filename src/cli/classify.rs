@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use clap::Args;
 use mobilenet_wgpu::labels::{top_k, Class};
+use mobilenet_wgpu::model::Preset;
 use mobilenet_wgpu::runtime::Session;
 use mobilenet_wgpu::{hub, preprocess, Error, Result};
 
@@ -24,6 +25,11 @@ pub struct ClassifyArgs {
     /// Print one JSON object per image.
     #[arg(long)]
     json: bool,
+    /// Photo → input tensor recipe: `torchvision` (short side to 256, centre crop 224,
+    /// ImageNet mean/std), `tf` (centre square, [-1, 1]) or `raw` (centre square, uint8
+    /// pixels as the input's integers). Default: from the input's type and layout.
+    #[arg(long, value_name = "PRESET")]
+    preprocess: Option<Preset>,
     /// Images (JPEG, PNG, BMP).
     #[arg(required = true)]
     images: Vec<PathBuf>,
@@ -44,7 +50,11 @@ pub fn execute(args: &ClassifyArgs, backend: Option<&str>) -> Result<ExitCode> {
             "--batch and --top must be at least 1".into(),
         ));
     }
-    let model = args.model.load(Some(hub::DEFAULT_MODEL))?;
+    let mut model = args.model.load(Some(hub::DEFAULT_MODEL))?;
+    let preset = args
+        .preprocess
+        .unwrap_or_else(|| Preset::default_for(&model.input));
+    (model.normalization, model.resize) = preset.settings(&model.input);
     if model.graph.final_softmax().is_none() {
         return Err(Error::InvalidArgument(format!(
             "{} does not end in a softmax classifier; use `run` to get its raw output",
@@ -55,7 +65,11 @@ pub fn execute(args: &ClassifyArgs, backend: Option<&str>) -> Result<ExitCode> {
     let batch = args.batch.min(args.images.len());
     let session = runtime.session_with_precision(&model, batch, args.model.precision)?;
     if !args.json {
-        println!("{} on {}", model.name, runtime.adapter_name());
+        println!(
+            "{} on {} (preprocess: {preset})",
+            model.name,
+            runtime.adapter_name()
+        );
     }
     for chunk in args.images.chunks(batch) {
         for result in classify_chunk(&session, chunk, args.top)? {
@@ -72,17 +86,11 @@ pub fn execute(args: &ClassifyArgs, backend: Option<&str>) -> Result<ExitCode> {
 /// Preprocesses `paths` into one batch and classifies it (the session pads a short batch).
 fn classify_chunk(session: &Session, paths: &[PathBuf], top: usize) -> Result<Vec<ImageResult>> {
     let model = session.model();
-    let shape = model.graph.input_shape();
     let start = Instant::now();
-    let mut input = Vec::with_capacity(paths.len() * shape.len());
+    let mut input = Vec::with_capacity(paths.len() * model.graph.input_shape().len());
     for path in paths {
         let image = preprocess::load_image(path)?;
-        input.extend(preprocess::preprocess(
-            &image,
-            shape.w,
-            shape.h,
-            &model.normalization,
-        ));
+        input.extend(preprocess::preprocess_for(model, &image));
     }
     let preprocess_ms = start.elapsed().as_secs_f64() * 1e3 / paths.len() as f64;
     let start = Instant::now();

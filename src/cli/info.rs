@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 use mobilenet_wgpu::graph::Graph;
+use mobilenet_wgpu::model::{Format, Preset, TensorSpec};
 use mobilenet_wgpu::plan::{Plan, Step, TensorRef};
 use mobilenet_wgpu::{Precision, Result};
 
@@ -55,6 +56,12 @@ struct StepInfo<'a> {
 #[derive(serde::Serialize)]
 struct Info<'a> {
     model: &'a str,
+    format: Format,
+    /// The input and output as the file declares them (what `run` reads and writes).
+    input: &'a TensorSpec,
+    output: &'a TensorSpec,
+    /// `classify`'s default preprocessing.
+    preprocess: Preset,
     input_shape: String,
     output_shape: String,
     params: usize,
@@ -91,6 +98,10 @@ pub fn execute(args: &InfoArgs) -> Result<ExitCode> {
     let totals = graph.totals();
     let info = Info {
         model: &model.name,
+        format: model.format,
+        input: &model.input,
+        output: &model.output,
+        preprocess: Preset::default_for(&model.input),
         input_shape: graph.input_shape().to_string(),
         output_shape: graph.output_shape().to_string(),
         params: totals.params,
@@ -116,6 +127,21 @@ pub fn execute(args: &InfoArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `name: [N, dims] dtype layout (quantization)`.
+fn describe(spec: &TensorSpec) -> String {
+    let dims: Vec<String> = spec.dims.iter().map(usize::to_string).collect();
+    let quant = spec.quantization.map_or(String::new(), |q| {
+        format!(", scale {} zero point {}", q.scale, q.zero_point)
+    });
+    format!(
+        "`{}` [N, {}] {} {:?}{quant}",
+        spec.name,
+        dims.join(", "),
+        spec.dtype,
+        spec.layout
+    )
+}
+
 fn step_info<'a>(graph: &'a Graph, step: &'a Step, batch: usize) -> StepInfo<'a> {
     let place = |t: &TensorRef| Placement {
         tensor: t.tensor.0,
@@ -135,9 +161,12 @@ fn step_info<'a>(graph: &'a Graph, step: &'a Step, batch: usize) -> StepInfo<'a>
 
 fn print_table(info: &Info) {
     println!(
-        "{}: input {}, output {}",
-        info.model, info.input_shape, info.output_shape
+        "{} ({:?}): input {}, output {}",
+        info.model, info.format, info.input_shape, info.output_shape
     );
+    println!("file input:  {}", describe(info.input));
+    println!("file output: {}", describe(info.output));
+    println!("classify preprocessing: {}", info.preprocess);
     println!(
         "{:<48} {:<14} {:>14} {:>10} {:>12}",
         "layer", "op", "output", "params", "MACs"

@@ -62,7 +62,7 @@ impl ModelArgs {
         for name in names {
             paths.extend(hub::resolve(name)?);
         }
-        import::tflite::load_chain(&paths)
+        import::load_chain(&paths)
     }
 
     fn build(&self, arch: Arch) -> Result<Model> {

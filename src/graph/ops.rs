@@ -85,6 +85,20 @@ pub struct BatchNorm {
 }
 
 impl BatchNorm {
+    /// `y = scale * x + shift` as a BatchNorm (mean 0, variance 1, epsilon 0, so
+    /// [`scale_shift`](Self::scale_shift) gives back exactly `scale` and `shift`): the
+    /// element-wise constant arithmetic of imported graphs, folded like any BatchNorm.
+    pub fn affine(scale: Vec<f32>, shift: Vec<f32>) -> BatchNorm {
+        let n = scale.len();
+        BatchNorm {
+            gamma: scale,
+            beta: shift,
+            mean: vec![0.0; n],
+            var: vec![1.0; n],
+            eps: 0.0,
+        }
+    }
+
     /// Per-channel `(scale, shift)` such that `y = scale * x + shift`.
     pub fn scale_shift(&self) -> (Vec<f32>, Vec<f32>) {
         let scale: Vec<f32> = self
@@ -111,10 +125,12 @@ pub enum Activation {
     Relu6,
     /// `x * relu6(x + 3) / 6`
     HardSwish,
-    /// `relu6(x + 3) / 6`
-    HardSigmoid,
-    /// Keras' older variant: `max(0, min(1, 0.2 x + 0.5))`
-    KerasHardSigmoid,
+    /// `clamp(alpha * x + beta, 0, 1)`: ONNX's HardSigmoid. MobileNetV3's is
+    /// [`Activation::HARD_SIGMOID`], Keras' older one [`Activation::KERAS_HARD_SIGMOID`].
+    HardSigmoid {
+        alpha: f32,
+        beta: f32,
+    },
     Sigmoid,
     /// Saturation to `[min, max]`: the representable range of a quantized tensor.
     Clamp {
@@ -124,6 +140,17 @@ pub enum Activation {
 }
 
 impl Activation {
+    /// MobileNetV3's hard sigmoid, `relu6(x + 3) / 6`.
+    pub const HARD_SIGMOID: Activation = Activation::HardSigmoid {
+        alpha: 1.0 / 6.0,
+        beta: 0.5,
+    };
+    /// Keras' older hard sigmoid, `clamp(0.2 x + 0.5, 0, 1)` (also ONNX's default).
+    pub const KERAS_HARD_SIGMOID: Activation = Activation::HardSigmoid {
+        alpha: 0.2,
+        beta: 0.5,
+    };
+
     /// Applies the function to one value (the CPU definition every kernel must match).
     pub fn apply(self, x: f32) -> f32 {
         let relu6 = |v: f32| v.clamp(0.0, 6.0);
@@ -131,8 +158,7 @@ impl Activation {
             Activation::Relu => x.max(0.0),
             Activation::Relu6 => relu6(x),
             Activation::HardSwish => x * relu6(x + 3.0) / 6.0,
-            Activation::HardSigmoid => relu6(x + 3.0) / 6.0,
-            Activation::KerasHardSigmoid => (0.2 * x + 0.5).clamp(0.0, 1.0),
+            Activation::HardSigmoid { alpha, beta } => (alpha * x + beta).clamp(0.0, 1.0),
             Activation::Sigmoid => 1.0 / (1.0 + (-x).exp()),
             Activation::Clamp { min, max } => x.max(min).min(max),
         }

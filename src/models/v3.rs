@@ -223,9 +223,9 @@ fn squeeze_excite(
     let channels = b.channels(x);
     let squeezed = make_divisible(channels as f32 * v3.se_ratio, 8, None);
     let gate = if v3.keras_hard_sigmoid {
-        Activation::KerasHardSigmoid
+        Activation::KERAS_HARD_SIGMOID
     } else {
-        Activation::HardSigmoid
+        Activation::HARD_SIGMOID
     };
     let s = b.op(name("AvgPool"), Op::GlobalAvgPool, &[x])?;
     let s = b.conv(name("Conv"), s, ConvSpec::pointwise(squeezed).with_bias())?;

@@ -299,8 +299,7 @@ fn stage_of(act: Activation) -> ActStage {
         Activation::Relu6 => clamp(0.0, 6.0),
         Activation::Clamp { min, max } => clamp(min, max),
         Activation::HardSwish => unbounded(ActKind::HardSwish),
-        Activation::HardSigmoid => unbounded(ActKind::HardSigmoid),
-        Activation::KerasHardSigmoid => unbounded(ActKind::KerasHardSigmoid),
+        Activation::HardSigmoid { alpha, beta } => unbounded(ActKind::HardSigmoid { alpha, beta }),
         Activation::Sigmoid => unbounded(ActKind::Sigmoid),
     }
 }

@@ -26,14 +26,28 @@ pub struct TensorRef {
 }
 
 /// Non-linear part of one epilogue stage; the stage's clamp follows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub enum ActKind {
-    Identity = 0,
-    HardSwish = 1,
-    HardSigmoid = 2,
-    KerasHardSigmoid = 3,
-    Sigmoid = 4,
+    Identity,
+    HardSwish,
+    /// `clamp(alpha * x + beta, 0, 1)`.
+    HardSigmoid {
+        alpha: f32,
+        beta: f32,
+    },
+    Sigmoid,
+}
+
+impl ActKind {
+    /// The kind's number in WGSL's `activate` switch (`shaders/common.wgsl`).
+    pub fn code(self) -> u32 {
+        match self {
+            ActKind::Identity => 0,
+            ActKind::HardSwish => 1,
+            ActKind::HardSigmoid { .. } => 2,
+            ActKind::Sigmoid => 3,
+        }
+    }
 }
 
 /// `clamp(act(x), lo, hi)`; ReLU is `lo = 0`, ReLU6 is `lo = 0, hi = 6`, a quantized

@@ -24,10 +24,8 @@ pub fn identity_model(side: usize, normalization: Normalization) -> Model {
         .add("identity", Op::Conv2d(conv), &[graph.input()])
         .expect("identity");
     Model {
-        name: "identity".into(),
-        graph,
         normalization,
-        background_class: false,
+        ..Model::from_graph("identity", graph)
     }
 }
 

@@ -42,7 +42,7 @@ fn every_op_network(rng: &mut ChaCha8Rng) -> Result<Graph> {
     };
     let dw = graph.add("dw", Op::Conv2d(dw), &[act])?;
     let se = graph.add("se", Op::GlobalAvgPool, &[dw])?;
-    let gate = graph.add("gate", Op::Activation(Activation::HardSigmoid), &[se])?;
+    let gate = graph.add("gate", Op::Activation(Activation::HARD_SIGMOID), &[se])?;
     let scaled = graph.add("scale", Op::MulChannel, &[dw, gate])?;
     let joined = graph.add("concat", Op::Concat, &[scaled, dw])?;
     let pool = AvgPool {

@@ -137,9 +137,9 @@ fn activations_at_chosen_points() -> Result<()> {
         (Activation::Relu, [0., 0., 0., 0., 0., 1., 2.5, 3., 7.]),
         (Activation::Relu6, [0., 0., 0., 0., 0., 1., 2.5, 3., 6.]),
         (Activation::HardSwish, hard_swish),
-        (Activation::HardSigmoid, hard_sigmoid),
+        (Activation::HARD_SIGMOID, hard_sigmoid),
         (
-            Activation::KerasHardSigmoid,
+            Activation::KERAS_HARD_SIGMOID,
             [0., 0., 0., 0.3, 0.5, 0.7, 1., 1., 1.],
         ),
         (

@@ -104,8 +104,12 @@ fn every_activation_fused_after_batch_norm() {
         Activation::Relu,
         Activation::Relu6,
         Activation::HardSwish,
-        Activation::HardSigmoid,
-        Activation::KerasHardSigmoid,
+        Activation::HARD_SIGMOID,
+        Activation::KERAS_HARD_SIGMOID,
+        Activation::HardSigmoid {
+            alpha: -0.3,
+            beta: 0.25,
+        },
         Activation::Sigmoid,
         Activation::Clamp {
             min: -0.5,

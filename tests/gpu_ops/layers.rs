@@ -82,7 +82,7 @@ fn squeeze_excite_mul_channel() {
     let s = g.add("gap", Op::GlobalAvgPool, &[g.input()]).unwrap();
     let s = g.add("fc", dense_op(&mut rng, 8, 8), &[s]).unwrap();
     let s = g
-        .add("gate", Op::Activation(Activation::HardSigmoid), &[s])
+        .add("gate", Op::Activation(Activation::HARD_SIGMOID), &[s])
         .unwrap();
     g.add("scale", Op::MulChannel, &[g.input(), s]).unwrap();
     check(&g, 3, 90, "mul_channel");

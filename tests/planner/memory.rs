@@ -61,7 +61,7 @@ fn branchy_net() -> Net {
     let pooled = net.add("squeeze", Op::GlobalAvgPool, &[left]);
     let flat = net.add("flat", Op::Flatten, &[pooled]);
     let gate = net.dense("excite", flat, 6, true);
-    let gate = net.act("gate", gate, Activation::HardSigmoid);
+    let gate = net.act("gate", gate, Activation::HARD_SIGMOID);
     let scaled = net.add("scale", Op::MulChannel, &[left, gate]);
     let right = net.conv_bn_relu6("right", stem, 6, 1, 1);
     let sum = net.add("sum", Op::Add, &[scaled, right]);
@@ -249,8 +249,7 @@ fn apply_stage(stage: ActStage, v: f32) -> f32 {
     let act = match stage.act {
         ActKind::Identity => v,
         ActKind::HardSwish => Activation::HardSwish.apply(v),
-        ActKind::HardSigmoid => Activation::HardSigmoid.apply(v),
-        ActKind::KerasHardSigmoid => Activation::KerasHardSigmoid.apply(v),
+        ActKind::HardSigmoid { alpha, beta } => Activation::HardSigmoid { alpha, beta }.apply(v),
         ActKind::Sigmoid => Activation::Sigmoid.apply(v),
     };
     act.max(stage.lo).min(stage.hi)

@@ -136,16 +136,24 @@ pub(crate) struct StageUniform {
     act: u32,
     lo: f32,
     hi: f32,
-    pad: u32,
+    alpha: f32,
+    beta: f32,
+    pad: [u32; 3],
 }
 
 impl From<ActStage> for StageUniform {
     fn from(stage: ActStage) -> Self {
+        let (alpha, beta) = match stage.act {
+            ActKind::HardSigmoid { alpha, beta } => (alpha, beta),
+            _ => (0.0, 0.0),
+        };
         StageUniform {
-            act: stage.act as u32,
+            act: stage.act.code(),
             lo: stage.lo,
             hi: stage.hi,
-            pad: 0,
+            alpha,
+            beta,
+            pad: [0; 3],
         }
     }
 }

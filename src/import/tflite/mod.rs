@@ -12,87 +12,27 @@ mod tensors;
 mod walk;
 
 use crate::error::{Error, Result};
-use crate::model::{Model, Normalization};
-use std::path::{Path, PathBuf};
+use crate::graph::Shape;
+use crate::model::{
+    nhwc_dims, DType, Format, Layout, Model, Normalization, Quantization, Resize, TensorSpec,
+};
+use std::path::Path;
 use tensors::{Quant, TensorInfo};
 use tract_tflite::tflite;
 
-/// Reads and imports a `.tflite` file. The model is named after the file stem.
-pub fn load_tflite(path: &Path) -> Result<Model> {
-    Ok(load_imported(path)?.model)
+/// True when `bytes` carry TFLite's `TFL3` file identifier.
+pub fn is_tflite(bytes: &[u8]) -> bool {
+    bytes.get(4..8) == Some(b"TFL3".as_slice())
 }
 
-/// Imports a `.tflite` file already in memory; `name` names the model and appears in errors.
-pub fn parse_tflite(bytes: &[u8], name: &str) -> Result<Model> {
-    Ok(import(bytes, Path::new(name), name)?.model)
-}
-
-/// Imports several files and chains them, each one's output feeding the next one's input:
-/// e.g. a feature extractor followed by its classifier head. Quantized boundaries must agree
-/// (same type, scale and zero point), since the integer tensor is what passes between them.
-/// Normalization comes from the first model, the background class from the last.
-pub fn load_chain(paths: &[PathBuf]) -> Result<Model> {
-    let (first, rest) = paths
-        .split_first()
-        .ok_or_else(|| Error::InvalidArgument("load_chain needs at least one model file".into()))?;
-    let mut chained = load_imported(first)?;
-    for path in rest {
-        let next = load_imported(path)?;
-        if chained.output_io != next.input_io {
-            return Err(Error::Model {
-                path: path.clone(),
-                reason: format!(
-                    "its input ({}) does not match the previous model's output ({})",
-                    next.input_io, chained.output_io
-                ),
-            });
-        }
-        chained.model.graph = chained.model.graph.chain(&next.model.graph)?;
-        chained.model.name = format!("{}+{}", chained.model.name, next.model.name);
-        chained.model.background_class = next.model.background_class;
-        chained.output_io = next.output_io;
-    }
-    Ok(chained.model)
-}
-
-/// An imported model plus the type and quantization at its two ends, for chaining.
-struct Imported {
-    model: Model,
-    input_io: Boundary,
-    output_io: Boundary,
-}
-
-/// The element type and quantization of a model input or output tensor.
-#[derive(Clone, Debug, PartialEq)]
-struct Boundary {
-    dtype: tflite::TensorType,
-    quant: Option<Quant>,
-}
-
-impl std::fmt::Display for Boundary {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", tensors::type_name(self.dtype))?;
-        match &self.quant {
-            Some(q) => write!(f, " scale {:?} zero point {:?}", q.scale, q.zero_point),
-            None => Ok(()),
-        }
-    }
-}
-
-fn load_imported(path: &Path) -> Result<Imported> {
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let stem = path
-        .file_stem()
-        .map_or_else(|| path.to_string_lossy(), |s| s.to_string_lossy());
-    import(&bytes, path, &stem)
-}
-
-fn import(bytes: &[u8], path: &Path, name: &str) -> Result<Imported> {
+/// Imports a `.tflite` flatbuffer already in memory. `path` names the file in errors and
+/// `name` names the model.
+pub fn import(bytes: &[u8], path: &Path, name: &str) -> Result<Model> {
     let invalid = |reason: String| Error::Model {
         path: path.to_path_buf(),
         reason,
     };
-    if bytes.get(4..8) != Some(b"TFL3".as_slice()) {
+    if !is_tflite(bytes) {
         return Err(invalid(
             "not a valid TFLite flatbuffer: the file identifier is not `TFL3`".into(),
         ));
@@ -105,19 +45,53 @@ fn import(bytes: &[u8], path: &Path, name: &str) -> Result<Imported> {
     let normalization = normalization(&tensors[input]).map_err(invalid)?;
     let graph = walk::build_graph(path, &model, &subgraph, &tensors, input, output)?;
     let background_class = graph.output_shape().c == 1001;
-    let boundary = |t: &TensorInfo| Boundary {
-        dtype: t.dtype,
-        quant: t.quant.clone(),
+    let input = spec(&tensors[input], graph.input_shape()).map_err(invalid)?;
+    let output = spec(&tensors[output], graph.output_shape()).map_err(invalid)?;
+    Ok(Model {
+        name: name.to_string(),
+        format: Format::Tflite,
+        graph,
+        normalization,
+        resize: Resize::CenterSquare,
+        background_class,
+        input,
+        output,
+    })
+}
+
+/// The file's declaration of an input or output tensor.
+fn spec(info: &TensorInfo, shape: Shape) -> std::result::Result<TensorSpec, String> {
+    let dtype = match info.dtype {
+        tflite::TensorType::FLOAT32 => DType::F32,
+        tflite::TensorType::UINT8 => DType::U8,
+        tflite::TensorType::INT8 => DType::I8,
+        other => {
+            return Err(format!(
+                "model input/output `{}` has type {}; expected float32, uint8 or int8",
+                info.name,
+                tensors::type_name(other)
+            ))
+        }
     };
-    Ok(Imported {
-        model: Model {
-            name: name.to_string(),
-            graph,
-            normalization,
-            background_class,
+    let quantization = match &info.quant {
+        Some(Quant {
+            scale, zero_point, ..
+        }) if dtype != DType::F32 => match (&scale[..], &zero_point[..]) {
+            ([scale], [zero_point]) => Some(Quantization {
+                scale: *scale,
+                zero_point: i32::try_from(*zero_point)
+                    .map_err(|_| format!("`{}` has zero point {zero_point}", info.name))?,
+            }),
+            _ => None,
         },
-        input_io: boundary(&tensors[input]),
-        output_io: boundary(&tensors[output]),
+        _ => None,
+    };
+    Ok(TensorSpec {
+        name: info.name.clone(),
+        dtype,
+        quantization,
+        layout: Layout::Nhwc,
+        dims: nhwc_dims(shape),
     })
 }
 

@@ -133,7 +133,7 @@ fn activation_word(node: &Node, activation: Activation) -> AnyResult<&'static st
         Activation::Relu => "relu",
         Activation::Relu6 => "relu6",
         Activation::HardSwish => "hswish",
-        Activation::HardSigmoid => "hsigmoid",
+        Activation::HardSigmoid { alpha, beta } if alpha == 1.0 / 6.0 && beta == 0.5 => "hsigmoid",
         other => return Err(format!("{}: activation {other:?} not exported", node.name).into()),
     })
 }

@@ -1,0 +1,325 @@
+#!/usr/bin/env python3
+"""Writes the ONNX test graphs of `tests/onnx_import.rs` and onnxruntime's outputs for them.
+
+Each graph is shaped like a real exporter's output, at a small size with random weights:
+torchvision's MobileNetV2 and V3 (unfused BatchNormalization, Clip / HardSwish, squeeze-excite
+as HardSigmoid + Mul; opsets 9, 13 and 14), tf2onnx's Keras MobileNetV1 (NHWC input,
+Transpose, Pad, SAME padding, depth multiplier 2, Concat, ReduceMean, the
+Shape → Gather → Unsqueeze → Concat → Reshape flatten, MatMul + Add), a conv net flattened
+from NCHW into a Gemm and a 2-D BatchNormalization, a QDQ graph from
+`onnxruntime.quantization.quantize_static` (per-channel int8 weights, uint8 activations), a
+graph with its weights in an external-data side file, and three graphs that must fail.
+
+For each runnable graph `NAME.onnx` it writes `NAME.input.npy` (the array onnxruntime takes)
+and `NAME.output.npy` (onnxruntime's first output). Run from the repository root:
+
+    pip install onnx onnxruntime numpy && python3 scripts/onnx_reference.py
+"""
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+
+OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "onnx"
+
+
+class Builder:
+    """Accumulates nodes and initializers with unique names."""
+
+    def __init__(self, seed, opset):
+        self.rng = np.random.default_rng(seed)
+        self.opset = opset
+        self.nodes, self.inits, self.count = [], [], 0
+
+    def name(self, prefix):
+        self.count += 1
+        return f"{prefix}_{self.count}"
+
+    def init(self, array, prefix="w"):
+        name = self.name(prefix)
+        self.inits.append(numpy_helper.from_array(np.asarray(array), name))
+        return name
+
+    def node(self, op, inputs, **attrs):
+        out = self.name(op.lower())
+        self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
+        return out
+
+    def constant(self, array):
+        out = self.name("const")
+        tensor = numpy_helper.from_array(np.asarray(array), out + "_value")
+        self.nodes.append(helper.make_node("Constant", [], [out], name=out, value=tensor))
+        return out
+
+    def weights(self, *shape):
+        fan_in = int(np.prod(shape[1:]))
+        return (self.rng.standard_normal(shape) * np.sqrt(2.0 / fan_in)).astype(np.float32)
+
+    def conv(self, x, cin, cout, k, stride=1, groups=1, bias=False, pads=None, **attrs):
+        w = self.init(self.weights(cout, cin // groups, k, k))
+        inputs = [x, w]
+        if bias:
+            inputs.append(self.init((self.rng.standard_normal(cout) * 0.1).astype(np.float32), "b"))
+        if pads is not None:
+            attrs["pads"] = pads
+        return self.node("Conv", inputs, kernel_shape=[k, k], strides=[stride, stride], group=groups, **attrs)
+
+    def batch_norm(self, x, c, eps=1e-5):
+        r = self.rng
+        params = [
+            r.uniform(0.5, 1.5, c), r.normal(0, 0.1, c), r.normal(0, 0.1, c), r.uniform(0.5, 1.5, c)
+        ]
+        names = [self.init(p.astype(np.float32), "bn") for p in params]
+        return self.node("BatchNormalization", [x, *names], epsilon=eps)
+
+    def relu6(self, x):
+        if self.opset < 11:
+            return self.node("Clip", [x], min=0.0, max=6.0)
+        lo = self.constant(np.array(0.0, np.float32))
+        hi = self.constant(np.array(6.0, np.float32))
+        return self.node("Clip", [x, lo, hi])
+
+    def hardswish(self, x):
+        if self.opset >= 14:
+            return self.node("HardSwish", [x])
+        gate = self.node("HardSigmoid", [x], alpha=1.0 / 6.0, beta=0.5)
+        return self.node("Mul", [x, gate])
+
+    def activation(self, x, kind):
+        return {"relu": lambda: self.node("Relu", [x]), "relu6": lambda: self.relu6(x),
+                "hswish": lambda: self.hardswish(x), None: lambda: x}[kind]()
+
+    def conv_bn(self, x, cin, cout, k, stride=1, groups=1, act="relu6", eps=1e-5):
+        y = self.conv(x, cin, cout, k, stride, groups, pads=[k // 2] * 4)
+        return self.activation(self.batch_norm(y, cout, eps), act)
+
+    def axes(self, op, x, axes):
+        """Squeeze/Unsqueeze with axes as an attribute (opset < 13) or an input."""
+        if self.opset < 13:
+            return self.node(op, [x], axes=axes)
+        return self.node(op, [x, self.init(np.array(axes, np.int64), "axes")])
+
+    def model(self, inputs, output, producer):
+        graph = helper.make_graph(self.nodes, "g", inputs, [output], self.inits)
+        model = helper.make_model(graph, producer_name=producer,
+                                  opset_imports=[helper.make_opsetid("", self.opset)])
+        model.ir_version = 7 if self.opset < 15 else 8
+        return with_output_shape(model)
+
+
+def with_output_shape(model):
+    """Declares the output's shape as ONNX's shape inference finds it, then checks."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    name = model.graph.output[0].name
+    found = [v for v in [*inferred.graph.output, *inferred.graph.value_info]
+             if v.name == name and v.type.tensor_type.HasField("shape")]
+    declared = found[0] if found else helper.make_tensor_value_info(
+        name, TensorProto.FLOAT, ["unk__out0", "unk__out1"])
+    model.graph.output[0].CopyFrom(declared)
+    onnx.checker.check_model(model)
+    return model
+
+
+def image_input(name, dims, elem=TensorProto.FLOAT):
+    return helper.make_tensor_value_info(name, elem, dims)
+
+
+def out_info(name):
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, None)
+
+
+def torchvision_v2(opset, seed, resolution):
+    b = Builder(seed, opset)
+    x = b.conv_bn("input", 3, 16, 3, 2)
+    cin = 16
+    for t, c, s in [(1, 8, 1), (4, 12, 2), (4, 12, 1), (4, 16, 2), (4, 16, 1)]:
+        hidden = cin * t
+        y = x if t == 1 else b.conv_bn(x, cin, hidden, 1)
+        y = b.conv_bn(y, hidden, hidden, 3, s, groups=hidden)
+        y = b.conv_bn(y, hidden, c, 1, act=None)
+        x = b.node("Add", [x, y]) if s == 1 and cin == c else y
+        cin = c
+    x = b.conv_bn(x, cin, 64, 1)
+    x = b.node("GlobalAveragePool", [x])
+    x = b.node("Flatten", [x], axis=1)
+    x = b.node("Gemm", [x, b.init(b.weights(10, 64)), b.init(np.zeros(10, np.float32) + 0.1)],
+               transB=1)
+    inp = image_input("input", ["batch", 3, resolution, resolution])
+    return b.model([inp], out_info(x), "pytorch"), "nchw"
+
+
+def squeeze_excite(b, x, c):
+    s = b.node("GlobalAveragePool", [x])
+    s = b.node("Relu", [b.conv(s, c, max(8, c // 4), 1, bias=True)])
+    s = b.conv(s, max(8, c // 4), c, 1, bias=True)
+    s = b.node("HardSigmoid", [s], alpha=1.0 / 6.0, beta=0.5)
+    return b.node("Mul", [x, s])
+
+
+def torchvision_v3_small(opset, seed, resolution):
+    b = Builder(seed, opset)
+    mean = b.init(np.array([0.485, 0.456, 0.406], np.float32).reshape(1, 3, 1, 1), "mean")
+    std = b.init(np.array([0.229, 0.224, 0.225], np.float32).reshape(1, 3, 1, 1), "std")
+    x = b.node("Div", [b.node("Sub", ["input", mean]), std])
+    x = b.conv_bn(x, 3, 16, 3, 2, act="hswish", eps=1e-3)
+    # The first block: depthwise with SE and ReLU, no expansion.
+    y = b.conv_bn(x, 16, 16, 3, 2, groups=16, act="relu", eps=1e-3)
+    y = squeeze_excite(b, y, 16)
+    x = b.conv_bn(y, 16, 16, 1, act=None, eps=1e-3)
+    cin = 16
+    for k, hidden, c, s, se in [(3, 48, 24, 2, False), (5, 64, 24, 1, True), (5, 96, 32, 2, True)]:
+        y = b.conv_bn(x, cin, hidden, 1, act="hswish", eps=1e-3)
+        y = b.conv_bn(y, hidden, hidden, k, s, groups=hidden, act="hswish", eps=1e-3)
+        if se:
+            y = squeeze_excite(b, y, hidden)
+        y = b.conv_bn(y, hidden, c, 1, act=None, eps=1e-3)
+        x = b.node("Add", [x, y]) if s == 1 and cin == c else y
+        cin = c
+    x = b.conv_bn(x, cin, 96, 1, act="hswish", eps=1e-3)
+    x = b.node("GlobalAveragePool", [x])
+    x = b.node("Flatten", [x], axis=1) if opset >= 14 else b.axes("Squeeze", x, [2, 3])
+    x = b.node("Gemm", [x, b.init(b.weights(64, 96)), b.init(np.zeros(64, np.float32))], transB=1)
+    x = b.node("Dropout", [b.hardswish(x)])
+    x = b.node("Gemm", [x, b.init(b.weights(12, 64)), b.init(np.ones(12, np.float32))], transB=1)
+    inp = image_input("input", ["N", 3, resolution, resolution])
+    return b.model([inp], out_info(x), "pytorch"), "nchw"
+
+
+def tf2onnx_v1(seed, resolution):
+    b = Builder(seed, 13)
+    x = b.node("Transpose", ["input_1:0"], perm=[0, 3, 1, 2])
+    pads = b.init(np.array([0, 0, 0, 0, 0, 0, 1, 1], np.int64), "pads")
+    x = b.node("Pad", [x, pads, b.init(np.array(0.0, np.float32), "zero")])
+    x = b.relu6(b.conv(x, 3, 8, 3, 2, bias=True))
+    x = b.node("Relu", [b.conv(x, 8, 8, 3, 1, groups=8, bias=True, auto_pad="SAME_UPPER")])
+    x = b.relu6(b.conv(x, 8, 12, 1, bias=True))
+    # Depth multiplier 2 at stride 2 on an even size: TF's SAME pads 0 before, 1 after.
+    x = b.relu6(b.conv(x, 12, 24, 3, 2, groups=12, bias=True, auto_pad="SAME_UPPER"))
+    left = b.relu6(b.conv(x, 24, 16, 1, bias=True))
+    right = b.relu6(b.conv(x, 24, 8, 1, bias=True))
+    x = b.node("Concat", [left, right], axis=1)
+    x = b.node("AveragePool", [x], kernel_shape=[2, 2], strides=[2, 2])
+    x = b.node("Transpose", [x], perm=[0, 2, 3, 1])
+    x = b.node("ReduceMean", [x], axes=[1, 2], keepdims=0)
+    shape = b.node("Shape", [x])
+    batch = b.node("Gather", [shape, b.init(np.array(0, np.int64), "index")], axis=0)
+    batch = b.axes("Unsqueeze", batch, [0])
+    target = b.node("Concat", [batch, b.init(np.array([-1], np.int64), "rest")], axis=0)
+    x = b.node("Reshape", [x, target])
+    x = b.node("MatMul", [x, b.init(b.weights(11, 24).T.copy())])
+    x = b.node("Add", [x, b.init(np.linspace(-0.5, 0.5, 11).astype(np.float32), "bias")])
+    x = b.node("Softmax", [x], axis=-1)
+    inp = image_input("input_1:0", ["unk__0", resolution, resolution, 3])
+    return b.model([inp], out_info(x), "tf2onnx"), "nhwc"
+
+
+def flatten_gemm(seed):
+    b = Builder(seed, 11)
+    x = b.node("Relu", [b.batch_norm(b.conv("input", 3, 6, 3, pads=[1, 1, 1, 1]), 6)])
+    x = b.node("AveragePool", [x], kernel_shape=[2, 2], strides=[2, 2])
+    x = b.conv(x, 6, 5, 3, 2, bias=True, pads=[1, 1, 1, 1])
+    x = b.node("Flatten", [x], axis=1)
+    w = b.init(b.weights(80, 7))
+    x = b.node("Gemm", [x, w, b.init(np.arange(7, dtype=np.float32) * 0.1, "c")],
+               alpha=0.5, beta=2.0, transB=0)
+    x = b.batch_norm(x, 7)
+    x = b.node("Softmax", [x], axis=1)
+    inp = image_input("input", [2, 3, 16, 16])
+    return b.model([inp], out_info(x), "pytorch"), "nchw"
+
+
+def external_data(seed):
+    b = Builder(seed, 13)
+    x = b.node("Relu", [b.conv("input", 3, 4, 3, bias=True, pads=[1, 1, 1, 1])])
+    x = b.node("GlobalAveragePool", [x])
+    inp = image_input("input", [1, 3, 8, 8])
+    return b.model([inp], out_info(x), "pytorch"), "nchw"
+
+
+def random_input(layout, model, batch, rng):
+    dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    dims[0] = dims[0] or batch
+    if layout == "nhwc":
+        return rng.uniform(-1, 1, dims).astype(np.float32)
+    return rng.standard_normal(dims).astype(np.float32)
+
+
+def run_ort(path, array):
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return session.run(None, {name: array})[0]
+
+
+def save(name, model, layout, rng, batch=2, **save_args):
+    path = OUT / f"{name}.onnx"
+    onnx.save_model(model, str(path), **save_args)
+    array = random_input(layout, model, batch, rng)
+    np.save(OUT / f"{name}.input.npy", array)
+    np.save(OUT / f"{name}.output.npy", run_ort(path, array))
+    return path
+
+
+class Calibration(CalibrationDataReader):
+    def __init__(self, rng, shape):
+        self.batches = iter([{"input": rng.standard_normal(shape).astype(np.float32)} for _ in range(8)])
+
+    def get_next(self):
+        return next(self.batches, None)
+
+
+def failing_graphs(seed):
+    b = Builder(seed, 13)
+    x = b.node("Elu", [b.conv("input", 3, 4, 3, pads=[1, 1, 1, 1])])
+    inp = image_input("input", [1, 3, 8, 8])
+    onnx.save_model(b.model([inp], out_info(x), "test"), str(OUT / "unsupported_op.onnx"))
+
+    b = Builder(seed, 13)
+    w = b.init(b.weights(4, 5, 3, 3))  # 5 input channels for a 3-channel image
+    x = b.node("Conv", ["input", w], kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    graph = helper.make_graph(b.nodes, "g", [inp], [image_input(x, [1, 4, 8, 8])], b.inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.save_model(model, str(OUT / "shapes_disagree.onnx"))
+
+    model, _ = external_data(seed)
+    onnx.save_model(model, str(OUT / "missing_external.onnx"), save_as_external_data=True,
+                    all_tensors_to_one_file=True, location="missing_external.onnx.data",
+                    size_threshold=0)
+    (OUT / "missing_external.onnx.data").unlink()
+
+
+def main():
+    OUT.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    save("torchvision_v2_opset13", *torchvision_v2(13, 1, 64), rng)
+    save("torchvision_v2_opset9", *torchvision_v2(9, 2, 40), rng)
+    save("torchvision_v3_small_opset14", *torchvision_v3_small(14, 3, 64), rng)
+    save("torchvision_v3_small_opset13", *torchvision_v3_small(13, 4, 48), rng)
+    save("tf2onnx_v1_nhwc", *tf2onnx_v1(5, 48), rng)
+    save("flatten_gemm_opset11", *flatten_gemm(6), rng)
+    model, layout = external_data(7)
+    save("external_data", model, layout, rng, save_as_external_data=True,
+         all_tensors_to_one_file=True, location="external_data.onnx.data", size_threshold=0)
+
+    float_model, _ = torchvision_v2(13, 8, 48)
+    float_path = OUT / "qdq_source.onnx"
+    onnx.save_model(float_model, str(float_path))
+    qdq_path = OUT / "quantize_static_qdq.onnx"
+    quantize_static(str(float_path), str(qdq_path), Calibration(rng, [1, 3, 48, 48]),
+                    quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    float_path.unlink()
+    array = rng.standard_normal([2, 3, 48, 48]).astype(np.float32)
+    np.save(OUT / "quantize_static_qdq.input.npy", array)
+    np.save(OUT / "quantize_static_qdq.output.npy", run_ort(qdq_path, array))
+
+    failing_graphs(9)
+    for path in sorted(OUT.iterdir()):
+        print(f"{path.stat().st_size:>8}  {path.name}")
+
+
+if __name__ == "__main__":
+    main()

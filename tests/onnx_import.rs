@@ -1,0 +1,248 @@
+//! The ONNX front-end against onnxruntime: exporter-shaped graphs written by
+//! `scripts/onnx_reference.py` with onnxruntime's outputs, the shared QDQ files on the
+//! shared photos, and files that must fail with a one-line error.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use mobilenet_wgpu::io::{self, Values};
+use mobilenet_wgpu::model::{DType, Format, Layout, Model};
+use mobilenet_wgpu::plan::Plan;
+use mobilenet_wgpu::{preprocess, Error, Precision};
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/onnx")
+        .join(name)
+}
+
+fn read_npy(path: &Path) -> (Vec<usize>, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let npy = npyz::NpyFile::new(&bytes[..]).expect("npy");
+    let shape = npy.shape().iter().map(|&d| d as usize).collect();
+    (shape, npy.into_vec::<f32>().expect("float32 npy"))
+}
+
+/// Our output for `NAME.input.npy` as the file declares it, and onnxruntime's.
+fn ours_and_onnxruntime(name: &str) -> Option<(Vec<usize>, Vec<f32>, Vec<usize>, Vec<f32>)> {
+    let runtime = common::runtime()?;
+    let model = Model::load(&data(&format!("{name}.onnx")).display().to_string())
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    assert_eq!(model.format, Format::Onnx);
+    let (shape, input) = read_npy(&data(&format!("{name}.input.npy")));
+    let (batch, graph_input) = io::graph_input(&model, &shape, &Values::F32(input)).expect("input");
+    let session = runtime.session(&model, batch).expect("session");
+    let output = session.run(&graph_input).expect("run").data;
+    let (out_shape, out) = io::file_output(&model, batch, &output, true);
+    let Values::F32(out) = out else {
+        panic!("{name}: expected a float output")
+    };
+    let (ref_shape, reference) = read_npy(&data(&format!("{name}.output.npy")));
+    Some((out_shape, out, ref_shape, reference))
+}
+
+/// Max |ours − onnxruntime| relative to onnxruntime's max |value|.
+fn relative_error(ours: &[f32], reference: &[f32]) -> f32 {
+    let scale = reference
+        .iter()
+        .fold(0f32, |m, v| m.max(v.abs()))
+        .max(1e-12);
+    let worst = ours
+        .iter()
+        .zip(reference)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    worst / scale
+}
+
+#[test]
+fn exporter_shaped_float_graphs_match_onnxruntime() {
+    let graphs = [
+        "torchvision_v2_opset13",
+        "torchvision_v2_opset9",
+        "torchvision_v3_small_opset14",
+        "torchvision_v3_small_opset13",
+        "tf2onnx_v1_nhwc",
+        "flatten_gemm_opset11",
+        "external_data",
+    ];
+    for name in graphs {
+        let Some((shape, ours, ref_shape, reference)) = ours_and_onnxruntime(name) else {
+            return;
+        };
+        assert_eq!(shape, ref_shape, "{name}: output shape");
+        let error = relative_error(&ours, &reference);
+        assert!(error <= 1e-4, "{name}: max relative error {error:e}");
+    }
+}
+
+#[test]
+fn a_quantize_static_qdq_graph_matches_onnxruntime_within_its_grid() {
+    let Some((shape, ours, ref_shape, reference)) = ours_and_onnxruntime("quantize_static_qdq")
+    else {
+        return;
+    };
+    assert_eq!(shape, ref_shape);
+    // onnxruntime rounds every activation to its uint8 grid; we compute in float with the
+    // grid's range as clamps, so outputs differ by a few steps of the output's grid.
+    let model = Model::load(&data("quantize_static_qdq.onnx").display().to_string()).unwrap();
+    assert_eq!(model.output.dtype, DType::F32);
+    let step = 0.0415;
+    let worst = ours
+        .iter()
+        .zip(&reference)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(
+        worst <= 8.0 * step,
+        "max difference {worst} is over 8 output steps"
+    );
+    let argmax = |v: &[f32]| {
+        v.iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .map(|(i, _)| i)
+    };
+    for (a, b) in ours.chunks(shape[1]).zip(reference.chunks(shape[1])) {
+        assert_eq!(argmax(a), argmax(b));
+    }
+}
+
+#[test]
+fn layouts_and_types_are_the_files_own() {
+    let load = |name: &str| Model::load(&data(name).display().to_string()).unwrap();
+    let torch = load("torchvision_v2_opset13.onnx");
+    assert_eq!(
+        (torch.input.layout, torch.input.dims.clone()),
+        (Layout::Nchw, vec![3, 64, 64])
+    );
+    assert_eq!(torch.output.dims, vec![10]);
+    let tf = load("tf2onnx_v1_nhwc.onnx");
+    assert_eq!(
+        (tf.input.layout, tf.input.dims.clone()),
+        (Layout::Nhwc, vec![48, 48, 3])
+    );
+    assert_eq!(tf.input.name, "input_1:0");
+}
+
+#[test]
+fn batch_norm_clip_and_residuals_fold_and_fuse_like_the_builders() {
+    // Every Conv → BatchNormalization → Clip is one dispatch, residual Adds included: the
+    // torchvision-shaped V2 has 16 convolutions, a pool, a dense layer and nothing else.
+    let model = Model::load(&data("torchvision_v2_opset13.onnx").display().to_string()).unwrap();
+    let plan = Plan::build_with_precision(&model.graph, 1, Precision::F32).unwrap();
+    let convs = model
+        .graph
+        .nodes()
+        .iter()
+        .filter(|n| n.op.kind() == "Conv2d")
+        .count();
+    assert_eq!(convs, 16);
+    assert_eq!(plan.dispatch_count(), convs + 2);
+}
+
+#[test]
+fn the_shared_qdq_files_classify_the_photos_like_onnxruntime() {
+    let (Some(runtime), Some(shared)) = (common::runtime(), common::shared_dir()) else {
+        return;
+    };
+    let expected = std::fs::read_to_string(shared.join("expected/onnx_top5.tsv")).unwrap();
+    let mut checked = 0;
+    for model_name in [
+        "mobilenet_v1_0.5_128_quant_qdq",
+        "mobilenet_v2_1.0_224_int8_qdq",
+    ] {
+        let path = shared.join("models").join(format!("{model_name}.onnx"));
+        let model = Model::load(&path.display().to_string()).unwrap();
+        let session = runtime.session(&model, 1).unwrap();
+        for line in expected
+            .lines()
+            .filter(|l| l.starts_with(&format!("{model_name}\t")))
+        {
+            let fields: Vec<&str> = line.split('\t').collect();
+            if fields[2] != "1" {
+                continue;
+            }
+            let photo = preprocess::load_image(&shared.join("images").join(fields[1])).unwrap();
+            let top = session.classify(&[photo.into()], 1).unwrap()[0][0].index;
+            let want: usize = fields[3].parse().unwrap();
+            // V1 0.5/128 on grace_hopper: classes 401 and 653 tie on the uint8 output grid.
+            let tie = fields[1] == "grace_hopper.bmp" && model_name.starts_with("mobilenet_v1");
+            let ok = top == want || (tie && [401, 653].contains(&top));
+            assert!(
+                ok,
+                "{model_name} / {}: top-1 {top}, onnxruntime {want}",
+                fields[1]
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 20);
+}
+
+/// The one-line reason of a model error.
+fn model_error(result: Result<Model, Error>) -> String {
+    match result {
+        Err(Error::Model { reason, .. }) => {
+            assert!(!reason.contains('\n'), "multi-line error: {reason}");
+            reason
+        }
+        other => panic!("expected a model error, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_unsupported_operator_is_named_with_its_node_and_opset() {
+    let reason = model_error(Model::load(
+        &data("unsupported_op.onnx").display().to_string(),
+    ));
+    assert!(reason.contains("(Elu, opset 13)"), "{reason}");
+    assert!(reason.contains("unsupported operator"), "{reason}");
+}
+
+#[test]
+fn disagreeing_shapes_are_an_error() {
+    let reason = model_error(Model::load(
+        &data("shapes_disagree.onnx").display().to_string(),
+    ));
+    assert!(
+        reason.contains("Conv") && reason.contains("group"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn a_missing_external_data_file_is_named() {
+    let reason = model_error(Model::load(
+        &data("missing_external.onnx").display().to_string(),
+    ));
+    assert!(reason.contains("missing_external.onnx.data"), "{reason}");
+}
+
+#[test]
+fn external_data_needs_the_models_folder() {
+    let bytes = std::fs::read(data("external_data.onnx")).unwrap();
+    let reason = model_error(Model::from_bytes(&bytes, "external_data.onnx"));
+    assert!(reason.contains("side file"), "{reason}");
+}
+
+#[test]
+fn truncated_and_corrupted_files_are_errors_not_panics() {
+    let bytes = std::fs::read(data("torchvision_v2_opset13.onnx")).unwrap();
+    for len in [1, 2, 10, 100, 1000, bytes.len() / 2, bytes.len() - 1] {
+        model_error(Model::from_bytes(&bytes[..len], "truncated.onnx"));
+    }
+    let mut corrupted = bytes.clone();
+    for i in (0..corrupted.len()).step_by(97) {
+        corrupted[i] ^= 0x5a;
+    }
+    model_error(Model::from_bytes(&corrupted, "corrupted.onnx"));
+    let reason = model_error(Model::from_bytes(b"\x01\x02 neither format", "garbage"));
+    assert!(reason.contains("neither a TFLite flatbuffer"), "{reason}");
+}
+
+#[test]
+fn the_format_comes_from_the_content_not_the_extension() {
+    let bytes = std::fs::read(data("flatten_gemm_opset11.onnx")).unwrap();
+    let model = Model::from_bytes(&bytes, "model.tflite").unwrap();
+    assert_eq!(model.format, Format::Onnx);
+}
