@@ -217,6 +217,43 @@ def tf2onnx_v1(seed, resolution):
     return b.model([inp], out_info(x), "tf2onnx"), "nhwc"
 
 
+def keras_hard_sigmoid(b, x):
+    """Keras' `relu6(x + 3) * (1 / 6)` as tf2onnx writes it."""
+    y = b.relu6(b.node("Add", [x, b.init(np.array(3.0, np.float32), "three")]))
+    return b.node("Mul", [y, b.init(np.array(1.0 / 6.0, np.float32), "sixth")])
+
+
+def tf2onnx_v3_keras(seed, resolution):
+    b = Builder(seed, 13)
+    x = b.node("Transpose", ["input:0"], perm=[0, 3, 1, 2])
+    # Keras' Rescaling layer: x / 127.5 - 1, baked into the graph.
+    x = b.node("Mul", [x, b.init(np.array(1 / 127.5, np.float32), "rescale")])
+    x = b.node("Sub", [x, b.init(np.array(1.0, np.float32), "one")])
+    x = b.conv(x, 3, 16, 3, 2, bias=True, auto_pad="SAME_UPPER")
+    x = b.node("Mul", [x, keras_hard_sigmoid(b, x)])
+    y = b.node("Relu", [b.conv(x, 16, 32, 1, bias=True)])
+    y = b.conv(y, 32, 32, 3, 1, groups=32, bias=True, auto_pad="SAME_UPPER")
+    s = b.node("ReduceMean", [y], axes=[2, 3], keepdims=1)
+    s = b.node("Relu", [b.conv(s, 32, 8, 1, bias=True)])
+    s = keras_hard_sigmoid(b, b.conv(s, 8, 32, 1, bias=True))
+    y = b.node("Mul", [y, s])
+    x = b.node("Add", [x, b.conv(y, 32, 16, 1, bias=True)])
+    x = b.conv(x, 16, 24, 1, bias=True)
+    # TensorFlow's own order: x * relu6(x + 3), then / 6.
+    gate = b.relu6(b.node("Add", [x, b.init(np.array(3.0, np.float32), "three")]))
+    x = b.node("Div", [b.node("Mul", [x, gate]), b.init(np.array(6.0, np.float32), "six")])
+    x = b.node("ReduceMean", [x], axes=[2, 3], keepdims=0)
+    shape = b.node("Shape", [x])
+    batch = b.node("Slice", [shape, b.init(np.array([0], np.int64), "starts"),
+                             b.init(np.array([1], np.int64), "ends")])
+    target = b.node("Concat", [batch, b.init(np.array([-1], np.int64), "rest")], axis=0)
+    x = b.node("Reshape", [x, target])
+    x = b.node("Gemm", [x, b.init(b.weights(9, 24)), b.init(np.zeros(9, np.float32))], transB=1)
+    x = b.node("Softmax", [x], axis=-1)
+    inp = image_input("input:0", ["unk__0", resolution, resolution, 3])
+    return b.model([inp], out_info(x), "tf2onnx"), "pixels"
+
+
 def flatten_gemm(seed):
     b = Builder(seed, 11)
     x = b.node("Relu", [b.batch_norm(b.conv("input", 3, 6, 3, pads=[1, 1, 1, 1]), 6)])
@@ -245,6 +282,8 @@ def random_input(layout, model, batch, rng):
     dims[0] = dims[0] or batch
     if layout == "nhwc":
         return rng.uniform(-1, 1, dims).astype(np.float32)
+    if layout == "pixels":
+        return rng.uniform(0, 255, dims).astype(np.float32)
     return rng.standard_normal(dims).astype(np.float32)
 
 
@@ -316,6 +355,7 @@ def main():
     np.save(OUT / "quantize_static_qdq.input.npy", array)
     np.save(OUT / "quantize_static_qdq.output.npy", run_ort(qdq_path, array))
 
+    save("tf2onnx_v3_keras", *tf2onnx_v3_keras(10, 32), rng)
     failing_graphs(9)
     for path in sorted(OUT.iterdir()):
         print(f"{path.stat().st_size:>8}  {path.name}")

@@ -172,8 +172,8 @@ mod tests {
         let nchw: Vec<f32> = (0..24).map(|v| v as f32).collect();
         let (batch, nhwc) = graph_input(&model, &[1, 4, 2, 3], &Values::F32(nchw.clone())).unwrap();
         assert_eq!(batch, 1);
-        // IR (h=0, w=1, c=2) is NCHW element c·6 + w = 13.
-        assert_eq!(nhwc[(1) * 4 + 2], 13.0);
+        // IR (h=0, w=1, c=2), at w·C + c = 6, is NCHW element c·6 + w = 13.
+        assert_eq!(nhwc[4 + 2], 13.0);
         let mut out_model = model.clone();
         out_model.output = out_model.input.clone();
         let (shape, back) = file_output(&out_model, 1, &nhwc, false);

@@ -132,6 +132,36 @@ impl Graph {
         })
     }
 
+    /// The same graph without the nodes its output does not depend on (importers leave
+    /// such nodes behind: unused branches, patterns rewritten into one op).
+    pub fn pruned(&self) -> Result<Graph> {
+        let mut needed = vec![false; self.nodes.len()];
+        needed[0] = true;
+        needed[self.output().0] = true;
+        for i in (1..self.nodes.len()).rev() {
+            if needed[i] {
+                self.nodes[i]
+                    .inputs
+                    .iter()
+                    .for_each(|id| needed[id.0] = true);
+            }
+        }
+        let mut new_id = vec![TensorId(0); self.nodes.len()];
+        let mut graph = Graph::new(self.input_shape())?;
+        for (i, node) in self
+            .nodes
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|(i, _)| needed[*i])
+        {
+            let inputs: Vec<TensorId> = node.inputs.iter().map(|id| new_id[id.0]).collect();
+            new_id[i] = graph.add(node.name.clone(), node.op.clone(), &inputs)?;
+        }
+        graph.set_output(new_id[self.output().0])?;
+        Ok(graph)
+    }
+
     /// The final softmax node, looking through the range clamps a quantized file puts
     /// after it; `None` when the graph does not end in a softmax.
     pub fn final_softmax(&self) -> Option<TensorId> {

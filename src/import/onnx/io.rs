@@ -218,6 +218,7 @@ pub(super) fn finish(
         }
     };
     ir.set_output(act.id)?;
+    let ir = ir.pruned()?;
     let (dtype, quantization) = match act.quant {
         Some((q, dtype)) => (dtype, Some(q)),
         None => (DType::F32, None),

@@ -134,7 +134,7 @@ fn from_raw(raw: &[u8], elem: DataType, name: &str) -> Result<Data, String> {
         DataType::Int8 | DataType::Uint8 | DataType::Bool => 1,
         other => return Err(unsupported(name, other)),
     };
-    if raw.len() % size != 0 {
+    if !raw.len().is_multiple_of(size) {
         return Err(format!(
             "tensor `{name}` has {} bytes of {}",
             raw.len(),

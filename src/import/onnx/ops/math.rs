@@ -9,7 +9,7 @@ use super::super::value::{same_order, Act, Layout, Value};
 use super::super::{Importer, NodeCtx};
 use super::fold;
 use crate::error::Result;
-use crate::graph::{Activation, BatchNorm, Op, Shape};
+use crate::graph::{Activation, BatchNorm, Graph, Op, Shape, TensorId};
 
 pub(super) fn activation(im: &mut Importer, ctx: &NodeCtx) -> Result<()> {
     let attrs = Attrs::of(ctx.node);
@@ -241,16 +241,23 @@ fn two_activations(im: &mut Importer, ctx: &NodeCtx) -> Result<()> {
     }
 }
 
-/// `x · s`: a channel scale when `s` is 1×1×C, HardSwish when `s` is `HardSigmoid(x)`.
+/// `x · s`: a channel scale when `s` is 1×1×C, HardSwish when `s` is a hard sigmoid of `x`.
 fn multiply(im: &mut Importer, ctx: &NodeCtx, a: Act, b: Act) -> Result<()> {
     for (x, s) in [(&a, &b), (&b, &a)] {
-        let gate = im.graph.node(s.id);
-        if gate.inputs == [x.id]
-            && matches!(gate.op, Op::Activation(h) if h == Activation::HARD_SIGMOID)
-        {
-            let id = im.emit(ctx, Op::Activation(Activation::HardSwish), &[x.id])?;
-            return im.set_act(ctx, id, x.layout.clone());
-        }
+        let Some(factor) = hard_sigmoid_gate(&im.graph, s.id, x.id) else {
+            continue;
+        };
+        let op = Op::Activation(Activation::HardSwish);
+        let id = if factor == 1.0 {
+            im.emit(ctx, op, &[x.id])?
+        } else {
+            let name = format!("{}/hard_swish", ctx.output_name()?);
+            let hswish = im.graph.add(name, op, &[x.id]).map_err(|e| ctx.fail(e))?;
+            let c = im.shape(x).c;
+            let scale = BatchNorm::affine(vec![factor; c], vec![0.0; c]);
+            im.emit(ctx, Op::BatchNorm(scale), &[hswish])?
+        };
+        return im.set_act(ctx, id, x.layout.clone());
     }
     for (x, s) in [(&a, &b), (&b, &a)] {
         let (xs, ss) = (im.shape(x), im.shape(s));
@@ -266,4 +273,36 @@ fn multiply(im: &mut Importer, ctx: &NodeCtx, a: Act, b: Act) -> Result<()> {
         im.dims(&a),
         im.dims(&b)
     )))
+}
+
+/// `Some(k)` when IR tensor `s` is `k · hard_sigmoid(x)`, so that `x · s` is `k ·
+/// hard_swish(x)`: an ONNX HardSigmoid with MobileNetV3's constants (k = 1), Keras'
+/// `relu6(x + 3) · (1/6)` (k = 1), or TensorFlow's `relu6(x + 3)` before its `/ 6` (k = 6).
+fn hard_sigmoid_gate(graph: &Graph, s: TensorId, x: TensorId) -> Option<f32> {
+    let node = graph.node(s);
+    let relu6_of_x_plus_3 = |id: TensorId| {
+        let relu = graph.node(id);
+        let shift = graph.node(*relu.inputs.first()?);
+        let is_relu6 = matches!(relu.op, Op::Activation(Activation::Relu6));
+        (is_relu6 && shift.inputs == [x] && uniform_affine(&shift.op) == Some((1.0, 3.0)))
+            .then_some(())
+    };
+    match node.op {
+        Op::Activation(a) if a == Activation::HARD_SIGMOID && node.inputs == [x] => Some(1.0),
+        Op::Activation(Activation::Relu6) => relu6_of_x_plus_3(s).map(|()| 6.0),
+        Op::BatchNorm(_) => {
+            let (scale, shift) = uniform_affine(&node.op)?;
+            let sixth = (scale - 1.0 / 6.0).abs() < 1e-6 && shift == 0.0;
+            (sixth && relu6_of_x_plus_3(node.inputs[0]).is_some()).then_some(1.0)
+        }
+        _ => None,
+    }
+}
+
+/// The `(scale, shift)` of a BatchNorm that is the same affine map on every channel.
+fn uniform_affine(op: &Op) -> Option<(f32, f32)> {
+    let Op::BatchNorm(bn) = op else { return None };
+    let (scale, shift) = bn.scale_shift();
+    let (s0, t0) = (*scale.first()?, *shift.first()?);
+    (scale.iter().all(|&v| v == s0) && shift.iter().all(|&v| v == t0)).then_some((s0, t0))
 }

@@ -43,6 +43,7 @@ pub(super) fn import_node(im: &mut Importer, ctx: &NodeCtx) -> Result<()> {
         "Concat" => shape::concat(im, ctx),
         "Shape" => shape::shape(im, ctx),
         "Gather" => shape::gather(im, ctx),
+        "Slice" => shape::slice(im, ctx),
         "Cast" => shape::cast(im, ctx),
         "Identity" | "Dropout" => shape::identity(im, ctx),
         "Constant" => shape::constant(im, ctx),

@@ -136,7 +136,7 @@ fn reshape_target(
         != 0;
     let rest = match (batch, target.split_first()) {
         // The batch comes first: symbolic, copied (0), inferred (-1) or the file's own 1.
-        (true, Some((Int::Batch | Int::Known(-1 | 0 | 1), rest))) => rest,
+        (true, Some((Int::Batch | Int::Known(-1..=1), rest))) => rest,
         (true, _) => return Err(ctx.fail(format!("reshape to {target:?} changes the batch axis"))),
         (false, _) => &target[..],
     };
@@ -166,7 +166,7 @@ fn reshape_target(
     if let Some(i) = inferred {
         let known: usize = out.iter().product();
         let total: usize = dims.iter().product();
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(ctx.fail(format!("cannot reshape {dims:?} into {target:?}")));
         }
         out[i] = total / known;
@@ -433,6 +433,60 @@ pub(super) fn gather(im: &mut Importer, ctx: &NodeCtx) -> Result<()> {
     let mut dims = data.dims[..axis].to_vec();
     dims.extend(&indices.dims);
     dims.extend(&data.dims[axis + 1..]);
+    im.set_output(ctx, Value::Const(pick(&data, &order, dims)))
+}
+
+/// Slice of a constant (the shape arithmetic of exporters), positive steps.
+pub(super) fn slice(im: &mut Importer, ctx: &NodeCtx) -> Result<()> {
+    let data = im.constant(ctx, 0)?;
+    let attrs = Attrs::of(ctx.node);
+    let fail = |e: String| ctx.fail(e);
+    let mut list = |k: usize, name: &str| -> Result<Option<Vec<i64>>> {
+        if ctx.opset < 10 {
+            return attrs.ints(name).map_err(fail);
+        }
+        im.optional_constant(ctx, k)?
+            .map(|t| t.to_i64().map_err(fail))
+            .transpose()
+    };
+    let starts = list(1, "starts")?.ok_or_else(|| ctx.fail("has no starts"))?;
+    let ends = list(2, "ends")?.ok_or_else(|| ctx.fail("has no ends"))?;
+    let rank = data.dims.len();
+    let axes = list(3, "axes")?.unwrap_or_else(|| (0..starts.len() as i64).collect());
+    let steps = list(4, "steps")?.unwrap_or_else(|| vec![1; starts.len()]);
+    if [ends.len(), axes.len(), steps.len()] != [starts.len(); 3] {
+        return Err(ctx.fail("starts, ends, axes and steps differ in length"));
+    }
+    let mut ranges: Vec<(usize, usize, usize)> = data.dims.iter().map(|&d| (0, d, 1)).collect();
+    for (((&start, &end), &axis), &step) in starts.iter().zip(&ends).zip(&axes).zip(&steps) {
+        let axis = normalize_axis(axis, rank)
+            .ok_or_else(|| ctx.fail(format!("axis {axis} is out of range")))?;
+        if step <= 0 {
+            return Err(ctx.fail(format!(
+                "step {step} is not supported (positive steps only)"
+            )));
+        }
+        let size = data.dims[axis] as i64;
+        let clamp = |v: i64| (if v < 0 { v + size } else { v }).clamp(0, size) as usize;
+        ranges[axis] = (clamp(start), clamp(end), step as usize);
+    }
+    let dims: Vec<usize> = ranges
+        .iter()
+        .map(|&(start, end, step)| end.saturating_sub(start).div_ceil(step))
+        .collect();
+    let total: usize = dims.iter().product();
+    let order: Vec<usize> = (0..total)
+        .map(|flat| {
+            let (mut rem, mut src, mut stride) = (flat, 0, 1);
+            for axis in (0..rank).rev() {
+                let (start, _, step) = ranges[axis];
+                src += (start + (rem % dims[axis]) * step) * stride;
+                rem /= dims[axis];
+                stride *= data.dims[axis];
+            }
+            src
+        })
+        .collect();
     im.set_output(ctx, Value::Const(pick(&data, &order, dims)))
 }
 
