@@ -14,8 +14,12 @@ For each runnable graph `NAME.onnx` it writes `NAME.input.npy` (the array onnxru
 and `NAME.output.npy` (onnxruntime's first output). Run from the repository root:
 
     pip install onnx onnxruntime numpy && python3 scripts/onnx_reference.py
+
+`--full-v2 OUT.onnx` instead writes a full-size torchvision-shaped MobileNetV2 (random
+weights) for benchmarks.
 """
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -150,6 +154,30 @@ def torchvision_v2(opset, seed, resolution):
                transB=1)
     inp = image_input("input", ["batch", 3, resolution, resolution])
     return b.model([inp], out_info(x), "pytorch"), "nchw"
+
+
+def torchvision_v2_full(seed):
+    """torchvision's mobilenet_v2 (width 1.0, 224, 1000 classes) as torch.onnx.export writes
+    it in eval mode without constant folding: for benchmarks (14 MB, not committed)."""
+    b = Builder(seed, 13)
+    x = b.conv_bn("input", 3, 32, 3, 2)
+    cin = 32
+    for t, c, n, s in [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2),
+                       (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]:
+        for i in range(n):
+            stride = s if i == 0 else 1
+            hidden = cin * t
+            y = x if t == 1 else b.conv_bn(x, cin, hidden, 1)
+            y = b.conv_bn(y, hidden, hidden, 3, stride, groups=hidden)
+            y = b.conv_bn(y, hidden, c, 1, act=None)
+            x = b.node("Add", [x, y]) if stride == 1 and cin == c else y
+            cin = c
+    x = b.conv_bn(x, cin, 1280, 1)
+    x = b.node("Flatten", [b.node("GlobalAveragePool", [x])], axis=1)
+    x = b.node("Gemm", [x, b.init(b.weights(1000, 1280)), b.init(np.zeros(1000, np.float32))],
+               transB=1)
+    inp = image_input("input", ["batch", 3, 224, 224])
+    return b.model([inp], out_info(x), "pytorch")
 
 
 def squeeze_excite(b, x, c):
@@ -331,6 +359,9 @@ def failing_graphs(seed):
 
 
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--full-v2":
+        onnx.save_model(torchvision_v2_full(0), sys.argv[2])
+        return
     OUT.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     save("torchvision_v2_opset13", *torchvision_v2(13, 1, 64), rng)

@@ -14,7 +14,7 @@ const RANDOM_WEIGHTS_SEED: u64 = 0;
 /// One entry of the model combo box.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ModelChoice {
-    /// A manifest name (single or multi-file) or a path to a `.tflite` file.
+    /// A manifest name (single or multi-file) or a path to a TFLite or ONNX file.
     Named(String),
     /// A built-in architecture with deterministic random weights.
     RandomWeights(Arch),

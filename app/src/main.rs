@@ -22,7 +22,7 @@ use crate::ui::{ClassifierApp, Startup};
 #[derive(Parser, Debug)]
 #[command(version, about)]
 struct Args {
-    /// A manifest model name, a .tflite path, or an architecture (v1, v2, v3-large,
+    /// A manifest model name, a .tflite or .onnx path, or an architecture (v1, v2, v3-large,
     /// v3-small, v2-k7) for random weights.
     #[arg(long, default_value = mobilenet_wgpu::hub::DEFAULT_MODEL)]
     model: String,

@@ -40,6 +40,8 @@ pub struct ClassifierApp {
     last_outcome: Option<bool>,
     capture: AutoCapture,
     picked: (Sender<PathBuf>, Receiver<PathBuf>),
+    /// Model files (TFLite or ONNX) chosen in the file dialog.
+    picked_model: (Sender<PathBuf>, Receiver<PathBuf>),
 }
 
 impl ClassifierApp {
@@ -76,6 +78,7 @@ impl ClassifierApp {
             last_outcome: None,
             capture: startup.capture,
             picked: mpsc::channel(),
+            picked_model: mpsc::channel(),
         };
         app.submit(Job::UseModel(startup.model));
         if let Some(path) = startup.image {
@@ -114,6 +117,19 @@ impl ClassifierApp {
         if let Some(path) = dropped.into_iter().chain(picked).last() {
             self.submit(Job::Open(path));
         }
+        if let Some(path) = self.picked_model.1.try_iter().last() {
+            self.use_model_file(&path);
+        }
+    }
+
+    /// Adds a model file to the picker and switches to it.
+    fn use_model_file(&mut self, path: &std::path::Path) {
+        let choice = ModelChoice::Named(path.display().to_string());
+        if !self.choices.contains(&choice) {
+            self.choices.push(choice.clone());
+        }
+        self.model = choice.clone();
+        self.submit(Job::UseModel(choice));
     }
 
     fn apply(&mut self, ctx: &egui::Context, reply: Reply) {
@@ -160,7 +176,14 @@ impl ClassifierApp {
     fn top_bar(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             if ui.button("Open image...").clicked() {
-                if let Err(e) = pick_image(self.picked.0.clone(), ui.ctx().clone()) {
+                let sender = self.picked.0.clone();
+                if let Err(e) = pick_file(IMAGE_FILES, sender, ui.ctx().clone()) {
+                    self.error = Some(format!("cannot open the file dialog: {e}"));
+                }
+            }
+            if ui.button("Open model...").clicked() {
+                let sender = self.picked_model.0.clone();
+                if let Err(e) = pick_file(MODEL_FILES, sender, ui.ctx().clone()) {
                     self.error = Some(format!("cannot open the file dialog: {e}"));
                 }
             }
@@ -302,15 +325,39 @@ fn drop_overlay(ctx: &egui::Context) {
     );
 }
 
+/// What a file dialog offers: its title, the filter's name and extensions.
+struct FileKind {
+    title: &'static str,
+    filter: &'static str,
+    extensions: &'static [&'static str],
+}
+
+const IMAGE_FILES: FileKind = FileKind {
+    title: "Open an image",
+    filter: "Images",
+    extensions: &["png", "jpg", "jpeg", "bmp"],
+};
+
+/// The importer tells the formats apart by content; the filter only helps find files.
+const MODEL_FILES: FileKind = FileKind {
+    title: "Open a model",
+    filter: "TFLite or ONNX models",
+    extensions: &["tflite", "onnx"],
+};
+
 /// Shows the system file dialog (xdg-desktop-portal, or zenity, on Linux) on its own
 /// thread, so the window keeps drawing while it is open; the chosen path arrives through
 /// `picked`. Without a portal or zenity the dialog returns nothing: drop a file instead.
-fn pick_image(picked: Sender<PathBuf>, repaint: egui::Context) -> std::io::Result<()> {
+fn pick_file(
+    kind: FileKind,
+    picked: Sender<PathBuf>,
+    repaint: egui::Context,
+) -> std::io::Result<()> {
     let dialog_thread = std::thread::Builder::new().name("file-dialog".to_owned());
     dialog_thread.spawn(move || {
         let dialog = rfd::FileDialog::new()
-            .set_title("Open an image")
-            .add_filter("Images", &["png", "jpg", "jpeg", "bmp"]);
+            .set_title(kind.title)
+            .add_filter(kind.filter, kind.extensions);
         if let Some(path) = dialog.pick_file() {
             let _ = picked.send(path);
             repaint.request_repaint();

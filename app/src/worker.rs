@@ -14,6 +14,7 @@ use eframe::wgpu;
 use eframe::wgpu::util::DeviceExt;
 use image::DynamicImage;
 use mobilenet_wgpu::labels::Class;
+use mobilenet_wgpu::model::Resize;
 use mobilenet_wgpu::runtime::{Runtime, Session};
 
 use crate::choice::ModelChoice;
@@ -110,7 +111,9 @@ struct WorkerState {
     runtime: Runtime,
     replies: Sender<Reply>,
     repaint: egui::Context,
-    image: Option<(String, wgpu::Texture)>,
+    /// The current image: its name, its texture and the decoded pixels (for models whose
+    /// preprocessing the GPU path does not implement).
+    image: Option<(String, wgpu::Texture, DynamicImage)>,
     model: ModelChoice,
     session: Option<(ModelChoice, Session)>,
     handled: u64,
@@ -181,7 +184,7 @@ impl WorkerState {
                     name: name.clone(),
                     texture: texture.clone(),
                 });
-                self.image = Some((name, texture));
+                self.image = Some((name, texture, image));
                 true
             }
             Err(e) => {
@@ -204,13 +207,14 @@ impl WorkerState {
     }
 
     fn classify(&self, model_load: Option<Duration>) -> mobilenet_wgpu::Result<Classification> {
-        let (Some((image_name, texture)), Some((_, session))) = (&self.image, &self.session) else {
+        let (Some((image_name, texture, image)), Some((_, session))) = (&self.image, &self.session)
+        else {
             let reason = "no image or no model to classify with".to_owned();
             return Err(mobilenet_wgpu::Error::InvalidArgument(reason));
         };
         self.send(Reply::Status(format!("Classifying {image_name}...")));
         let start = Instant::now();
-        let classes = session.classify_texture(texture, TOP_K)?;
+        let classes = classify_one(session, texture, image)?;
         let inference = start.elapsed();
         Ok(Classification {
             image_name: image_name.clone(),
@@ -238,8 +242,8 @@ impl WorkerState {
         let session = self.runtime.session(&model, 1)?;
         // Drivers compile pipelines on first use (lavapipe takes seconds): pay for it here,
         // so the inference time shown is the steady-state one.
-        if let Some((_, texture)) = &self.image {
-            session.run_texture(texture)?;
+        if let Some((_, texture, image)) = &self.image {
+            classify_one(&session, texture, image)?;
         }
         self.session = Some((self.model.clone(), session));
         Ok(Some(start.elapsed()))
@@ -255,6 +259,20 @@ impl WorkerState {
 
 /// Uploads `image` as a texture the UI can draw and the model can read, scaled down
 /// first if it exceeds the device's largest texture.
+/// Top classes of one image: preprocessed on the GPU from its texture, or on the CPU
+/// for models resized the torchvision way (which the GPU path does not implement).
+fn classify_one(
+    session: &Session,
+    texture: &wgpu::Texture,
+    image: &DynamicImage,
+) -> mobilenet_wgpu::Result<Vec<Class>> {
+    if session.model().resize == Resize::CenterSquare {
+        return session.classify_texture(texture, TOP_K);
+    }
+    let mut top = session.classify(std::slice::from_ref(image), TOP_K)?;
+    Ok(top.pop().unwrap_or_default())
+}
+
 fn upload(runtime: &Runtime, image: &DynamicImage) -> wgpu::Texture {
     let ctx = runtime.context();
     let max_side = ctx.device.limits().max_texture_dimension_2d;
@@ -353,6 +371,32 @@ mod tests {
             total > 0.0 && total <= 1.0 + 1e-4,
             "top-5 probabilities sum to {total}"
         );
+    }
+
+    #[test]
+    fn an_onnx_model_resized_the_torchvision_way_is_classified_on_the_cpu_path() {
+        let Some(runtime) = runtime() else { return };
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/data/onnx/torchvision_v2_opset13.onnx")
+            .display()
+            .to_string();
+        let model = mobilenet_wgpu::model::Model::load(&path).expect("loads");
+        assert_eq!(model.resize, Resize::ShortSideThenCrop);
+        let photo = image::open(sample("chelsea.png")).expect("photo");
+        let session = runtime.session(&model, 1).expect("session");
+        let direct = session.classify(&[photo], TOP_K).expect("classifies");
+        let jobs = vec![
+            Job::UseModel(ModelChoice::Named(path)),
+            Job::Open(sample("chelsea.png")),
+        ];
+        let replies = run_jobs(runtime, jobs);
+        let result = replies.iter().find_map(|r| match r {
+            Reply::Classified(result) => Some(result),
+            _ => None,
+        });
+        let classes = &result.expect("a classification").classes;
+        let indices = |c: &[Class]| c.iter().map(|c| c.index).collect::<Vec<_>>();
+        assert_eq!(indices(classes), indices(&direct[0]));
     }
 
     #[test]
