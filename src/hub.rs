@@ -1,7 +1,7 @@
 //! Model resolution by name: manifest, search path, download with checksum.
 //!
-//! `weights/manifest.json` (compiled in) lists every known TFLite model with its sha256 and a
-//! pinned public URL. [`resolve`] turns a model name into local files: an existing path is used
+//! `weights/manifest.json` (compiled in) lists every known model file (TFLite or ONNX) with
+//! its sha256 and a pinned public URL. [`resolve`] turns a model name into local files: an existing path is used
 //! as is; a name is looked up in the manifest and its file searched in
 //! `$MOBILENET_WGPU_MODELS`, then the crate's `weights/` folder, then the user cache
 //! (`<cache dir>/mobilenet-wgpu`). A file found nowhere is downloaded into the cache; the
@@ -338,7 +338,16 @@ mod tests {
     #[test]
     fn entries_are_consistent() {
         for entry in manifest().expect("built-in manifest") {
-            assert_eq!(entry.file, format!("{}.tflite", entry.name));
+            let extension = entry.file.rsplit_once('.').map(|(_, e)| e);
+            assert!(
+                matches!(extension, Some("tflite" | "onnx")),
+                "{}",
+                entry.file
+            );
+            assert_eq!(
+                entry.file.rsplit_once('.').map(|(n, _)| n),
+                Some(&*entry.name)
+            );
             assert_eq!(entry.sha256.len(), 64);
             assert!(entry
                 .sha256

@@ -245,27 +245,6 @@ pub struct Model {
 }
 
 impl Model {
-    /// Loads a model file (TFLite or ONNX, told apart by content), or a manifest name
-    /// (downloaded and verified if needed).
-    pub fn load(name_or_path: &str) -> crate::Result<Model> {
-        crate::import::load_chain(&crate::hub::resolve(name_or_path)?)
-    }
-
-    /// Parses a TFLite or ONNX model from memory; `name` appears in errors. ONNX files
-    /// whose weights live in a side file need [`Model::load`].
-    pub fn from_bytes(bytes: &[u8], name: &str) -> crate::Result<Model> {
-        crate::import::parse(bytes, name)
-    }
-
-    /// Chains models: each one's output feeds the next (e.g. extractor + head files).
-    pub fn chain(names_or_paths: &[&str]) -> crate::Result<Model> {
-        let mut paths = Vec::new();
-        for name in names_or_paths {
-            paths.extend(crate::hub::resolve(name)?);
-        }
-        crate::import::load_chain(&paths)
-    }
-
     /// A built-in architecture with deterministic random weights.
     pub fn from_arch(config: &crate::models::ArchConfig, seed: u64) -> crate::Result<Model> {
         let name = format!(

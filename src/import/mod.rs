@@ -54,6 +54,31 @@ pub fn load_chain(paths: &[PathBuf]) -> Result<Model> {
     Ok(chained)
 }
 
+/// The loading constructors live with the importers, so that `model.rs` (the data) does
+/// not depend on the front-ends that produce it.
+impl Model {
+    /// Loads a model file (TFLite or ONNX, told apart by content), or a manifest name
+    /// (downloaded and verified if needed).
+    pub fn load(name_or_path: &str) -> Result<Model> {
+        load_chain(&crate::hub::resolve(name_or_path)?)
+    }
+
+    /// Parses a TFLite or ONNX model from memory; `name` appears in errors. ONNX files
+    /// whose weights live in a side file need [`Model::load`].
+    pub fn from_bytes(bytes: &[u8], name: &str) -> Result<Model> {
+        parse(bytes, name)
+    }
+
+    /// Chains models: each one's output feeds the next (e.g. extractor + head files).
+    pub fn chain(names_or_paths: &[&str]) -> Result<Model> {
+        let mut paths = Vec::new();
+        for name in names_or_paths {
+            paths.extend(crate::hub::resolve(name)?);
+        }
+        load_chain(&paths)
+    }
+}
+
 fn import(bytes: &[u8], path: &Path, name: &str, folder: Option<&Path>) -> Result<Model> {
     if tflite::is_tflite(bytes) {
         tflite::import(bytes, path, name)
