@@ -323,7 +323,7 @@ mod tests {
     #[test]
     fn manifest_parses_and_names_the_default() {
         let models = manifest().expect("built-in manifest");
-        assert_eq!(models.len(), 12);
+        assert_eq!(models.len(), 14);
         assert_eq!(manifest_default().expect("default"), DEFAULT_MODEL);
         let default = lookup(DEFAULT_MODEL).expect("default is listed");
         assert_eq!(

@@ -2,6 +2,7 @@
 //! (convolution, pooling, padding), element-wise math, dense layers, shape plumbing and
 //! quantization.
 
+mod constants;
 mod dense;
 mod fold;
 mod math;
@@ -41,12 +42,12 @@ pub(super) fn import_node(im: &mut Importer, ctx: &NodeCtx) -> Result<()> {
         "Flatten" | "Reshape" | "Squeeze" | "Unsqueeze" => shape::reshape(im, ctx),
         "Transpose" => shape::transpose(im, ctx),
         "Concat" => shape::concat(im, ctx),
-        "Shape" => shape::shape(im, ctx),
-        "Gather" => shape::gather(im, ctx),
-        "Slice" => shape::slice(im, ctx),
-        "Cast" => shape::cast(im, ctx),
-        "Identity" | "Dropout" => shape::identity(im, ctx),
-        "Constant" => shape::constant(im, ctx),
+        "Shape" => constants::shape(im, ctx),
+        "Gather" => constants::gather(im, ctx),
+        "Slice" => constants::slice(im, ctx),
+        "Cast" => constants::cast(im, ctx),
+        "Identity" | "Dropout" => constants::identity(im, ctx),
+        "Constant" => constants::constant(im, ctx),
         "QuantizeLinear" => quant::quantize(im, ctx),
         "DequantizeLinear" => quant::dequantize(im, ctx),
         _ => Err(ctx.fail("unsupported operator")),
