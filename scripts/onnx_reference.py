@@ -284,6 +284,21 @@ def tf2onnx_v3_keras(seed, resolution):
     return b.model([inp], out_info(x), "tf2onnx"), "pixels"
 
 
+def two_outputs(seed):
+    """Probabilities and their ArgMax: only the first output is the model's."""
+    b = Builder(seed, 13)
+    x = b.node("Relu", [b.conv("input", 3, 8, 3, 2, bias=True, pads=[1, 1, 1, 1])])
+    x = b.node("Flatten", [b.node("GlobalAveragePool", [x])], axis=1)
+    x = b.node("Gemm", [x, b.init(b.weights(5, 8)), b.init(np.zeros(5, np.float32))], transB=1)
+    x = b.node("Softmax", [x], axis=1)
+    top = b.node("ArgMax", [x], axis=1, keepdims=1)
+    inp = image_input("input", ["batch", 3, 16, 16])
+    model = b.model([inp], out_info(x), "pytorch")
+    model.graph.output.append(helper.make_tensor_value_info(top, TensorProto.INT64, ["batch", 1]))
+    onnx.checker.check_model(model)
+    return model, "nchw"
+
+
 def flatten_gemm(seed):
     b = Builder(seed, 11)
     x = b.node("Relu", [b.batch_norm(b.conv("input", 3, 6, 3, pads=[1, 1, 1, 1]), 6)])
@@ -325,6 +340,9 @@ def run_ort(path, array):
 
 def save(name, model, layout, rng, batch=2, **save_args):
     path = OUT / f"{name}.onnx"
+    if "location" in save_args:
+        # onnx appends to an existing side file: start it afresh.
+        (OUT / save_args["location"]).unlink(missing_ok=True)
     onnx.save_model(model, str(path), **save_args)
     array = random_input(layout, model, batch, rng)
     np.save(OUT / f"{name}.input.npy", array)
@@ -389,6 +407,7 @@ def main():
     np.save(OUT / "quantize_static_qdq.output.npy", run_ort(qdq_path, array))
 
     save("tf2onnx_v3_keras", *tf2onnx_v3_keras(10, 32), rng)
+    save("two_outputs", *two_outputs(11), rng)
     failing_graphs(9)
     for path in sorted(OUT.iterdir()):
         print(f"{path.stat().st_size:>8}  {path.name}")

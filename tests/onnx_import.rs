@@ -69,6 +69,7 @@ fn exporter_shaped_float_graphs_match_onnxruntime() {
         "tf2onnx_v3_keras",
         "flatten_gemm_opset11",
         "external_data",
+        "two_outputs",
     ];
     for name in graphs {
         let Some(((shape, ours), (ref_shape, reference))) = ours_and_onnxruntime(name) else {

@@ -54,8 +54,10 @@ pub fn import(bytes: &[u8], path: &Path, name: &str, folder: Option<&Path>) -> R
         .graph
         .as_ref()
         .ok_or_else(|| invalid("the ONNX model has no graph".into()))?;
-    let mut importer = Importer::new(path, folder, graph)?;
-    for (index, node) in graph.node.iter().enumerate() {
+    let needed = needed_nodes(graph);
+    let mut importer = Importer::new(path, folder, graph, &needed)?;
+    let nodes = graph.node.iter().enumerate().filter(|(i, _)| needed[*i]);
+    for (index, node) in nodes {
         let ctx = NodeCtx {
             node,
             index,
@@ -78,6 +80,33 @@ pub fn import(bytes: &[u8], path: &Path, name: &str, folder: Option<&Path>) -> R
         input,
         output,
     })
+}
+
+/// Which nodes the graph's first output depends on. The others (what only other graph
+/// outputs need, an ArgMax beside the probabilities say) are never imported.
+fn needed_nodes(graph: &proto::GraphProto) -> Vec<bool> {
+    let producer: HashMap<&str, usize> = graph
+        .node
+        .iter()
+        .enumerate()
+        .flat_map(|(i, n)| n.output.iter().map(move |o| (o.as_str(), i)))
+        .collect();
+    let mut needed = vec![false; graph.node.len()];
+    let mut pending: Vec<&str> = graph
+        .output
+        .iter()
+        .take(1)
+        .map(|o| o.name.as_str())
+        .collect();
+    while let Some(name) = pending.pop() {
+        if let Some(&i) = producer.get(name) {
+            if !needed[i] {
+                needed[i] = true;
+                pending.extend(graph.node[i].input.iter().map(String::as_str));
+            }
+        }
+    }
+    needed
 }
 
 /// The version of the default (`ai.onnx`) operator set the model imports.
@@ -152,15 +181,21 @@ struct Importer<'a> {
 }
 
 impl<'a> Importer<'a> {
-    fn new(path: &'a Path, folder: Option<&'a Path>, graph: &'a proto::GraphProto) -> Result<Self> {
+    fn new(
+        path: &'a Path,
+        folder: Option<&'a Path>,
+        graph: &'a proto::GraphProto,
+        needed: &[bool],
+    ) -> Result<Self> {
         let initializers: HashMap<&str, &proto::TensorProto> = graph
             .initializer
             .iter()
             .map(|t| (t.name.as_str(), t))
             .collect();
         let mut readers: HashMap<&str, usize> = HashMap::new();
-        let names = graph.node.iter().flat_map(|n| n.input.iter());
-        for name in names.chain(graph.output.iter().map(|o| &o.name)) {
+        let used_nodes = graph.node.iter().zip(needed).filter(|(_, &n)| n);
+        let names = used_nodes.flat_map(|(node, _)| node.input.iter());
+        for name in names.chain(graph.output.iter().take(1).map(|o| &o.name)) {
             *readers.entry(name.as_str()).or_default() += 1;
         }
         let (ir, input_name, input_value, input_spec) =

@@ -262,8 +262,14 @@ fn multiply(im: &mut Importer, ctx: &NodeCtx, a: Act, b: Act) -> Result<()> {
     for (x, s) in [(&a, &b), (&b, &a)] {
         let (xs, ss) = (im.shape(x), im.shape(s));
         let scale_dims = im.dims(s);
-        let broadcastable = matches!(x.layout, Layout::Nchw) && scale_dims == [xs.c, 1, 1];
-        if broadcastable && ss == Shape::new(1, 1, xs.c) {
+        // The scale broadcasts over H and W in the activation's own layout (or both are
+        // vectors of the same length).
+        let broadcastable = match x.layout {
+            Layout::Nchw => scale_dims == [xs.c, 1, 1],
+            Layout::Nhwc => scale_dims == [1, 1, xs.c],
+            Layout::Flat { .. } => scale_dims == im.dims(x),
+        };
+        if broadcastable && ss == Shape::new(1, 1, xs.c) && s.layout == x.layout {
             let id = im.emit(ctx, Op::MulChannel, &[x.id, s.id])?;
             return im.set_act(ctx, id, Layout::Nchw);
         }
