@@ -2,10 +2,10 @@
 //! schema) and maps its graph onto the crate's NHWC graph IR, the same IR the TFLite
 //! importer and the builders produce.
 //!
-//! ONNX is NCHW: each activation remembers its ONNX layout (`value::Layout`) and constants are converted
-//! once, at load (convolution weights OIHW → OHWI, dense rows after an NCHW flatten,
-//! channel-broadcast constants). Constant sub-graphs (Shape → Gather → Concat → Reshape)
-//! are folded while walking. Quantized QDQ graphs are computed in float: weights are
+//! ONNX is NCHW: each activation remembers its ONNX layout (`value::Layout`) and constants
+//! are converted once, at load (convolution weights OIHW → OHWI, dense rows after an NCHW
+//! flatten, channel-broadcast constants). Constant sub-graphs (Shape → Gather → Concat →
+//! Reshape) are folded while walking. Quantized QDQ graphs are computed in float: weights are
 //! dequantized at load and an activation's QuantizeLinear becomes a clamp to its range,
 //! exactly as the TFLite importer treats quantized tensors.
 //!
