@@ -128,3 +128,4 @@ fn store_pixel(pixel: u32, c0: u32, acc: mat2x4<f32>) {
 fn bias4(c0: u32) -> vec4<f32> {
     return vec4(bias[c0], bias[c0 + 1u], bias[c0 + 2u], bias[c0 + 3u]);
 }
+

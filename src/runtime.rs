@@ -50,7 +50,7 @@ use crate::gpu::{Executor, GpuContext, TexturePreprocessor};
 use crate::graph::Shape;
 use crate::labels::{top_k, Class};
 use crate::model::{Model, Resize};
-use crate::plan::Plan;
+use crate::plan::{KernelChoice, KernelFamily, Plan};
 use crate::{preprocess, Error, Precision, Result};
 use pending::Pending;
 
@@ -60,6 +60,8 @@ pub struct Runtime {
     ctx: GpuContext,
     /// A cap on storage-buffer bindings below the device's own, if set.
     max_binding_bytes: Option<u64>,
+    /// The kernel family sessions run (chosen per adapter by default).
+    kernels: KernelChoice,
 }
 
 impl Runtime {
@@ -114,6 +116,7 @@ impl Runtime {
         Runtime {
             ctx,
             max_binding_bytes: None,
+            kernels: KernelChoice::Auto,
         }
     }
 
@@ -123,6 +126,17 @@ impl Runtime {
     pub fn with_max_binding_bytes(mut self, bytes: u64) -> Runtime {
         self.max_binding_bytes = Some(bytes);
         self
+    }
+
+    /// Runs sessions with the kernels of `choice` instead of the adapter's own family.
+    pub fn with_kernels(mut self, choice: KernelChoice) -> Runtime {
+        self.kernels = choice;
+        self
+    }
+
+    /// The kernel family sessions run: [`KernelChoice::resolve`] for this adapter.
+    pub fn kernel_family(&self) -> KernelFamily {
+        self.kernels.resolve(self.ctx.adapter_info.device_type)
     }
 
     /// The most bytes one activation buffer may hold on this runtime.
@@ -177,7 +191,11 @@ impl Runtime {
     /// storage binding of this device, else the batch of the fewest equal submissions that
     /// fit (a session runs the images as several submissions of it).
     pub fn plan(&self, model: &Model, batch: usize, precision: Precision) -> Result<Plan> {
-        let plan = |batch| Plan::build_with_precision(&model.graph, batch, precision);
+        let plan = |batch| {
+            let mut plan = Plan::build_with_precision(&model.graph, batch, precision)?;
+            plan.kernels = self.kernel_family();
+            Ok::<Plan, Error>(plan)
+        };
         if batch <= 1 {
             return plan(batch);
         }

@@ -5,7 +5,7 @@ use rand::{Rng, SeedableRng};
 
 use crate::gpu::{Executor, GpuContext};
 use crate::graph::Graph;
-use crate::plan::Plan;
+use crate::plan::{KernelChoice, KernelFamily, Plan};
 use crate::{Precision, Result};
 
 /// Relative tolerance: max |gpu − cpu| over a layer, divided by the layer's max |cpu|.
@@ -39,6 +39,7 @@ pub struct VerifyReport {
     pub adapter: String,
     pub batch: usize,
     pub precision: Precision,
+    pub kernels: KernelFamily,
     pub max_abs_diff: f32,
     pub max_rel_diff: f32,
     pub tolerance: f32,
@@ -57,15 +58,18 @@ pub fn random_input(graph: &Graph, batch: usize, seed: u64) -> Vec<f32> {
         .collect()
 }
 
-/// Runs `graph` on the GPU (step by step) and on the CPU with `input`, layer by layer.
+/// Runs `graph` on the GPU (step by step, with the `kernels` family resolved for `ctx`'s
+/// adapter) and on the CPU with `input`, layer by layer.
 pub fn verify_graph(
     ctx: &GpuContext,
     graph: &Graph,
     batch: usize,
     input: &[f32],
     precision: Precision,
+    kernels: KernelChoice,
 ) -> Result<VerifyReport> {
-    let plan = Plan::build_with_precision(graph, batch, precision)?;
+    let mut plan = Plan::build_with_precision(graph, batch, precision)?;
+    plan.kernels = kernels.resolve(ctx.adapter_info.device_type);
     let executor = Executor::new(ctx, &plan)?;
     let gpu = executor.run_probed(input)?;
     let cpu = crate::cpu::run(graph, input, batch)?;
@@ -83,6 +87,7 @@ pub fn verify_graph(
     let max_rel_diff = layers.iter().map(|l| l.max_rel_diff).fold(0.0, f32::max);
     Ok(VerifyReport {
         adapter: ctx.adapter_info.name.clone(),
+        kernels: plan.kernels,
         batch,
         precision,
         max_abs_diff,

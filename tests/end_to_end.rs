@@ -5,6 +5,7 @@
 mod common;
 
 use mobilenet_wgpu::models::{build, Arch, ArchConfig, Head};
+use mobilenet_wgpu::plan::KernelChoice;
 use mobilenet_wgpu::verify::{random_input, verify_graph};
 use mobilenet_wgpu::Precision;
 
@@ -18,7 +19,15 @@ fn check_at(config: &ArchConfig, batch: usize, precision: Precision) {
     };
     let graph = build(config, 3).expect("builder");
     let input = random_input(&graph, batch, 11);
-    let report = verify_graph(runtime.context(), &graph, batch, &input, precision).expect("verify");
+    let report = verify_graph(
+        runtime.context(),
+        &graph,
+        batch,
+        &input,
+        precision,
+        KernelChoice::Auto,
+    )
+    .expect("verify");
     let worst = report
         .layers
         .iter()

@@ -7,6 +7,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::shared_models::{expected_top5, load, photo_batch};
+use mobilenet_wgpu::plan::KernelChoice;
 use mobilenet_wgpu::{verify, Precision};
 
 #[test]
@@ -67,9 +68,15 @@ fn gpu_matches_cpu_reference_on_every_real_model() {
     for name in names {
         let model = load(&shared, &name);
         let input = verify::random_input(&model.graph, 1, 7);
-        let report =
-            verify::verify_graph(runtime.context(), &model.graph, 1, &input, Precision::F32)
-                .expect("verify");
+        let report = verify::verify_graph(
+            runtime.context(),
+            &model.graph,
+            1,
+            &input,
+            Precision::F32,
+            KernelChoice::Auto,
+        )
+        .expect("verify");
         eprintln!("{name}: max relative diff {:.2e}", report.max_rel_diff);
         assert!(
             report.passed,

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use mobilenet_wgpu::gpu::{Executor, GpuContext};
+use mobilenet_wgpu::plan::KernelFamily;
 use mobilenet_wgpu::verify::random_input;
 use mobilenet_wgpu::{Error, Result};
 
@@ -42,6 +43,8 @@ pub struct BenchArgs {
 struct BenchReport {
     adapter: String,
     backend: String,
+    /// The kernel family the session ran.
+    kernels: KernelFamily,
     model: String,
     batch: usize,
     /// Submissions per inference: more than one when `batch` images' activations exceed
@@ -110,7 +113,7 @@ pub fn execute(args: &BenchArgs, backend: Option<&str>) -> Result<ExitCode> {
     check_args(args)?;
     let model = args.model.load(None)?;
     let start = Instant::now();
-    let runtime = open_runtime(backend)?;
+    let runtime = open_runtime(backend, args.model.kernels)?;
     let ctx = runtime.context();
     let device_ms = elapsed_ms(start);
     let start = Instant::now();
@@ -237,6 +240,7 @@ fn report(
     Ok(BenchReport {
         adapter: ctx.adapter_info.name.clone(),
         backend: ctx.adapter_info.backend.to_str().to_string(),
+        kernels: args.model.kernels.resolve(ctx.adapter_info.device_type),
         model,
         batch: args.batch,
         submissions,
@@ -255,7 +259,10 @@ fn report(
 }
 
 fn print_text(r: &BenchReport) {
-    println!("{} on {} ({})", r.model, r.adapter, r.backend);
+    println!(
+        "{} on {} ({}, {} kernels)",
+        r.model, r.adapter, r.backend, r.kernels
+    );
     println!(
         "one-time: device {:.1} ms, plan {:.1} ms, pipelines + weight upload {:.1} ms, first inference {:.1} ms",
         r.device_ms, r.plan_ms, r.pipelines_and_upload_ms, r.first_inference_ms

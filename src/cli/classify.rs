@@ -61,7 +61,7 @@ pub fn execute(args: &ClassifyArgs, backend: Option<&str>) -> Result<ExitCode> {
             model.name
         )));
     }
-    let runtime = open_runtime(backend)?;
+    let runtime = open_runtime(backend, args.model.kernels)?;
     let batch = args.batch.min(args.images.len());
     let session = runtime.session_with_precision(&model, batch, args.model.precision)?;
     if !args.json {

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 use mobilenet_wgpu::graph::Graph;
 use mobilenet_wgpu::model::{Format, Preset, TensorSpec};
-use mobilenet_wgpu::plan::{Plan, Step, TensorRef};
+use mobilenet_wgpu::plan::{KernelChoice, Plan, Step, TensorRef};
 use mobilenet_wgpu::{Precision, Result};
 
 use super::{print_json, ModelArgs};
@@ -62,6 +62,8 @@ struct Info<'a> {
     output: &'a TensorSpec,
     /// `classify`'s default preprocessing.
     preprocess: Preset,
+    /// The kernel family asked for (`auto` resolves per adapter when a session starts).
+    kernels: KernelChoice,
     input_shape: String,
     output_shape: String,
     params: usize,
@@ -102,6 +104,7 @@ pub fn execute(args: &InfoArgs) -> Result<ExitCode> {
         input: &model.input,
         output: &model.output,
         preprocess: Preset::default_for(&model.input),
+        kernels: args.model.kernels,
         input_shape: graph.input_shape().to_string(),
         output_shape: graph.output_shape().to_string(),
         params: totals.params,
@@ -167,6 +170,11 @@ fn print_table(info: &Info) {
     println!("file input:  {}", describe(info.input));
     println!("file output: {}", describe(info.output));
     println!("classify preprocessing: {}", info.preprocess);
+    let auto = match info.kernels {
+        KernelChoice::Auto => " (cpu-adapter on CPU adapters such as lavapipe, gpu on GPUs)",
+        _ => "",
+    };
+    println!("kernels: {}{auto}", info.kernels);
     println!(
         "{:<48} {:<14} {:>14} {:>10} {:>12}",
         "layer", "op", "output", "params", "MACs"

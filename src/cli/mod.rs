@@ -12,6 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use mobilenet_wgpu::gpu::GpuContext;
+use mobilenet_wgpu::plan::KernelChoice;
 use mobilenet_wgpu::runtime::Runtime;
 use mobilenet_wgpu::{Error, Result};
 
@@ -64,9 +65,9 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// The runtime on the GPU `--backend` (else `WGPU_BACKEND`) selects.
-fn open_runtime(backend: Option<&str>) -> Result<Runtime> {
-    Runtime::with_backends(parse_backends(backend)?)
+/// The runtime on the GPU `--backend` (else `WGPU_BACKEND`) selects, running `kernels`.
+fn open_runtime(backend: Option<&str>, kernels: KernelChoice) -> Result<Runtime> {
+    Ok(Runtime::with_backends(parse_backends(backend)?)?.with_kernels(kernels))
 }
 
 /// Opens the GPU, honouring `--backend` (else `WGPU_BACKEND`).

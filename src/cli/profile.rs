@@ -90,7 +90,8 @@ pub fn execute(args: &ProfileArgs, backend: Option<&str>) -> Result<ExitCode> {
     }
     let model = args.model.load(Some(hub::DEFAULT_MODEL))?;
     let ctx = open_gpu(backend)?;
-    let plan = Plan::build_with_precision(&model.graph, args.batch, args.model.precision)?;
+    let mut plan = Plan::build_with_precision(&model.graph, args.batch, args.model.precision)?;
+    plan.kernels = args.model.kernels.resolve(ctx.adapter_info.device_type);
     let input = random_input(&model.graph, args.batch, args.model.seed);
     let timing = if args.wall_clock {
         Timing::WallClock
@@ -105,7 +106,12 @@ pub fn execute(args: &ProfileArgs, backend: Option<&str>) -> Result<ExitCode> {
     let reference = if args.no_reference {
         None
     } else {
-        Some(measure_reference(&ctx, args.model.precision, options)?)
+        Some(measure_reference(
+            &ctx,
+            args.model.precision,
+            plan.kernels,
+            options,
+        )?)
     };
     if !args.wall_clock && profile.timestamp_source == TimestampSource::WallClockPerDispatch {
         eprintln!(

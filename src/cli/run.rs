@@ -43,7 +43,7 @@ pub fn execute(args: &RunArgs, backend: Option<&str>) -> Result<ExitCode> {
     let (shape, values) = read_npy(&args.input_npy)?;
     let (batch, input) = io::graph_input(&model, &shape, &values)
         .map_err(|e| Error::InvalidArgument(format!("{}: {e}", args.input_npy.display())))?;
-    let output = open_runtime(backend)?
+    let output = open_runtime(backend, args.model.kernels)?
         .session_with_precision(&model, batch, args.model.precision)?
         .run(&input)?
         .data;

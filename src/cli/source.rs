@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 use mobilenet_wgpu::model::Model;
 use mobilenet_wgpu::models::{Arch, ArchConfig, Head};
+use mobilenet_wgpu::plan::KernelChoice;
 use mobilenet_wgpu::{hub, import, Error, Precision, Result};
 
 /// Selects a model: `--model` (repeatable to chain files) or `--arch` with its options.
@@ -41,6 +42,10 @@ pub struct ModelArgs {
     /// stays f32).
     #[arg(long, default_value_t = Precision::F32)]
     pub precision: Precision,
+    /// Kernel family: `cpu-adapter` (shaped for lavapipe), `gpu` (workgroup-tiled), or
+    /// `auto`: the first on CPU adapters, the second on GPUs.
+    #[arg(long, default_value_t = KernelChoice::Auto)]
+    pub kernels: KernelChoice,
 }
 
 impl ModelArgs {

@@ -25,7 +25,8 @@ pub fn execute(args: &VerifyArgs, backend: Option<&str>) -> Result<ExitCode> {
     let ctx = open_gpu(backend)?;
     let input = random_input(&model.graph, args.batch, args.model.seed);
     let precision = args.model.precision;
-    let report = verify_graph(&ctx, &model.graph, args.batch, &input, precision)?;
+    let kernels = args.model.kernels;
+    let report = verify_graph(&ctx, &model.graph, args.batch, &input, precision, kernels)?;
     if args.json {
         print_json(&report)?;
     } else {
@@ -40,8 +41,8 @@ pub fn execute(args: &VerifyArgs, backend: Option<&str>) -> Result<ExitCode> {
 
 fn print_table(name: &str, report: &VerifyReport) {
     println!(
-        "{name} on {} (batch {}, {} storage)",
-        report.adapter, report.batch, report.precision
+        "{name} on {} (batch {}, {} storage, {} kernels)",
+        report.adapter, report.batch, report.precision, report.kernels
     );
     println!(
         "{:<48} {:<16} {:>14} {:>12} {:>12}",

@@ -297,7 +297,7 @@ fn prepare(
 ) -> Result<Dispatch> {
     let device = &ctx.device;
     let limits = device.limits();
-    let launch: Launch = kernels::launch(step, plan.batch)?;
+    let launch: Launch = kernels::launch(step, plan.batch, plan.kernels)?;
     let pipeline = cache.get(launch.shader, launch.entry, &launch.constants)?;
     let workgroups = launch
         .grid

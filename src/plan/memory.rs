@@ -6,7 +6,7 @@
 
 use super::fold::Folded;
 use super::fuse::storage;
-use super::{Plan, Step, TensorRef};
+use super::{KernelFamily, Plan, Step, TensorRef};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, TensorId};
 use crate::Precision;
@@ -72,6 +72,7 @@ pub(super) fn assign(
     let mut plan = Plan {
         batch,
         precision,
+        kernels: KernelFamily::default(),
         steps,
         slots,
         input,

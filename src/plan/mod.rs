@@ -50,6 +50,73 @@ impl ActKind {
     }
 }
 
+/// The two shapes of GPU kernels: the same layers, tuned for different hardware.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub enum KernelFamily {
+    /// Shaped for CPU adapters (lavapipe): large register tiles, no workgroup memory.
+    #[default]
+    CpuAdapter,
+    /// Shaped for GPUs: workgroup-tiled, many workgroups. So far the pointwise GEMM; the
+    /// other layers run their CPU-adapter kernels.
+    Gpu,
+}
+
+/// What the user asks for: a family, or `Auto` (chosen per adapter).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub enum KernelChoice {
+    #[default]
+    Auto,
+    CpuAdapter,
+    Gpu,
+}
+
+impl KernelChoice {
+    /// The family for an adapter of `device_type`: `Auto` picks the CPU-adapter kernels on
+    /// CPU adapters (lavapipe, SwiftShader, WARP) and the GPU kernels on every GPU.
+    pub fn resolve(self, device_type: wgpu::DeviceType) -> KernelFamily {
+        match (self, device_type) {
+            (KernelChoice::CpuAdapter, _) | (KernelChoice::Auto, wgpu::DeviceType::Cpu) => {
+                KernelFamily::CpuAdapter
+            }
+            _ => KernelFamily::Gpu,
+        }
+    }
+}
+
+impl std::str::FromStr for KernelChoice {
+    type Err = crate::Error;
+
+    fn from_str(s: &str) -> crate::Result<Self> {
+        match s {
+            "auto" => Ok(KernelChoice::Auto),
+            "cpu-adapter" => Ok(KernelChoice::CpuAdapter),
+            "gpu" => Ok(KernelChoice::Gpu),
+            other => Err(crate::Error::InvalidArgument(format!(
+                "unknown kernel family `{other}` (expected auto, cpu-adapter or gpu)"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for KernelChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            KernelChoice::Auto => "auto",
+            KernelChoice::CpuAdapter => "cpu-adapter",
+            KernelChoice::Gpu => "gpu",
+        })
+    }
+}
+
+impl std::fmt::Display for KernelFamily {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            KernelFamily::CpuAdapter => "cpu-adapter",
+            KernelFamily::Gpu => "gpu",
+        })
+    }
+}
+
 /// `clamp(act(x), lo, hi)`; ReLU is `lo = 0`, ReLU6 is `lo = 0, hi = 6`, a quantized
 /// tensor's range is `[lo, hi]`. Unbounded sides are ±`f32::MAX`.
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
@@ -146,6 +213,9 @@ pub struct Plan {
     pub batch: usize,
     /// How activations and weights are stored; slot sizes follow it.
     pub precision: Precision,
+    /// Which shape of kernels runs the steps (set from the adapter by
+    /// [`Runtime::plan`](crate::runtime::Runtime::plan); CPU-adapter kernels by default).
+    pub kernels: KernelFamily,
     pub steps: Vec<Step>,
     pub slots: Vec<Slot>,
     pub input: TensorRef,

@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use mobilenet_wgpu::cpu;
 use mobilenet_wgpu::gpu::{Executor, GpuContext};
 use mobilenet_wgpu::graph::{Activation, Conv2d, Graph, Op, Padding, Shape};
-use mobilenet_wgpu::plan::Plan;
+use mobilenet_wgpu::plan::{KernelFamily, Plan};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -37,26 +37,31 @@ pub fn random(rng: &mut ChaCha8Rng, n: usize, scale: f32) -> Vec<f32> {
     (0..n).map(|_| rng.random_range(-scale..scale)).collect()
 }
 
-/// Runs `graph` on the CPU and the GPU and asserts the outputs agree to 1e-4 of their
-/// largest magnitude; `kernel` is the GPU kernel the case exists to exercise.
+/// Runs `graph` on the CPU and the GPU, with both kernel families, and asserts the outputs
+/// agree to 1e-4 of their largest magnitude; `kernel` is the GPU kernel the case exists to
+/// exercise.
 pub fn check(graph: &Graph, batch: usize, seed: u64, kernel: &str) {
     let Some(ctx) = context() else { return };
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let input = random(&mut rng, graph.input_shape().len() * batch, 2.0);
     let expected = cpu::run_output(graph, &input, batch).expect("cpu reference");
-    let plan = Plan::build(graph, batch).expect("plan");
+    let mut plan = Plan::build(graph, batch).expect("plan");
     let kernels: Vec<&str> = plan.steps.iter().map(|s| s.kernel.name()).collect();
     assert!(
         kernels.contains(&kernel),
         "plan runs {kernels:?}, not {kernel}"
     );
-    let executor = Executor::new(ctx, &plan).expect("executor");
-    let actual = executor.run(&input).expect("gpu run");
-    assert_close(
-        &actual,
-        &expected,
-        &format!("{} (batch {batch})", graph.node(graph.output()).name),
-    );
+    for family in [KernelFamily::CpuAdapter, KernelFamily::Gpu] {
+        plan.kernels = family;
+        let executor = Executor::new(ctx, &plan).expect("executor");
+        let actual = executor.run(&input).expect("gpu run");
+        let name = &graph.node(graph.output()).name;
+        assert_close(
+            &actual,
+            &expected,
+            &format!("{name} (batch {batch}, {family} kernels)"),
+        );
+    }
 }
 
 pub fn assert_close(actual: &[f32], expected: &[f32], what: &str) {

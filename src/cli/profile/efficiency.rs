@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use mobilenet_wgpu::gpu::{profile, GpuContext, Profile, ProfileOptions, StepProfile};
 use mobilenet_wgpu::graph::{Conv2d, Graph, Op, Padding, Shape};
-use mobilenet_wgpu::plan::Plan;
+use mobilenet_wgpu::plan::{KernelFamily, Plan};
 use mobilenet_wgpu::verify::random_input;
 use mobilenet_wgpu::{Precision, Result};
 
@@ -48,10 +48,12 @@ pub struct Reference {
 pub fn measure_reference(
     ctx: &GpuContext,
     precision: Precision,
+    kernels: KernelFamily,
     options: ProfileOptions,
 ) -> Result<Reference> {
     let graph = reference_graph()?;
-    let plan = Plan::build_with_precision(&graph, 1, precision)?;
+    let mut plan = Plan::build_with_precision(&graph, 1, precision)?;
+    plan.kernels = kernels;
     let input = random_input(&graph, 1, 0);
     let profiled = profile(ctx, &graph, &plan, &input, options)?;
     let step = &profiled.steps[0];

@@ -15,13 +15,14 @@ use bytemuck::{Pod, Zeroable};
 use super::pipeline::{Constants, Grid, ShaderFile};
 use crate::error::{Error, Result};
 use crate::graph::{Conv2d, Shape};
-use crate::plan::{ActKind, ActStage, Epilogue, Kernel, Step};
+use crate::plan::{ActKind, ActStage, Epilogue, Kernel, KernelFamily, Step};
 
 /// Every kernel file the runtime compiles.
-pub(crate) const SHADERS: [&ShaderFile; 7] = [
+pub(crate) const SHADERS: [&ShaderFile; 8] = [
     &conv::SHADER,
     &depthwise::SHADER,
     &pointwise::SHADER,
+    &pointwise::TILED_SHADER,
     &pool::SHADER,
     &dense::SHADER,
     &softmax::SHADER,
@@ -62,13 +63,13 @@ pub(crate) struct Launch {
     pub grid: Grid,
 }
 
-/// Builds the launch of `step` at batch size `batch`.
-pub(crate) fn launch(step: &Step, batch: usize) -> Result<Launch> {
+/// Builds the launch of `step` at batch size `batch` with the kernels of `family`.
+pub(crate) fn launch(step: &Step, batch: usize, family: KernelFamily) -> Result<Launch> {
     let io = StepIo::new(step, batch)?;
     let mut launch = match &step.kernel {
         Kernel::Conv(conv) => conv::launch(&io, conv),
         Kernel::Depthwise(conv) => depthwise::launch(&io, conv),
-        Kernel::Pointwise(conv) => pointwise::launch(&io, conv),
+        Kernel::Pointwise(conv) => pointwise::launch(&io, conv, family),
         Kernel::GlobalAvgPool => pool::launch_global(&io),
         Kernel::AvgPool(pool) => pool::launch_window(&io, pool),
         Kernel::Dense(dense) => dense::launch(&io, dense),

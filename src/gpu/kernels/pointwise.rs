@@ -1,6 +1,6 @@
-//! 1×1 convolution as a register-tiled GEMM (`shaders/pointwise.wgsl`) over vec4s of
-//! channels; a 1×1 conv whose input or output channels are not multiples of 4 runs on the
-//! general conv kernel instead.
+//! 1×1 convolution as a GEMM over vec4s of channels: for CPU adapters register-tiled
+//! (`shaders/pointwise.wgsl`), for GPUs workgroup-tiled (`shaders/pointwise_tiled.wgsl`). A 1×1 conv whose input or output channels are not multiples of 4
+//! runs on the general conv kernel instead.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -9,12 +9,23 @@ use super::{bias_or_zeros, to_u32, EpilogueUniform, Launch, StepIo, Weights};
 use crate::error::Result;
 use crate::gpu::pipeline::{Grid, ShaderFile};
 use crate::graph::Conv2d;
+use crate::plan::KernelFamily;
 
 pub(crate) const SHADER: ShaderFile = ShaderFile {
     name: "pointwise",
     source: include_str!("../../../shaders/pointwise.wgsl"),
     entry_points: &["pointwise"],
 };
+
+pub(crate) const TILED_SHADER: ShaderFile = ShaderFile {
+    name: "pointwise_tiled",
+    source: include_str!("../../../shaders/pointwise_tiled.wgsl"),
+    entry_points: &["pointwise_tiled"],
+};
+
+/// `pointwise_tiled`'s workgroup tile: pixels and output channels (`TILE_M`, `TILE_N`).
+const TILE_M: usize = 32;
+const TILE_N: usize = 32;
 
 /// Pixels per thread (`PX` in the shader).
 const PIXELS_PER_THREAD: usize = 8;
@@ -38,7 +49,20 @@ struct PointwiseParams {
     pad: [u32; 3],
 }
 
-pub(crate) fn launch(io: &StepIo, conv: &Conv2d) -> Result<Launch> {
+/// WGSL `Params` of pointwise_tiled.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+struct TiledParams {
+    ep: EpilogueUniform,
+    pixels: u32,
+    in_c4: u32,
+    out_c4: u32,
+    tiles_n: u32,
+    tiles: u32,
+    pad: [u32; 3],
+}
+
+pub(crate) fn launch(io: &StepIo, conv: &Conv2d, family: KernelFamily) -> Result<Launch> {
     check_conv(io, conv)?;
     if !conv.is_pointwise() || io.input.h != io.output.h || io.input.w != io.output.w {
         return Err(io.invalid("pointwise kernel needs a 1x1 stride-1 unpadded ungrouped conv"));
@@ -46,6 +70,47 @@ pub(crate) fn launch(io: &StepIo, conv: &Conv2d) -> Result<Launch> {
     if !io.input.c.is_multiple_of(LANES) || !io.output.c.is_multiple_of(LANES) {
         return super::conv::launch(io, conv);
     }
+    match family {
+        KernelFamily::CpuAdapter => launch_register_tiled(io, conv),
+        KernelFamily::Gpu => launch_workgroup_tiled(io, conv),
+    }
+}
+
+/// The GPU family: one workgroup per 32 pixels × 32 output channels.
+fn launch_workgroup_tiled(io: &StepIo, conv: &Conv2d) -> Result<Launch> {
+    let pixels = io.batch * io.output.h * io.output.w;
+    let tiles_n = io.output.c.div_ceil(TILE_N);
+    let tiles = pixels.div_ceil(TILE_M) * tiles_n;
+    let params = TiledParams {
+        ep: io.epilogue,
+        pixels: to_u32(pixels, "pixels")?,
+        in_c4: to_u32(io.input.c / LANES, "input channels")?,
+        out_c4: to_u32(io.output.c / LANES, "output channels")?,
+        tiles_n: to_u32(tiles_n, "output channel tiles")?,
+        tiles: to_u32(tiles, "pointwise tiles")?,
+        pad: [0; 3],
+    };
+    Ok(Launch {
+        shader: &TILED_SHADER,
+        entry: "pointwise_tiled",
+        constants: Vec::new(),
+        params: bytemuck::bytes_of(&params).to_vec(),
+        weights: Weights::Data(transpose_weights(conv, io.input.c)),
+        bias: Some(bias_or_zeros(&conv.bias, io.output.c)),
+        grid: Grid::Workgroups(tiles as u64),
+    })
+}
+
+/// `[out][in]` → `[in][out]`: one row of output channels per input channel.
+fn transpose_weights(conv: &Conv2d, in_c: usize) -> Vec<f32> {
+    let out_c = conv.out_channels;
+    (0..in_c)
+        .flat_map(|i| (0..out_c).map(move |o| conv.weights[o * in_c + i]))
+        .collect()
+}
+
+/// The CPU-adapter family: 8 pixels × 8 output channels per thread.
+fn launch_register_tiled(io: &StepIo, conv: &Conv2d) -> Result<Launch> {
     let pixels = io.batch * io.output.h * io.output.w;
     let blocks = io.output.c.div_ceil(CHANNELS_PER_THREAD);
     let threads = pixels.div_ceil(PIXELS_PER_THREAD) * blocks;
