@@ -52,6 +52,7 @@ impl ActKind {
 
 /// The two shapes of GPU kernels: the same layers, tuned for different hardware.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum KernelFamily {
     /// Shaped for CPU adapters (lavapipe): large register tiles, no workgroup memory.
     #[default]
@@ -63,6 +64,7 @@ pub enum KernelFamily {
 
 /// What the user asks for: a family, or `Auto` (chosen per adapter).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum KernelChoice {
     #[default]
     Auto,
