@@ -60,6 +60,13 @@ fn dense_and_softmax() {
         .unwrap();
     check(&g, 2, 81, "dense");
 
+    // More inputs than a workgroup has threads, not a multiple of it (the GPU family's
+    // split loop runs several rounds, some threads one fewer).
+    let mut g = Graph::new(Shape::new(1, 1, 150)).unwrap();
+    g.add("dense", dense_op(&mut rng, 150, 7), &[g.input()])
+        .unwrap();
+    check(&g, 2, 82, "dense");
+
     for (i, shape) in [
         Shape::new(1, 1, 1000),
         Shape::new(3, 3, 5),

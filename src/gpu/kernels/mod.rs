@@ -18,13 +18,14 @@ use crate::graph::{Conv2d, Shape};
 use crate::plan::{ActKind, ActStage, Epilogue, Kernel, KernelFamily, Step};
 
 /// Every kernel file the runtime compiles.
-pub(crate) const SHADERS: [&ShaderFile; 8] = [
+pub(crate) const SHADERS: [&ShaderFile; 9] = [
     &conv::SHADER,
     &depthwise::SHADER,
     &pointwise::SHADER,
     &pointwise::TILED_SHADER,
     &pool::SHADER,
     &dense::SHADER,
+    &dense::SPLIT_SHADER,
     &softmax::SHADER,
     &elementwise::SHADER,
 ];
@@ -72,7 +73,7 @@ pub(crate) fn launch(step: &Step, batch: usize, family: KernelFamily) -> Result<
         Kernel::Pointwise(conv) => pointwise::launch(&io, conv, family),
         Kernel::GlobalAvgPool => pool::launch_global(&io),
         Kernel::AvgPool(pool) => pool::launch_window(&io, pool),
-        Kernel::Dense(dense) => dense::launch(&io, dense),
+        Kernel::Dense(dense) => dense::launch(&io, dense, family),
         Kernel::Softmax => softmax::launch(&io),
         Kernel::Elementwise => elementwise::launch_copy(&io),
         Kernel::MulChannel => elementwise::launch_mul_channel(&io),
