@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use mobilenet_wgpu::gpu::{Executor, GpuContext};
 use mobilenet_wgpu::plan::KernelFamily;
 use mobilenet_wgpu::verify::random_input;
-use mobilenet_wgpu::{Error, Result};
+use mobilenet_wgpu::{Error, Precision, Result};
 
 use super::{open_runtime, print_json, ModelArgs};
 
@@ -34,8 +34,14 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 20)]
     runs: usize,
     /// Print one JSON object instead of text.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "markdown")]
     json: bool,
+    /// Print one markdown table row (bench/gpu/run.sh collects them).
+    #[arg(long)]
+    markdown: bool,
+    /// With --markdown: first the adapter's description and the table's header.
+    #[arg(long, requires = "markdown")]
+    markdown_header: bool,
 }
 
 /// Everything `bench` measures; times in milliseconds.
@@ -43,8 +49,13 @@ pub struct BenchArgs {
 struct BenchReport {
     adapter: String,
     backend: String,
+    /// The driver's name and version, as the adapter reports them.
+    driver: String,
+    /// The device features the runtime uses, when the adapter has them.
+    features: String,
     /// The kernel family the session ran.
     kernels: KernelFamily,
+    precision: Precision,
     model: String,
     batch: usize,
     /// Submissions per inference: more than one when `batch` images' activations exceed
@@ -147,10 +158,56 @@ pub fn execute(args: &BenchArgs, backend: Option<&str>) -> Result<ExitCode> {
     )?;
     if args.json {
         print_json(&report)?;
+    } else if args.markdown {
+        print_markdown(&report, args.markdown_header);
     } else {
         print_text(&report);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The features that change what the runtime can do (f16 storage, GPU timestamps).
+fn used_features(features: wgpu::Features) -> String {
+    let used = [
+        (wgpu::Features::SHADER_F16, "SHADER_F16"),
+        (wgpu::Features::TIMESTAMP_QUERY, "TIMESTAMP_QUERY"),
+    ];
+    let names: Vec<&str> = used
+        .iter()
+        .filter(|(f, _)| features.contains(*f))
+        .map(|(_, name)| *name)
+        .collect();
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+/// One table row; with `header`, the adapter and the column names before it.
+fn print_markdown(r: &BenchReport, header: bool) {
+    if header {
+        println!(
+            "Adapter: **{}** ({}, driver {}), features: {}.\n",
+            r.adapter, r.backend, r.driver, r.features
+        );
+        println!("| model | storage | kernels | batch | min ms | median ms | p90 ms | images/s | first result ms |");
+        println!("|---|---|---|---:|---:|---:|---:|---:|---:|");
+    }
+    // From opening the device to the first output: what a cold process waits.
+    let first = r.device_ms + r.plan_ms + r.pipelines_and_upload_ms + r.first_inference_ms;
+    println!(
+        "| {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.0} | {:.0} |",
+        r.model,
+        r.precision,
+        r.kernels,
+        r.batch,
+        r.min_ms,
+        r.median_ms,
+        r.p90_ms,
+        r.images_per_second,
+        first
+    );
 }
 
 fn check_args(args: &BenchArgs) -> Result<()> {
@@ -240,7 +297,15 @@ fn report(
     Ok(BenchReport {
         adapter: ctx.adapter_info.name.clone(),
         backend: ctx.adapter_info.backend.to_str().to_string(),
+        driver: format!(
+            "{} {}",
+            ctx.adapter_info.driver, ctx.adapter_info.driver_info
+        )
+        .trim()
+        .to_string(),
+        features: used_features(ctx.device.features()),
         kernels: args.model.kernels.resolve(ctx.adapter_info.device_type),
+        precision: args.model.precision,
         model,
         batch: args.batch,
         submissions,

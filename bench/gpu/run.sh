@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Measures the GPU of this machine with the release binary and writes OUT/gpu-benchmark.md:
+# V1, V2, V3-Large and V3-Small at batch 1, 8, 64 and 256 in f32 and f16 (latency min /
+# median / p90, images/s, the cold first result), then `profile`'s per-kernel table (GFLOP/s,
+# GB/s) for V2 at batch 1 and 64, under the adapter's name, driver and features.
+#
+# It needs nothing but the binary (BIN, default target/release/mobilenet-wgpu), a Vulkan
+# loader and the vendor's driver: copy the binary to the GPU machine and run it there.
+# A configuration that fails (say f16 on an adapter without SHADER_F16) gets a row saying
+# why and the run goes on. Smaller runs, e.g. on lavapipe:
+#   ARCHS=v3-small BATCHES="1 2" PRECISIONS=f32 PROFILE_BATCHES=1 RUNS=3 bench/gpu/run.sh out
+# (PROFILE_ARCH changes the profiled architecture.)
+# KERNELS (auto, cpu-adapter, gpu) picks the kernel family, auto by default.
+set -uo pipefail
+
+out=${1:?usage: bench/gpu/run.sh OUT_DIR}
+BIN=${BIN:-target/release/mobilenet-wgpu}
+ARCHS=${ARCHS:-"v1 v2 v3-large v3-small"}
+BATCHES=${BATCHES:-"1 8 64 256"}
+PRECISIONS=${PRECISIONS:-"f32 f16"}
+PROFILE_BATCHES=${PROFILE_BATCHES:-"1 64"}
+PROFILE_ARCH=${PROFILE_ARCH:-v2}
+KERNELS=${KERNELS:-auto}
+RUNS=${RUNS:-20}
+WARMUP=${WARMUP:-5}
+
+mkdir -p "$out" || exit 1
+md="$out/gpu-benchmark.md"
+err="$out/errors.log"
+: >"$err"
+
+{
+    echo "# mobilenet-wgpu GPU benchmark, $(date -u +%Y-%m-%d)"
+    echo
+    echo "Built-in architectures at 224×224 with random weights; \`bench --warmup $WARMUP --runs $RUNS\`"
+    echo "(upload, dispatches, readback); first result = device, plan, pipelines and weight"
+    echo "upload, and the first inference. Kernel family: \`$KERNELS\`."
+    echo
+    header="--markdown-header"
+    for arch in $ARCHS; do
+        for precision in $PRECISIONS; do
+            for batch in $BATCHES; do
+                if ! row=$("$BIN" bench --arch "$arch" --precision "$precision" --batch "$batch" \
+                    --kernels "$KERNELS" --warmup "$WARMUP" --runs "$RUNS" --markdown $header 2>"$out/last.log"); then
+                    cat "$out/last.log" >>"$err"
+                    reason=$(grep -m 1 '^error' "$out/last.log" || tail -n 1 "$out/last.log")
+                    echo "| $arch | $precision | $KERNELS | $batch | failed: ${reason//|/\\|} |||||"
+                    continue
+                fi
+                echo "$row"
+                header=""
+            done
+        done
+    done
+    for batch in $PROFILE_BATCHES; do
+        echo
+        echo "## profile --arch $PROFILE_ARCH --batch $batch"
+        echo
+        echo '```text'
+        "$BIN" profile --arch "$PROFILE_ARCH" --batch "$batch" --kernels "$KERNELS" --runs 10 2>"$out/last.log" ||
+            echo "failed: $(grep -m 1 '^error' "$out/last.log" || tail -n 1 "$out/last.log")"
+        cat "$out/last.log" >>"$err"
+        echo '```'
+    done
+} >"$md"
+rm -f "$out/last.log"
+echo "wrote $md"
