@@ -169,3 +169,55 @@ fn write_npy(path: &Path, shape: &[u64], values: &[f32]) {
     writer.extend(values.iter().copied()).expect("npy data");
     writer.finish().expect("npy finish");
 }
+
+#[test]
+fn classify_walks_a_folder_and_reports_bad_files_without_stopping() {
+    if common::runtime().is_none() {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = std::env::temp_dir().join(format!("classify-folder-{}", std::process::id()));
+    let nested = dir.join("a").join("b");
+    std::fs::create_dir_all(&nested).expect("folders");
+    std::fs::copy(root.join("samples/chelsea.png"), dir.join("chelsea.png")).expect("copy");
+    std::fs::copy(root.join("samples/coffee.png"), nested.join("coffee.PNG")).expect("copy");
+    std::fs::write(dir.join("a/broken.jpg"), b"not a jpeg").expect("write");
+    std::fs::write(dir.join("notes.txt"), b"skipped: not an image name").expect("write");
+    let output = cli(&[
+        "classify",
+        "--arch",
+        "v3-small",
+        "--resolution",
+        "96",
+        "--jsonl",
+        "--batch",
+        "2",
+        "--top",
+        "2",
+        &dir.display().to_string(),
+    ]);
+    std::fs::remove_dir_all(&dir).ok();
+    // One bad file makes the exit status a failure, after every other file was classified.
+    assert!(!output.status.success());
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let names: Vec<&str> = lines.iter().map(|l| l["image"].as_str().unwrap()).collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(
+        names[0].ends_with("a/b/coffee.PNG"),
+        "sorted walk: {names:?}"
+    );
+    assert!(names[1].ends_with("a/broken.jpg"), "{names:?}");
+    assert!(names[2].ends_with("chelsea.png"), "{names:?}");
+    assert_eq!(lines[0]["top"].as_array().map(Vec::len), Some(2));
+    assert!(lines[1]["error"]
+        .as_str()
+        .unwrap()
+        .contains("not a PNG, JPEG or BMP"));
+    assert_eq!(lines[2]["top"].as_array().map(Vec::len), Some(2));
+    let summary = stderr(&output);
+    assert!(summary.contains("2 of 3 images classified"), "{summary}");
+    assert!(summary.contains("1 failed"), "{summary}");
+}

@@ -1,0 +1,103 @@
+//! The images `classify` reads: files as given, folders walked recursively for the formats
+//! we decode, and their preprocessing spread over worker threads.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use mobilenet_wgpu::model::Model;
+use mobilenet_wgpu::{preprocess, Error, Result};
+
+/// File extensions a folder walk picks up (compared without case).
+const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "bmp"];
+
+/// Every image `paths` names, in order: a file as given (whatever its name: decoding
+/// decides), a folder's images recursively, sorted by path.
+pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut images = Vec::new();
+    for path in paths {
+        if path.is_dir() {
+            let mut found = Vec::new();
+            walk(path, &mut found)?;
+            found.sort();
+            images.extend(found);
+        } else {
+            images.push(path.clone());
+        }
+    }
+    Ok(images)
+}
+
+fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+    for entry in entries {
+        let path = entry.map_err(|e| Error::io(dir, e))?.path();
+        if path.is_dir() {
+            walk(&path, found)?;
+        } else if is_image_name(&path) {
+            found.push(path);
+        }
+    }
+    Ok(())
+}
+
+fn is_image_name(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
+}
+
+/// One image, decoded and preprocessed for the model, or why it could not be.
+pub struct Prepared {
+    pub path: PathBuf,
+    pub input: std::result::Result<Vec<f32>, Error>,
+    pub preprocess_ms: f64,
+}
+
+/// Decodes and preprocesses `paths` on up to `threads` worker threads, keeping their order.
+pub fn prepare(model: &Model, paths: &[PathBuf], threads: usize) -> Vec<Prepared> {
+    let per_thread = paths.len().div_ceil(threads.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = paths
+            .chunks(per_thread)
+            .map(|chunk| {
+                scope.spawn(move || {
+                    chunk
+                        .iter()
+                        .map(|p| prepare_one(model, p))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .zip(paths.chunks(per_thread))
+            .flat_map(|(worker, chunk)| {
+                worker
+                    .join()
+                    .unwrap_or_else(|_| failed(chunk, "the decoding thread panicked"))
+            })
+            .collect()
+    })
+}
+
+/// `paths`, each failed for `reason`.
+pub fn failed(paths: &[PathBuf], reason: &str) -> Vec<Prepared> {
+    paths
+        .iter()
+        .map(|path| Prepared {
+            path: path.clone(),
+            input: Err(Error::InvalidArgument(reason.into())),
+            preprocess_ms: 0.0,
+        })
+        .collect()
+}
+
+fn prepare_one(model: &Model, path: &Path) -> Prepared {
+    let start = Instant::now();
+    let input = preprocess::load_image(path).map(|image| preprocess::preprocess_for(model, &image));
+    Prepared {
+        path: path.to_path_buf(),
+        input,
+        preprocess_ms: start.elapsed().as_secs_f64() * 1e3,
+    }
+}
