@@ -37,6 +37,29 @@ impl Precision {
         }
     }
 
+    /// Bytes `count` values take on the GPU, padded to whole 4-byte words (buffer writes
+    /// and copies move whole words).
+    pub(crate) fn encoded_len(self, count: usize) -> usize {
+        match self {
+            Precision::F32 => count * 4,
+            Precision::F16 => count.next_multiple_of(2) * 2,
+        }
+    }
+
+    /// Writes `values` as stored on the GPU into `out` (`encoded_len` bytes, the padding
+    /// zeroed): straight into a staging buffer, without an intermediate allocation.
+    pub(crate) fn encode_into(self, values: &[f32], out: &mut [u8]) {
+        match self {
+            Precision::F32 => out.copy_from_slice(bytemuck::cast_slice(values)),
+            Precision::F16 => {
+                for (bytes, &v) in out.chunks_exact_mut(2).zip(values) {
+                    bytes.copy_from_slice(&half::f16::from_f32(v).to_le_bytes());
+                }
+                out[values.len() * 2..].fill(0);
+            }
+        }
+    }
+
     /// `values` as stored on the GPU, padded with zeros to whole 4-byte words (buffer
     /// writes and copies move whole words). Borrowed, without a copy, at f32.
     pub(crate) fn encode(self, values: &[f32]) -> Cow<'_, [u8]> {
@@ -104,6 +127,11 @@ mod tests {
         assert_eq!(stored.len(), 12, "5 halves padded to 3 words");
         let halves = Precision::F16.decode(&stored, n);
         assert_eq!(halves.len(), n);
+        for precision in [Precision::F32, Precision::F16] {
+            let mut direct = vec![0xff; precision.encoded_len(n)];
+            precision.encode_into(&values, &mut direct);
+            assert_eq!(direct, precision.encode(&values).as_ref(), "{precision}");
+        }
         for (h, v) in halves.iter().zip(values) {
             assert!((h - v).abs() <= v.abs() * 1e-3, "{v} -> {h}");
         }

@@ -83,6 +83,9 @@ impl Drop for Submitted {
     }
 }
 
+/// Input values converted per step of an upload (even, so only the last step pads).
+const UPLOAD_CHUNK: usize = 16 * 1024;
+
 impl Executor {
     /// Compiles the plan's kernels, uploads its weights and allocates its buffers.
     pub fn new(ctx: &GpuContext, plan: &Plan) -> Result<Executor> {
@@ -253,10 +256,26 @@ impl Executor {
                 self.input.shape
             )));
         }
-        let bytes = self.precision.encode(input);
-        self.ctx
+        // Encoded into the queue's staging memory through a small scratch buffer: a batch's
+        // f16 input never exists as a whole converted copy (fresh pages for tens of MB per
+        // inference cost more than the conversion).
+        let len = self.precision.encoded_len(input.len());
+        let size = wgpu::BufferSize::new(len as u64)
+            .ok_or_else(|| Error::InvalidArgument("the input is empty".into()))?;
+        let mut view = self
+            .ctx
             .queue
-            .write_buffer(&self.slots[self.input.slot], 0, &bytes);
+            .write_buffer_with(&self.slots[self.input.slot], 0, size)
+            .ok_or_else(|| Error::Gpu("no staging memory for the input upload".into()))?;
+        let mut scratch = vec![0u8; self.precision.encoded_len(UPLOAD_CHUNK)];
+        let mut offset = 0;
+        for values in input.chunks(UPLOAD_CHUNK) {
+            let bytes = &mut scratch[..self.precision.encoded_len(values.len())];
+            self.precision.encode_into(values, bytes);
+            view.slice(offset..offset + bytes.len())
+                .copy_from_slice(bytes);
+            offset += bytes.len();
+        }
         Ok(())
     }
 
