@@ -3,6 +3,7 @@
 //! records the dispatches into one command buffer, submits and reads back.
 
 mod resources;
+mod upload;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -40,6 +41,8 @@ pub struct Executor {
     spare_outputs: Arc<Mutex<Vec<wgpu::Buffer>>>,
     /// Inferences share the slot and readback buffers, so they run one at a time.
     running: Mutex<()>,
+    /// Converted input bytes (f16), kept so that an inference allocates nothing.
+    upload_scratch: Mutex<Vec<u8>>,
 }
 
 /// One recorded step: pipeline, bindings and grid, fixed for the plan's lifetime.
@@ -83,9 +86,6 @@ impl Drop for Submitted {
     }
 }
 
-/// Input values converted per step of an upload (even, so only the last step pads).
-const UPLOAD_CHUNK: usize = 16 * 1024;
-
 impl Executor {
     /// Compiles the plan's kernels, uploads its weights and allocates its buffers.
     pub fn new(ctx: &GpuContext, plan: &Plan) -> Result<Executor> {
@@ -128,6 +128,7 @@ impl Executor {
             readback,
             spare_outputs: Arc::default(),
             running: Mutex::new(()),
+            upload_scratch: Mutex::default(),
         })
     }
 
@@ -256,27 +257,13 @@ impl Executor {
                 self.input.shape
             )));
         }
-        // Encoded into the queue's staging memory through a small scratch buffer: a batch's
-        // f16 input never exists as a whole converted copy (fresh pages for tens of MB per
-        // inference cost more than the conversion).
-        let len = self.precision.encoded_len(input.len());
-        let size = wgpu::BufferSize::new(len as u64)
-            .ok_or_else(|| Error::InvalidArgument("the input is empty".into()))?;
-        let mut view = self
-            .ctx
-            .queue
-            .write_buffer_with(&self.slots[self.input.slot], 0, size)
-            .ok_or_else(|| Error::Gpu("no staging memory for the input upload".into()))?;
-        let mut scratch = vec![0u8; self.precision.encoded_len(UPLOAD_CHUNK)];
-        let mut offset = 0;
-        for values in input.chunks(UPLOAD_CHUNK) {
-            let bytes = &mut scratch[..self.precision.encoded_len(values.len())];
-            self.precision.encode_into(values, bytes);
-            view.slice(offset..offset + bytes.len())
-                .copy_from_slice(bytes);
-            offset += bytes.len();
-        }
-        Ok(())
+        upload::write_input(
+            &self.ctx.queue,
+            &self.slots[self.input.slot],
+            self.precision,
+            input,
+            &self.upload_scratch,
+        )
     }
 
     /// Records `dispatches` in one compute pass, copies `result` out, submits and reads.
