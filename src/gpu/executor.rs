@@ -41,8 +41,6 @@ pub struct Executor {
     spare_outputs: Arc<Mutex<Vec<wgpu::Buffer>>>,
     /// Inferences share the slot and readback buffers, so they run one at a time.
     running: Mutex<()>,
-    /// Converted input bytes (f16), kept so that an inference allocates nothing.
-    upload_scratch: Mutex<Vec<u8>>,
 }
 
 /// One recorded step: pipeline, bindings and grid, fixed for the plan's lifetime.
@@ -128,7 +126,6 @@ impl Executor {
             readback,
             spare_outputs: Arc::default(),
             running: Mutex::new(()),
-            upload_scratch: Mutex::default(),
         })
     }
 
@@ -262,7 +259,6 @@ impl Executor {
             &self.slots[self.input.slot],
             self.precision,
             input,
-            &self.upload_scratch,
         )
     }
 

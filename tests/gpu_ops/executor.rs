@@ -4,7 +4,7 @@ use mobilenet_wgpu::cpu;
 use mobilenet_wgpu::gpu::Executor;
 use mobilenet_wgpu::graph::{Activation, Op, Padding, Shape};
 use mobilenet_wgpu::plan::Plan;
-use mobilenet_wgpu::Error;
+use mobilenet_wgpu::{Error, Precision};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -48,4 +48,46 @@ fn plans_that_alias_a_read_with_the_write_are_rejected() {
     plan.steps[0].output.slot = plan.steps[0].inputs[0].slot;
     let err = Executor::new(ctx, &plan).unwrap_err();
     assert!(matches!(err, Error::InvalidArgument(_)), "got {err}");
+}
+
+#[test]
+fn a_large_input_uploaded_in_parallel_parts_arrives_whole() {
+    // 3 images of 299×301×3: 809,091 values, an odd count, uploaded by several threads
+    // in parts (f16 packs pairs, so the part boundaries and the padding matter).
+    let Some(ctx) = context() else { return };
+    let mut g = mobilenet_wgpu::graph::Graph::new(Shape::new(299, 301, 3)).unwrap();
+    let identity = mobilenet_wgpu::graph::Conv2d {
+        out_channels: 3,
+        kernel_h: 1,
+        kernel_w: 1,
+        stride: 1,
+        padding: Padding::default(),
+        groups: 3,
+        weights: vec![1.0; 3],
+        bias: None,
+    };
+    g.add("identity", Op::Conv2d(identity), &[g.input()])
+        .unwrap();
+    let input = random(&mut ChaCha8Rng::seed_from_u64(130), 3 * 299 * 301 * 3, 4.0);
+    for precision in [Precision::F32, Precision::F16] {
+        if precision == Precision::F16
+            && !ctx.device.features().contains(wgpu::Features::SHADER_F16)
+        {
+            continue;
+        }
+        let plan = Plan::build_with_precision(&g, 3, precision).unwrap();
+        let output = Executor::new(ctx, &plan).unwrap().run(&input).unwrap();
+        assert_eq!(output.len(), input.len());
+        let tolerance = if precision == Precision::F32 {
+            0.0
+        } else {
+            4.0 / 1024.0
+        };
+        for (i, (o, x)) in output.iter().zip(&input).enumerate() {
+            assert!(
+                (o - x).abs() <= tolerance,
+                "{precision}: value {i} is {o}, sent {x}"
+            );
+        }
+    }
 }
