@@ -59,6 +59,10 @@ fn write_part(
     let mut view = queue
         .write_buffer_with(buffer, offset as u64, size)
         .ok_or_else(|| Error::Gpu("no staging memory for the input upload".into()))?;
+    if precision == Precision::F32 {
+        view.copy_from_slice(bytemuck::cast_slice(values));
+        return Ok(());
+    }
     let mut scratch = vec![0u8; precision.encoded_len(CHUNK)];
     let mut at = 0;
     for chunk in values.chunks(CHUNK) {
