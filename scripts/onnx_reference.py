@@ -299,6 +299,26 @@ def two_outputs(seed):
     return model, "nchw"
 
 
+def edge_cases(seed):
+    """Pad before a SAME convolution, weights as QuantizeLinear of a float constant, a
+    pre-13 Softmax over the last axis of [N, 1, 1, C], Flatten with a negative axis."""
+    b = Builder(seed, 11)
+    pads = b.init(np.array([0, 0, 1, 1, 0, 0, 0, 0], np.int64), "pads")
+    x = b.node("Pad", ["input", pads])
+    scale = b.init(np.array(0.02, np.float32), "scale")
+    zero = b.init(np.array(3, np.int8), "zero")
+    w = b.node("QuantizeLinear", [b.init(b.weights(8, 3, 3, 3)), scale, zero])
+    w = b.node("DequantizeLinear", [w, scale, zero])
+    bias = b.init((b.rng.standard_normal(8) * 0.1).astype(np.float32), "b")
+    x = b.node("Conv", [x, w, bias], kernel_shape=[3, 3], strides=[2, 2], auto_pad="SAME_UPPER")
+    x = b.node("GlobalAveragePool", [b.node("Relu", [x])])
+    x = b.node("Transpose", [x], perm=[0, 2, 3, 1])
+    x = b.node("Softmax", [x], axis=3)
+    x = b.node("Flatten", [x], axis=-3)
+    inp = image_input("input", ["batch", 3, 16, 16])
+    return b.model([inp], out_info(x), "test"), "nchw"
+
+
 def flatten_gemm(seed):
     b = Builder(seed, 11)
     x = b.node("Relu", [b.batch_norm(b.conv("input", 3, 6, 3, pads=[1, 1, 1, 1]), 6)])
@@ -408,6 +428,17 @@ def main():
 
     save("tf2onnx_v3_keras", *tf2onnx_v3_keras(10, 32), rng)
     save("two_outputs", *two_outputs(11), rng)
+    save("edge_cases", *edge_cases(12), rng)
+    v3_path = OUT / "qdq_v3_source.onnx"
+    onnx.save_model(torchvision_v3_small(13, 13, 48)[0], str(v3_path))
+    qdq_v3 = OUT / "quantize_static_v3_qdq.onnx"
+    quantize_static(str(v3_path), str(qdq_v3), Calibration(rng, [1, 3, 48, 48]),
+                    quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    v3_path.unlink()
+    array = rng.standard_normal([2, 3, 48, 48]).astype(np.float32)
+    np.save(OUT / "quantize_static_v3_qdq.input.npy", array)
+    np.save(OUT / "quantize_static_v3_qdq.output.npy", run_ort(qdq_v3, array))
     failing_graphs(9)
     for path in sorted(OUT.iterdir()):
         print(f"{path.stat().st_size:>8}  {path.name}")

@@ -70,6 +70,7 @@ fn exporter_shaped_float_graphs_match_onnxruntime() {
         "flatten_gemm_opset11",
         "external_data",
         "two_outputs",
+        "edge_cases",
     ];
     for name in graphs {
         let Some(((shape, ours), (ref_shape, reference))) = ours_and_onnxruntime(name) else {
@@ -82,37 +83,40 @@ fn exporter_shaped_float_graphs_match_onnxruntime() {
 }
 
 #[test]
-fn a_quantize_static_qdq_graph_matches_onnxruntime_within_its_grid() {
-    let Some(((shape, ours), (ref_shape, reference))) = ours_and_onnxruntime("quantize_static_qdq")
-    else {
-        return;
-    };
-    assert_eq!(shape, ref_shape);
-    // onnxruntime rounds every activation to its uint8 grid; we compute in float with the
-    // grid's range as clamps, so outputs differ by a few steps of the output's grid, whose
-    // step the calibrated range over 255 approximates.
-    let model = Model::load(&data("quantize_static_qdq.onnx").display().to_string()).unwrap();
-    assert_eq!(model.output.dtype, DType::F32);
-    let (lo, hi) = reference
-        .iter()
-        .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
-    let step = (hi - lo) / 255.0;
-    let worst = ours
-        .iter()
-        .zip(&reference)
-        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
-    assert!(
-        worst <= 8.0 * step,
-        "max difference {worst} is over 8 output steps"
-    );
-    let argmax = |v: &[f32]| {
-        v.iter()
-            .enumerate()
-            .max_by(|a, b| a.1.total_cmp(b.1))
-            .map(|(i, _)| i)
-    };
-    for (a, b) in ours.chunks(shape[1]).zip(reference.chunks(shape[1])) {
-        assert_eq!(argmax(a), argmax(b));
+fn quantize_static_qdq_graphs_match_onnxruntime_within_their_grid() {
+    // V2-shaped (ReLU6) and V3-Small-shaped (HardSwish as HardSigmoid + Mul, SE): in the
+    // second, every step of the hard swish is followed by its range clamp.
+    for name in ["quantize_static_qdq", "quantize_static_v3_qdq"] {
+        let Some(((shape, ours), (ref_shape, reference))) = ours_and_onnxruntime(name) else {
+            return;
+        };
+        assert_eq!(shape, ref_shape, "{name}");
+        // onnxruntime rounds every activation to its uint8 grid; we compute in float with
+        // the grid's range as clamps, so outputs differ by a few steps of the output's
+        // grid, whose step the calibrated range over 255 approximates.
+        let model = Model::load(&data(&format!("{name}.onnx")).display().to_string()).unwrap();
+        assert_eq!(model.output.dtype, DType::F32);
+        let (lo, hi) = reference
+            .iter()
+            .fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let step = (hi - lo) / 255.0;
+        let worst = ours
+            .iter()
+            .zip(&reference)
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        assert!(
+            worst <= 8.0 * step,
+            "{name}: max difference {worst} is over 8 output steps"
+        );
+        let argmax = |v: &[f32]| {
+            v.iter()
+                .enumerate()
+                .max_by(|a, b| a.1.total_cmp(b.1))
+                .map(|(i, _)| i)
+        };
+        for (a, b) in ours.chunks(shape[1]).zip(reference.chunks(shape[1])) {
+            assert_eq!(argmax(a), argmax(b), "{name}");
+        }
     }
 }
 

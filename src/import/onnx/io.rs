@@ -132,7 +132,11 @@ fn input_quantization(
     // The nodes reading the input, looking through layout-only ops (a tf2onnx Transpose).
     let mut readers: Vec<&proto::NodeProto> = Vec::new();
     let mut frontier = vec![input.to_string()];
+    let mut seen = std::collections::HashSet::new();
     while let Some(value) = frontier.pop() {
+        if !seen.insert(value.clone()) {
+            continue;
+        }
         for node in graph
             .node
             .iter()
@@ -144,9 +148,6 @@ fn input_quantization(
                 }
                 _ => readers.push(node),
             }
-        }
-        if readers.len() + frontier.len() > graph.node.len() {
-            break;
         }
     }
     let param = |node: &proto::NodeProto, k: usize| -> Option<Tensor> {

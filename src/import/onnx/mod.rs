@@ -195,7 +195,8 @@ impl<'a> Importer<'a> {
         let mut readers: HashMap<&str, usize> = HashMap::new();
         let used_nodes = graph.node.iter().zip(needed).filter(|(_, &n)| n);
         let names = used_nodes.flat_map(|(node, _)| node.input.iter());
-        for name in names.chain(graph.output.iter().take(1).map(|o| &o.name)) {
+        let first_output = graph.output.iter().take(1).map(|o| &o.name);
+        for name in names.chain(first_output).filter(|n| !n.is_empty()) {
             *readers.entry(name.as_str()).or_default() += 1;
         }
         let (ir, input_name, input_value, input_spec) =

@@ -2,6 +2,7 @@
 //! them (weights after DequantizeLinear, the Shape → Gather → Concat chains of exporters).
 
 use super::proto::{tensor_proto::DataLocation, tensor_proto::DataType, TensorProto};
+use std::io::{Read, Seek, SeekFrom};
 use std::path::{Component, Path};
 
 /// One integer element. Shapes read from an activation start with the batch size, which
@@ -240,13 +241,13 @@ fn read_external(t: &TensorProto, folder: Option<&Path>) -> Result<Vec<u8>, Stri
         format!("tensor `{name}` is stored in the side file `{location}`; load the model from its file so the side file can be found")
     })?;
     let path = folder.join(relative);
-    let bytes = std::fs::read(&path).map_err(|e| {
+    let unreadable = |e: std::io::Error| {
         format!(
             "tensor `{name}` is stored in the side file `{}`, which cannot be read: {e}",
             path.display()
         )
-    })?;
-    let parse = |key: &str| -> Result<Option<usize>, String> {
+    };
+    let parse = |key: &str| -> Result<Option<u64>, String> {
         field(key)
             .map(|v| {
                 v.parse().map_err(|_| {
@@ -256,17 +257,24 @@ fn read_external(t: &TensorProto, folder: Option<&Path>) -> Result<Vec<u8>, Stri
             .transpose()
     };
     let offset = parse("offset")?.unwrap_or(0);
+    // Only the tensor's own range is read: a side file holds every weight of the model.
+    let mut file = std::fs::File::open(&path).map_err(unreadable)?;
+    let file_len = file.metadata().map_err(unreadable)?.len();
     let end = match parse("length")? {
         Some(length) => offset.checked_add(length),
-        None => Some(bytes.len()),
+        None => Some(file_len),
     };
-    end.and_then(|end| bytes.get(offset..end))
-        .map(<[u8]>::to_vec)
-        .ok_or_else(|| {
-            format!(
-                "tensor `{name}`: external data range is past the end of `{}` ({} bytes)",
-                path.display(),
-                bytes.len()
-            )
-        })
+    let Some(length) = end
+        .filter(|&end| end <= file_len && offset <= end)
+        .map(|end| end - offset)
+    else {
+        return Err(format!(
+            "tensor `{name}`: external data range is past the end of `{}` ({file_len} bytes)",
+            path.display()
+        ));
+    };
+    let mut bytes = vec![0; length as usize];
+    file.seek(SeekFrom::Start(offset)).map_err(unreadable)?;
+    file.read_exact(&mut bytes).map_err(unreadable)?;
+    Ok(bytes)
 }

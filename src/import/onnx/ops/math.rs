@@ -271,7 +271,7 @@ fn multiply(im: &mut Importer, ctx: &NodeCtx, a: Act, b: Act) -> Result<()> {
         };
         if broadcastable && ss == Shape::new(1, 1, xs.c) && s.layout == x.layout {
             let id = im.emit(ctx, Op::MulChannel, &[x.id, s.id])?;
-            return im.set_act(ctx, id, Layout::Nchw);
+            return im.set_act(ctx, id, x.layout.clone());
         }
     }
     Err(ctx.fail(format!(
@@ -284,11 +284,13 @@ fn multiply(im: &mut Importer, ctx: &NodeCtx, a: Act, b: Act) -> Result<()> {
 /// `Some(k)` when IR tensor `s` is `k · hard_sigmoid(x)`, so that `x · s` is `k ·
 /// hard_swish(x)`: an ONNX HardSigmoid with MobileNetV3's constants (k = 1), Keras'
 /// `relu6(x + 3) · (1/6)` (k = 1), or TensorFlow's `relu6(x + 3)` before its `/ 6` (k = 6).
+/// In QDQ graphs every step is followed by its quantization range's clamp: looked through.
 fn hard_sigmoid_gate(graph: &Graph, s: TensorId, x: TensorId) -> Option<f32> {
+    let s = through_clamps(graph, s);
     let node = graph.node(s);
     let relu6_of_x_plus_3 = |id: TensorId| {
-        let relu = graph.node(id);
-        let shift = graph.node(*relu.inputs.first()?);
+        let relu = graph.node(through_clamps(graph, id));
+        let shift = graph.node(through_clamps(graph, *relu.inputs.first()?));
         let is_relu6 = matches!(relu.op, Op::Activation(Activation::Relu6));
         (is_relu6 && shift.inputs == [x] && uniform_affine(&shift.op) == Some((1.0, 3.0)))
             .then_some(())
@@ -303,6 +305,18 @@ fn hard_sigmoid_gate(graph: &Graph, s: TensorId, x: TensorId) -> Option<f32> {
         }
         _ => None,
     }
+}
+
+/// The tensor a chain of range clamps (`Activation::Clamp`, what QuantizeLinear becomes)
+/// starts from.
+fn through_clamps(graph: &Graph, mut id: TensorId) -> TensorId {
+    while let Op::Activation(Activation::Clamp { .. }) = graph.node(id).op {
+        match graph.node(id).inputs[..] {
+            [input] => id = input,
+            _ => break,
+        }
+    }
+    id
 }
 
 /// The `(scale, shift)` of a BatchNorm that is the same affine map on every channel.

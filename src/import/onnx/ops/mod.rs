@@ -22,7 +22,8 @@ pub(super) fn import_node(im: &mut Importer, ctx: &NodeCtx) -> Result<()> {
             node.domain
         )));
     }
-    if let Some(extra) = node.output.iter().skip(1).find(|o| im.readers(o) > 0) {
+    let used = |o: &&String| !o.is_empty() && im.readers(o) > 0;
+    if let Some(extra) = node.output.iter().skip(1).find(used) {
         return Err(ctx.fail(format!(
             "its extra output `{extra}` is used; only the first output is supported"
         )));

@@ -92,23 +92,7 @@ fn dequantize_const(ctx: &NodeCtx, t: &Tensor, scale: &[f32], zp: &[i64]) -> Res
         Data::Int(v) => v,
         Data::Float(_) => return Err(ctx.fail("dequantizes a float constant")),
     };
-    let (channels, inner) = if scale.len() == 1 {
-        (1, 1)
-    } else {
-        let axis = Attrs::of(ctx.node)
-            .int_or("axis", 1)
-            .map_err(|e| ctx.fail(e))?;
-        let axis = normalize_axis(axis, t.dims.len())
-            .filter(|&a| t.dims[a] == scale.len())
-            .ok_or_else(|| {
-                ctx.fail(format!(
-                    "{} scales do not match axis {axis} of shape {:?}",
-                    scale.len(),
-                    t.dims
-                ))
-            })?;
-        (scale.len(), t.dims[axis + 1..].iter().product::<usize>())
-    };
+    let (channels, inner) = channel_layout(ctx, t, scale.len())?;
     ints.iter()
         .enumerate()
         .map(|(i, v)| match v {
@@ -121,9 +105,59 @@ fn dequantize_const(ctx: &NodeCtx, t: &Tensor, scale: &[f32], zp: &[i64]) -> Res
         .collect()
 }
 
+/// How a per-channel parameter vector of `count` values lines up with constant `t`: the
+/// number of channels and the elements per channel step (`axis` attribute, default 1).
+fn channel_layout(ctx: &NodeCtx, t: &Tensor, count: usize) -> Result<(usize, usize)> {
+    if count == 1 {
+        return Ok((1, 1));
+    }
+    let axis = Attrs::of(ctx.node)
+        .int_or("axis", 1)
+        .map_err(|e| ctx.fail(e))?;
+    let axis = normalize_axis(axis, t.dims.len())
+        .filter(|&a| t.dims[a] == count)
+        .ok_or_else(|| {
+            ctx.fail(format!(
+                "{count} scales do not match axis {axis} of shape {:?}",
+                t.dims
+            ))
+        })?;
+    Ok((count, t.dims[axis + 1..].iter().product::<usize>()))
+}
+
+/// QuantizeLinear of a constant (float weights before their DequantizeLinear, as
+/// fake-quantized exports write them): the integers, computed at load.
+fn quantize_const(
+    ctx: &NodeCtx,
+    t: &Tensor,
+    scale: &[f32],
+    zp: &[i64],
+    dtype: DType,
+    elem: DataType,
+) -> Result<Tensor> {
+    let (channels, inner) = channel_layout(ctx, t, scale.len())?;
+    let values = t.to_f32().map_err(|e| ctx.fail(e))?;
+    let ints = values
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let ch = (i / inner) % channels;
+            let q = Quantization {
+                scale: scale[ch],
+                zero_point: zp[ch] as i32,
+            };
+            Int::Known(i64::from(q.quantize(v, dtype)))
+        })
+        .collect();
+    Ok(Tensor {
+        dims: t.dims.clone(),
+        elem,
+        data: Data::Int(ints),
+    })
+}
+
 pub(super) fn quantize(im: &mut Importer, ctx: &NodeCtx) -> Result<()> {
     let (scale, zp, zp_elem) = parameters(im, ctx)?;
-    let q = per_tensor(ctx, &scale, &zp)?;
     let declared = Attrs::of(ctx.node)
         .int("output_dtype")
         .map_err(|e| ctx.fail(e))?;
@@ -142,6 +176,12 @@ pub(super) fn quantize(im: &mut Importer, ctx: &NodeCtx) -> Result<()> {
             )))
         }
     };
+    if let Value::Const(t) = im.input(ctx, 0)? {
+        let elem = elem.unwrap_or(DataType::Uint8);
+        let folded = quantize_const(ctx, &t, &scale, &zp, dtype, elem)?;
+        return im.set_output(ctx, Value::Const(folded));
+    }
+    let q = per_tensor(ctx, &scale, &zp)?;
     let x = im.padded_act(ctx, 0)?;
     if x.quant.is_some() {
         return Err(ctx.fail("quantizes an already quantized tensor"));

@@ -51,9 +51,13 @@ fn new_dims(
     let total: usize = dims.iter().product();
     let out = match ctx.node.op_type.as_str() {
         "Flatten" => {
+            // Flatten's axis lies in [-rank, rank]; a negative one counts from `rank`.
             let axis = attrs.int_or("axis", 1).map_err(|e| ctx.fail(e))?;
-            let axis = normalize_axis(axis, full_rank + 1)
-                .filter(|&a| a <= full_rank && (batch.is_none() || a == 1))
+            let rank = full_rank as i64;
+            let axis = Some(if axis < 0 { axis + rank } else { axis })
+                .filter(|a| (0..=rank).contains(a))
+                .map(|a| a as usize)
+                .filter(|&a| batch.is_none() || a == 1)
                 .ok_or_else(|| {
                     ctx.fail(format!("attribute `axis` = {axis} is not supported here"))
                 })?;
@@ -102,7 +106,7 @@ fn new_dims(
         }
         _ => reshape_target(im, ctx, dims, batch.is_some())?,
     };
-    if out.iter().product::<usize>() != total {
+    if checked_product(&out) != Some(total) {
         return Err(ctx.fail(format!("cannot reshape {dims:?} into {out:?}")));
     }
     Ok(out)
@@ -163,7 +167,7 @@ fn reshape_target(
         }
     }
     if let Some(i) = inferred {
-        let known: usize = out.iter().product();
+        let known = checked_product(&out).unwrap_or(0);
         let total: usize = dims.iter().product();
         if known == 0 || !total.is_multiple_of(known) {
             return Err(ctx.fail(format!("cannot reshape {dims:?} into {target:?}")));
@@ -171,6 +175,11 @@ fn reshape_target(
         out[i] = total / known;
     }
     Ok(out)
+}
+
+/// The product of `dims`, `None` on overflow (a malformed target shape).
+fn checked_product(dims: &[usize]) -> Option<usize> {
+    dims.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
 }
 
 /// Gives activation `x` the ONNX dims `new` (batch excluded).
@@ -257,6 +266,9 @@ fn checked_perm(ctx: &NodeCtx, perm: Option<Vec<i64>>, rank: usize) -> Result<Ve
 pub(super) fn concat(im: &mut Importer, ctx: &NodeCtx) -> Result<()> {
     let axis = Attrs::of(ctx.node).int("axis").map_err(|e| ctx.fail(e))?;
     let axis = axis.ok_or_else(|| ctx.fail("has no `axis` attribute"))?;
+    if ctx.node.input.is_empty() {
+        return Err(ctx.fail("has no inputs"));
+    }
     let mut values = Vec::new();
     for k in 0..ctx.node.input.len() {
         values.push(im.input(ctx, k)?);

@@ -9,6 +9,9 @@ use super::normalize_axis;
 use crate::error::Result;
 use crate::graph::{AvgPool, BatchNorm, Conv2d, Op, Padding, Shape};
 
+/// Larger padding than any image has pixels is a malformed file, not a model.
+const MAX_PAD: i64 = 1 << 16;
+
 /// The IR shape of `act`, which must be an NCHW image batch (as ONNX's window operators
 /// read every 4-D tensor).
 fn nchw(im: &Importer, ctx: &NodeCtx, act: &Act) -> Result<Shape> {
@@ -65,12 +68,14 @@ fn window_padding(
     match auto.as_deref().unwrap_or("NOTSET") {
         "NOTSET" => match attrs.ints("pads").map_err(|e| ctx.fail(e))?.as_deref() {
             None => Ok(Padding::default()),
-            Some(&[t, l, b, r]) if [t, l, b, r].iter().all(|&p| p >= 0) => Ok(Padding {
-                top: t as usize,
-                left: l as usize,
-                bottom: b as usize,
-                right: r as usize,
-            }),
+            Some(&[t, l, b, r]) if [t, l, b, r].iter().all(|&p| (0..=MAX_PAD).contains(&p)) => {
+                Ok(Padding {
+                    top: t as usize,
+                    left: l as usize,
+                    bottom: b as usize,
+                    right: r as usize,
+                })
+            }
             Some(p) => Err(ctx.fail(format!(
                 "attribute `pads` = {p:?} is not supported (four non-negative values)"
             ))),
@@ -136,14 +141,20 @@ pub(super) fn conv(im: &mut Importer, ctx: &NodeCtx) -> Result<()> {
     let groups = attrs.int_or("group", 1).map_err(|e| ctx.fail(e))?;
     let groups = usize::try_from(groups)
         .ok()
-        .filter(|&g| g > 0 && g * in_per_group == shape.c)
+        .filter(|&g| g > 0 && g.checked_mul(in_per_group) == Some(shape.c))
         .ok_or_else(|| {
             ctx.fail(format!(
                 "attribute `group` = {groups} with weights [{out_c}, {in_per_group}, {kh}, {kw}] does not fit {} input channels",
                 shape.c
             ))
         })?;
-    let padding = window_padding(ctx, &attrs, shape, (kh, kw), stride)?;
+    // A preceding Pad is part of the input the convolution sees, SAME padding included.
+    let padded = Shape::new(
+        shape.h + x.pad.top + x.pad.bottom,
+        shape.w + x.pad.left + x.pad.right,
+        shape.c,
+    );
+    let padding = window_padding(ctx, &attrs, padded, (kh, kw), stride)?;
     let weights = oihw_to_ohwi(
         &w.to_f32().map_err(|e| ctx.fail(e))?,
         out_c,
@@ -217,7 +228,7 @@ pub(super) fn pad(im: &mut Importer, ctx: &NodeCtx) -> Result<()> {
         Layout::Flat { .. } => return Err(ctx.fail("pads a tensor that is not an image")),
     };
     let spatial_only = pads.len() == 8
-        && pads.iter().all(|&p| p >= 0)
+        && pads.iter().all(|&p| (0..=MAX_PAD).contains(&p))
         && (0..4).all(|axis| axis == h || axis == w || (pads[axis] == 0 && pads[axis + 4] == 0));
     if !spatial_only {
         return Err(ctx.fail(format!(
