@@ -378,6 +378,21 @@ class Calibration(CalibrationDataReader):
         return next(self.batches, None)
 
 
+def save_qdq(name, float_model, rng):
+    """`float_model` (48×48 NCHW input) through quantize_static: per-channel int8 weights,
+    uint8 activations calibrated on random inputs; then onnxruntime's output."""
+    source = OUT / f"{name}.source.onnx"
+    onnx.save_model(float_model, str(source))
+    path = OUT / f"{name}.onnx"
+    quantize_static(str(source), str(path), Calibration(rng, [1, 3, 48, 48]),
+                    quant_format=QuantFormat.QDQ, per_channel=True,
+                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+    source.unlink()
+    array = rng.standard_normal([2, 3, 48, 48]).astype(np.float32)
+    np.save(OUT / f"{name}.input.npy", array)
+    np.save(OUT / f"{name}.output.npy", run_ort(path, array))
+
+
 def failing_graphs(seed):
     b = Builder(seed, 13)
     x = b.node("Elu", [b.conv("input", 3, 4, 3, pads=[1, 1, 1, 1])])
@@ -414,31 +429,12 @@ def main():
     save("external_data", model, layout, rng, save_as_external_data=True,
          all_tensors_to_one_file=True, location="external_data.onnx.data", size_threshold=0)
 
-    float_model, _ = torchvision_v2(13, 8, 48)
-    float_path = OUT / "qdq_source.onnx"
-    onnx.save_model(float_model, str(float_path))
-    qdq_path = OUT / "quantize_static_qdq.onnx"
-    quantize_static(str(float_path), str(qdq_path), Calibration(rng, [1, 3, 48, 48]),
-                    quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-    float_path.unlink()
-    array = rng.standard_normal([2, 3, 48, 48]).astype(np.float32)
-    np.save(OUT / "quantize_static_qdq.input.npy", array)
-    np.save(OUT / "quantize_static_qdq.output.npy", run_ort(qdq_path, array))
+    save_qdq("quantize_static_qdq", torchvision_v2(13, 8, 48)[0], rng)
 
     save("tf2onnx_v3_keras", *tf2onnx_v3_keras(10, 32), rng)
     save("two_outputs", *two_outputs(11), rng)
     save("edge_cases", *edge_cases(12), rng)
-    v3_path = OUT / "qdq_v3_source.onnx"
-    onnx.save_model(torchvision_v3_small(13, 13, 48)[0], str(v3_path))
-    qdq_v3 = OUT / "quantize_static_v3_qdq.onnx"
-    quantize_static(str(v3_path), str(qdq_v3), Calibration(rng, [1, 3, 48, 48]),
-                    quant_format=QuantFormat.QDQ, per_channel=True,
-                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
-    v3_path.unlink()
-    array = rng.standard_normal([2, 3, 48, 48]).astype(np.float32)
-    np.save(OUT / "quantize_static_v3_qdq.input.npy", array)
-    np.save(OUT / "quantize_static_v3_qdq.output.npy", run_ort(qdq_v3, array))
+    save_qdq("quantize_static_v3_qdq", torchvision_v3_small(13, 13, 48)[0], rng)
     failing_graphs(9)
     for path in sorted(OUT.iterdir()):
         print(f"{path.stat().st_size:>8}  {path.name}")

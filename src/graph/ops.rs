@@ -181,6 +181,19 @@ pub struct AvgPool {
     pub padding: Padding,
 }
 
+impl AvgPool {
+    /// The op pooling an input of per-image `shape`: a global average when the window
+    /// covers the whole unpadded map (one output pixel, a cheaper kernel).
+    pub fn op_for(self, shape: super::Shape) -> Op {
+        let whole = (shape.h, shape.w) == (self.kernel, self.kernel);
+        if whole && self.padding == Padding::default() {
+            Op::GlobalAvgPool
+        } else {
+            Op::AvgPool(self)
+        }
+    }
+}
+
 /// One operator of the graph. Each node produces exactly one tensor.
 #[derive(Clone, Debug)]
 pub enum Op {

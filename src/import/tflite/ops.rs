@@ -204,17 +204,12 @@ impl Walker<'_, '_> {
             padding: opts.padding(),
         };
         let (stride, padding) = self.stride_and_padding(call, x, kernel, kernel, &window)?;
-        let shape = self.shape(x.id);
-        let op = if (shape.h, shape.w) == (kernel, kernel) && padding == Padding::default() {
-            Op::GlobalAvgPool
-        } else {
-            Op::AvgPool(AvgPool {
-                kernel,
-                stride,
-                padding,
-            })
+        let pool = AvgPool {
+            kernel,
+            stride,
+            padding,
         };
-        let id = self.emit(call, op, &[x.id])?;
+        let id = self.emit(call, pool.op_for(self.shape(x.id)), &[x.id])?;
         // A mean stays within its inputs' range, so an equal output range needs no clamp.
         self.finish(call, id, opts.fused_activation_function(), x.range)
     }

@@ -324,16 +324,12 @@ pub(super) fn average_pool(im: &mut Importer, ctx: &NodeCtx) -> Result<()> {
             return Err(ctx.fail("attribute `ceil_mode` = 1 is not supported where it rounds up"));
         }
     }
-    let op = if !padded && kernel == shape.h && kernel == shape.w {
-        Op::GlobalAvgPool
-    } else {
-        Op::AvgPool(AvgPool {
-            kernel,
-            stride,
-            padding,
-        })
+    let pool = AvgPool {
+        kernel,
+        stride,
+        padding,
     };
-    let id = im.emit(ctx, op, &[x.id])?;
+    let id = im.emit(ctx, pool.op_for(shape), &[x.id])?;
     im.set_act(ctx, id, Layout::Nchw)
 }
 
