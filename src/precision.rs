@@ -66,10 +66,9 @@ impl Precision {
         match self {
             Precision::F32 => Cow::Borrowed(bytemuck::cast_slice(values)),
             Precision::F16 => {
-                let mut halves: Vec<half::f16> =
-                    values.iter().map(|&v| half::f16::from_f32(v)).collect();
-                halves.resize(values.len().next_multiple_of(2), half::f16::ZERO);
-                Cow::Owned(bytemuck::cast_slice(&halves).to_vec())
+                let mut bytes = vec![0; self.encoded_len(values.len())];
+                self.encode_into(values, &mut bytes);
+                Cow::Owned(bytes)
             }
         }
     }

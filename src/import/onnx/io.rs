@@ -6,7 +6,7 @@ use super::tensor::{self, Tensor};
 use super::value::{dims_of, same_order, Act, Layout, Value};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Shape};
-use crate::model::{DType, Normalization, Preset, Quantization, Resize, TensorSpec};
+use crate::model::{DType, Quantization, TensorSpec};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -170,11 +170,6 @@ fn input_quantization(
         Some([first, rest @ ..]) if rest.iter().all(|q| q == first) => *first,
         _ => identity,
     }
-}
-
-/// The default preprocessing for an input (see [`Preset::default_for`]).
-pub(super) fn default_preprocessing(input: &TensorSpec) -> (Normalization, Resize) {
-    Preset::default_for(input).settings(input)
 }
 
 /// Sets the IR output to the graph's first output and describes it.

@@ -21,7 +21,7 @@ mod value;
 
 use crate::error::{Error, Result};
 use crate::graph::{Graph, Op, Shape, TensorId};
-use crate::model::{Format, Model};
+use crate::model::{Format, Model, Preset};
 use prost::Message;
 use std::collections::HashMap;
 use std::path::Path;
@@ -69,7 +69,7 @@ pub fn import(bytes: &[u8], path: &Path, name: &str, folder: Option<&Path>) -> R
     let input = importer.input_spec.clone();
     let (graph_ir, output) = io::finish(path, importer.graph, &importer.values, graph)?;
     let background_class = graph_ir.output_shape().c == 1001;
-    let (normalization, resize) = io::default_preprocessing(&input);
+    let (normalization, resize) = Preset::default_for(&input).settings(&input);
     Ok(Model {
         name: name.to_string(),
         format: Format::Onnx,
@@ -173,7 +173,7 @@ struct Importer<'a> {
     folder: Option<&'a Path>,
     pub input_spec: crate::model::TensorSpec,
     pub values: HashMap<String, Value>,
-    /// Raw initializers, decoded on first use (most are read once).
+    /// Raw initializers, decoded where they are read.
     initializers: HashMap<&'a str, &'a proto::TensorProto>,
     pub graph: Graph,
     /// How often each value name is read, by nodes and graph outputs.
@@ -223,10 +223,10 @@ impl<'a> Importer<'a> {
                 "reads `{name}`, which is neither the graph input, an initializer nor computed before"
             ))
         })?;
+        // Not cached: nearly every initializer is read once, and a cached copy of each
+        // weight would double the import's memory.
         let tensor = tensor::decode(proto, self.folder).map_err(|e| ctx.fail(e))?;
-        let value = Value::Const(tensor);
-        self.values.insert(name.to_string(), value.clone());
-        Ok(value)
+        Ok(Value::Const(tensor))
     }
 
     /// Input `k` of the node, which must be present.
