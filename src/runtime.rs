@@ -42,17 +42,19 @@
 //! (e.g. in an `Arc`) by several threads: each inference's commands are queued under a
 //! short lock, its output comes back in a buffer of its own, so the GPU work of one
 //! thread overlaps with another's readback. Several sessions on one device run
-//! independently.
+//! independently. One thread can keep several inferences in flight too, with
+//! [`Session::queue`].
 
-mod pending;
+mod queued;
+
+use std::time::Duration;
 
 use crate::gpu::{Executor, GpuContext, TexturePreprocessor};
-use crate::graph::Shape;
 use crate::labels::{top_k, Class};
 use crate::model::{Model, Resize};
 use crate::plan::{KernelChoice, KernelFamily, Plan};
 use crate::{preprocess, Error, Precision, Result};
-use pending::Pending;
+pub use queued::{Output, Queued};
 
 /// A GPU device to run models on. Cheap to clone; `Send + Sync`.
 #[derive(Clone, Debug)]
@@ -183,7 +185,6 @@ impl Runtime {
             batch,
             texture: TexturePreprocessor::new(&self.ctx, width, height, normalization, precision),
             executor,
-            device: self.ctx.device.clone(),
         })
     }
 
@@ -222,24 +223,6 @@ impl Runtime {
     }
 }
 
-/// A model's output for a batch of images.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Output {
-    /// NHWC values, `batch * shape.len()` of them.
-    pub data: Vec<f32>,
-    /// How many images the output holds.
-    pub batch: usize,
-    /// The per-image output shape (1×1×classes for a classifier).
-    pub shape: Shape,
-}
-
-impl Output {
-    /// The output of image `index` of the batch.
-    pub fn image(&self, index: usize) -> Option<&[f32]> {
-        self.data.chunks(self.shape.len()).nth(index)
-    }
-}
-
 /// A model ready to run on a device; `Send + Sync` (see the [module docs](self)).
 #[derive(Debug)]
 pub struct Session {
@@ -247,7 +230,6 @@ pub struct Session {
     batch: usize,
     executor: Executor,
     texture: TexturePreprocessor,
-    device: wgpu::Device,
 }
 
 impl Session {
@@ -283,12 +265,7 @@ impl Session {
     /// # Ok::<(), mobilenet_wgpu::Error>(())
     /// ```
     pub fn run(&self, input: &[f32]) -> Result<Output> {
-        let pending = self.enqueue(input)?;
-        let outputs = pending
-            .into_iter()
-            .map(Pending::wait)
-            .collect::<Result<Vec<_>>>()?;
-        Ok(self.assemble(input, outputs))
+        self.queue(input)?.wait()
     }
 
     /// Like [`run`](Self::run), but returns as soon as the work is queued; the future
@@ -307,11 +284,50 @@ impl Session {
     /// # Ok::<(), mobilenet_wgpu::Error>(())
     /// ```
     pub async fn run_async(&self, input: &[f32]) -> Result<Output> {
-        let mut outputs = Vec::new();
-        for pending in self.enqueue(input)? {
-            outputs.push(pending.await?);
+        self.queue(input)?.await
+    }
+
+    /// Queues an inference on `input` (as for [`run`](Self::run)) and returns at once, so
+    /// that the next one can be prepared and queued while the GPU runs this one: keep two
+    /// or more queued to overlap the upload, the GPU's work and the readback of
+    /// consecutive batches. Each has its own pooled staging and output buffers.
+    ///
+    /// ```
+    /// # use mobilenet_wgpu::{model::Model, models::{Arch, ArchConfig}, runtime::Runtime};
+    /// # let config = ArchConfig { resolution: Some(96), ..ArchConfig::new(Arch::V2) };
+    /// # let model = Model::from_arch(&config, 0)?;
+    /// let session = Runtime::new()?.session(&model, 1)?;
+    /// let (a, b) = (vec![0.1; model.graph.input_shape().len()], vec![0.9; model.graph.input_shape().len()]);
+    /// let first = session.queue(&a)?;
+    /// let second = session.queue(&b)?; // queued while the first still runs
+    /// assert_eq!(first.wait()?, session.run(&a)?);
+    /// assert_eq!(second.wait()?, session.run(&b)?);
+    /// # Ok::<(), mobilenet_wgpu::Error>(())
+    /// ```
+    pub fn queue(&self, input: &[f32]) -> Result<Queued> {
+        let image_len = self.model.graph.input_shape().len();
+        if input.is_empty() || !input.len().is_multiple_of(image_len) {
+            return Err(Error::InvalidArgument(format!(
+                "input has {} values, expected a positive multiple of {image_len} (images of {})",
+                input.len(),
+                self.model.graph.input_shape()
+            )));
         }
-        Ok(self.assemble(input, outputs))
+        let chunk_len = image_len * self.images_per_submission();
+        let parts = input
+            .chunks(chunk_len)
+            .map(|chunk| {
+                if chunk.len() == chunk_len {
+                    self.executor.queue(chunk)
+                } else {
+                    let mut padded = chunk.to_vec();
+                    padded.resize(chunk_len, 0.0);
+                    self.executor.queue(&padded)
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let batch = input.len() / image_len;
+        Ok(Queued::new(parts, batch, self.model.graph.output_shape()))
     }
 
     /// Classifies `images` (any number; CPU preprocessing exactly like PIL's); the top
@@ -354,10 +370,12 @@ impl Session {
             )));
         }
         let prepared = self.texture.prepare(texture)?;
-        let submitted = self
+        let mut data = self
             .executor
-            .enqueue_filled(|encoder, input| prepared.record(encoder, texture, input))?;
-        let mut data = Pending::new(&self.device, submitted).wait()?;
+            .queue_filled(Duration::ZERO, |encoder, input| {
+                prepared.record(encoder, texture, input)
+            })?
+            .wait()?;
         let shape = self.model.graph.output_shape();
         data.truncate(shape.len());
         Ok(Output {
@@ -365,41 +383,6 @@ impl Session {
             batch: 1,
             shape,
         })
-    }
-
-    /// Checks `input` and queues it in submissions of at most `images_per_submission`.
-    fn enqueue(&self, input: &[f32]) -> Result<Vec<Pending>> {
-        let image_len = self.model.graph.input_shape().len();
-        if input.is_empty() || !input.len().is_multiple_of(image_len) {
-            return Err(Error::InvalidArgument(format!(
-                "input has {} values, expected a positive multiple of {image_len} (images of {})",
-                input.len(),
-                self.model.graph.input_shape()
-            )));
-        }
-        let chunk_len = image_len * self.images_per_submission();
-        input
-            .chunks(chunk_len)
-            .map(|chunk| {
-                let submitted = if chunk.len() == chunk_len {
-                    self.executor.enqueue(chunk)?
-                } else {
-                    let mut padded = chunk.to_vec();
-                    padded.resize(chunk_len, 0.0);
-                    self.executor.enqueue(&padded)?
-                };
-                Ok(Pending::new(&self.device, submitted))
-            })
-            .collect()
-    }
-
-    /// Joins the outputs of the submissions of `input`, dropping the padding.
-    fn assemble(&self, input: &[f32], outputs: Vec<Vec<f32>>) -> Output {
-        let shape = self.model.graph.output_shape();
-        let batch = input.len() / self.model.graph.input_shape().len();
-        let mut data: Vec<f32> = outputs.concat();
-        data.truncate(batch * shape.len());
-        Output { data, batch, shape }
     }
 
     fn top_k(&self, probabilities: &[f32], k: usize) -> Vec<Class> {

@@ -68,12 +68,19 @@ fn json_report_is_complete_and_consistent() {
         0.0 < min && min <= median && median <= p90 && p90 <= max,
         "latencies out of order: {report}"
     );
+    // One at a time, the runs take at least their latencies back to back.
+    let wall = number(&report, "wall_ms");
+    assert!(wall >= 3.0 * min, "{report}");
     let throughput = number(&report, "images_per_second");
     assert!(
-        (throughput - 1e3 / median).abs() <= 1e-6 * throughput,
+        (throughput - 3.0 * 1e3 / wall).abs() <= 1e-6 * throughput,
         "{report}"
     );
+    assert_eq!(report["in_flight"], 1);
     for field in [
+        "cpu_upload_ms",
+        "cpu_encode_ms",
+        "cpu_submit_ms",
         "device_ms",
         "plan_ms",
         "pipelines_and_upload_ms",
@@ -81,6 +88,53 @@ fn json_report_is_complete_and_consistent() {
     ] {
         assert!(number(&report, field) >= 0.0, "{field} in {report}");
     }
+}
+
+#[test]
+fn several_in_flight_are_measured() {
+    let output = run_bench(&[
+        "--arch",
+        "v3-small",
+        "--resolution",
+        "96",
+        "--batch",
+        "2",
+        "--runs",
+        "4",
+        "--warmup",
+        "1",
+        "--in-flight",
+        "2",
+        "--json",
+    ]);
+    if skipped_for_lack_of_adapter(&output) {
+        return;
+    }
+    assert!(
+        output.status.success(),
+        "bench failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).expect("stdout is one JSON object");
+    assert_eq!(report["in_flight"], 2);
+    let wall = number(&report, "wall_ms");
+    let throughput = number(&report, "images_per_second");
+    assert!(
+        (throughput - 8.0 * 1e3 / wall).abs() <= 1e-6 * throughput,
+        "{report}"
+    );
+    assert!(number(&report, "cpu_encode_ms") > 0.0, "{report}");
+}
+
+#[test]
+fn zero_in_flight_is_rejected() {
+    let output = run_bench(&["--arch", "v2", "--in-flight", "0"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--in-flight must be at least 1"),
+        "stderr: {stderr}"
+    );
 }
 
 #[test]

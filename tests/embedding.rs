@@ -4,6 +4,7 @@
 mod common;
 
 use std::path::Path;
+use std::time::Duration;
 
 use common::textures::{
     application_device, assert_within_one_level, cpu_input, identity_model, photos, render, upload,
@@ -12,7 +13,7 @@ use image::{DynamicImage, RgbaImage};
 use mobilenet_wgpu::model::{Model, Normalization};
 use mobilenet_wgpu::models::{Arch, ArchConfig};
 use mobilenet_wgpu::plan::Plan;
-use mobilenet_wgpu::runtime::{Output, Runtime, Session};
+use mobilenet_wgpu::runtime::{Output, Queued, Runtime, Session};
 use mobilenet_wgpu::{Error, Precision};
 
 const FORMATS: [wgpu::TextureFormat; 4] = [
@@ -219,6 +220,45 @@ fn run_async_equals_run() {
         pollster::block_on(wrong),
         Err(Error::InvalidArgument(_))
     ));
+}
+
+/// Several inferences queued before any is read each get their own input's output, also
+/// when each runs as several submissions, and also read back out of order.
+#[test]
+fn inferences_in_flight_keep_their_own_inputs() {
+    let Some(runtime) = common::runtime() else {
+        return;
+    };
+    let model = small_model(Arch::V3Small);
+    let plan = Plan::build(&model.graph, 1).expect("plan");
+    let per_image = plan.slots.iter().map(|s| s.bytes as u64).max();
+    let per_image = per_image.expect("slots");
+    let split = runtime.clone().with_max_binding_bytes(2 * per_image);
+    let session = split.session(&model, 3).expect("session");
+    assert_eq!(session.images_per_submission(), 2);
+    let batches: Vec<Vec<f32>> = (1..=4)
+        .map(|k| {
+            inputs(&model, 3)
+                .iter()
+                .map(|v| v * k as f32 / 4.0)
+                .collect()
+        })
+        .collect();
+    let expected: Vec<Output> = batches
+        .iter()
+        .map(|b| session.run(b).expect("run"))
+        .collect();
+    let queued: Vec<Queued> = batches
+        .iter()
+        .map(|b| session.queue(b).expect("queue"))
+        .collect();
+    assert!(queued.iter().all(|q| q.cpu_cost().encode > Duration::ZERO));
+    let mut queued: Vec<Option<Queued>> = queued.into_iter().map(Some).collect();
+    for i in [2, 0, 3, 1] {
+        let output = queued[i].take().expect("queued once").wait().expect("wait");
+        assert_eq!(output, expected[i], "inference {i}");
+    }
+    assert_ne!(expected[0], expected[1]);
 }
 
 fn assert_send<T: Send>(_: &T) {}

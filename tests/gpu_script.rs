@@ -18,7 +18,8 @@ fn the_gpu_benchmark_script_writes_its_table() {
         .current_dir(root)
         .env("BIN", env!("CARGO_BIN_EXE_mobilenet-wgpu"))
         .env("ARCHS", "v3-small")
-        .env("BATCHES", "1 2")
+        .env("BATCHES", "2")
+        .env("IN_FLIGHT", "1 2")
         .env("PRECISIONS", "f32 f64")
         .env("PROFILE_BATCHES", "1")
         .env("PROFILE_ARCH", "v3-small")
@@ -34,11 +35,12 @@ fn the_gpu_benchmark_script_writes_its_table() {
         .filter(|l| l.starts_with("| v3-small"))
         .collect();
     assert_eq!(rows.len(), 4, "{table}");
-    // f32 rows are measured: 9 cells, a positive median.
-    for row in &rows[..2] {
+    // f32 rows are measured, one and two in flight: 11 cells, a positive median.
+    for (row, in_flight) in rows[..2].iter().zip(["1", "2"]) {
         let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
-        assert_eq!(cells.len(), 9, "{row}");
-        let median: f64 = cells[5].parse().expect("median ms");
+        assert_eq!(cells.len(), 11, "{row}");
+        assert_eq!(cells[4], in_flight, "{row}");
+        let median: f64 = cells[6].parse().expect("median ms");
         assert!(median > 0.0, "{row}");
     }
     // An impossible configuration is a row saying why, and the run went on.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Measures the GPU of this machine with the release binary and writes OUT/gpu-benchmark.md:
-# V1, V2, V3-Large and V3-Small at batch 1, 8, 64 and 256 in f32 and f16 (latency min /
-# median / p90, images/s, the cold first result), then `profile`'s per-kernel table (GFLOP/s,
+# V1, V2, V3-Large and V3-Small at batch 1, 8, 64 and 256 in f32 and f16, with one and with
+# two inferences in flight (latency min / median / p90, images/s, the host's upload, encode
+# and submit time per inference, the cold first result), then `profile`'s per-kernel table (GFLOP/s,
 # GB/s) for V2 at batch 1 and 64, under the adapter's name, driver and features.
 #
 # It needs nothing but the binary (BIN, default target/release/mobilenet-wgpu), a Vulkan
@@ -18,6 +19,7 @@ BIN=${BIN:-target/release/mobilenet-wgpu}
 ARCHS=${ARCHS:-"v1 v2 v3-large v3-small"}
 BATCHES=${BATCHES:-"1 8 64 256"}
 PRECISIONS=${PRECISIONS:-"f32 f16"}
+IN_FLIGHT=${IN_FLIGHT:-"1 2"}
 PROFILE_BATCHES=${PROFILE_BATCHES:-"1 64"}
 PROFILE_ARCH=${PROFILE_ARCH:-v2}
 KERNELS=${KERNELS:-auto}
@@ -32,23 +34,29 @@ err="$out/errors.log"
 {
     echo "# mobilenet-wgpu GPU benchmark, $(date -u +%Y-%m-%d)"
     echo
-    echo "Built-in architectures at 224×224 with random weights; \`bench --warmup $WARMUP --runs $RUNS\`"
-    echo "(upload, dispatches, readback); first result = device, plan, pipelines and weight"
-    echo "upload, and the first inference. Kernel family: \`$KERNELS\`."
+    echo "Built-in architectures at 224×224 with random weights; \`bench --warmup $WARMUP --runs $RUNS\`."
+    echo "Latency: queue to output (upload, dispatches, readback; with 2 in flight it includes"
+    echo "waiting behind the other). images/s: images over the timed runs' wall time. Host: the"
+    echo "median CPU time per inference to stage the input, to encode the dispatches and to submit them."
+    echo "First result: device, plan, pipelines and weight upload, and the first inference."
+    echo "Kernel family: \`$KERNELS\`."
     echo
     header="--markdown-header"
     for arch in $ARCHS; do
         for precision in $PRECISIONS; do
             for batch in $BATCHES; do
-                if ! row=$("$BIN" bench --arch "$arch" --precision "$precision" --batch "$batch" \
-                    --kernels "$KERNELS" --warmup "$WARMUP" --runs "$RUNS" --markdown $header 2>"$out/last.log"); then
-                    cat "$out/last.log" >>"$err"
-                    reason=$(grep -m 1 '^error' "$out/last.log" || tail -n 1 "$out/last.log")
-                    echo "| $arch | $precision | $KERNELS | $batch | failed: ${reason//|/\\|} |||||"
-                    continue
-                fi
-                echo "$row"
-                header=""
+                for k in $IN_FLIGHT; do
+                    if ! row=$("$BIN" bench --arch "$arch" --precision "$precision" --batch "$batch" \
+                        --in-flight "$k" --kernels "$KERNELS" --warmup "$WARMUP" --runs "$RUNS" \
+                        --markdown $header 2>"$out/last.log"); then
+                        cat "$out/last.log" >>"$err"
+                        reason=$(grep -m 1 '^error' "$out/last.log" || tail -n 1 "$out/last.log")
+                        echo "| $arch | $precision | $KERNELS | $batch | $k | failed: ${reason//|/\\|} ||||||"
+                        continue
+                    fi
+                    echo "$row"
+                    header=""
+                done
             done
         done
     done

@@ -1,24 +1,24 @@
-//! `bench`: end-to-end latency (upload, dispatches, readback) and one-time costs.
+//! `bench`: end-to-end latency (upload, dispatches, readback), throughput with one or more
+//! inferences in flight, the host's per-inference cost, and one-time costs.
 //!
 //! The one-time costs are timed separately because they dominate a cold start and differ
 //! by orders of magnitude between drivers: opening the device, building the plan,
 //! creating the pipelines and uploading the weights, and the first inference (drivers
 //! such as lavapipe compile shaders lazily, on first dispatch).
 
+mod measure;
+
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
+use measure::{elapsed_ms, measure, Inference, LatencyStats, Timed};
 use mobilenet_wgpu::gpu::{Executor, GpuContext};
 use mobilenet_wgpu::plan::KernelFamily;
 use mobilenet_wgpu::verify::random_input;
 use mobilenet_wgpu::{Error, Precision, Result};
 
 use super::{open_runtime, print_json, ModelArgs};
-
-/// Timed runs expected to take longer than this get a progress bar.
-const PROGRESS_THRESHOLD: Duration = Duration::from_secs(1);
 
 #[derive(Args)]
 pub struct BenchArgs {
@@ -33,6 +33,10 @@ pub struct BenchArgs {
     /// Timed inferences.
     #[arg(long, default_value_t = 20)]
     runs: usize,
+    /// Inferences kept queued at once: 2 or more overlap one's upload and readback with
+    /// another's GPU work (as `Session::queue` allows).
+    #[arg(long, default_value_t = 1)]
+    in_flight: usize,
     /// Print one JSON object instead of text.
     #[arg(long, conflicts_with = "markdown")]
     json: bool,
@@ -63,11 +67,24 @@ struct BenchReport {
     submissions: usize,
     warmup: usize,
     runs: usize,
+    in_flight: usize,
+    /// Latency of each inference, from queueing it to holding its output (with more than
+    /// one in flight, it includes waiting behind the others).
     min_ms: f64,
     median_ms: f64,
     p90_ms: f64,
     max_ms: f64,
+    /// Wall time of all the timed runs.
+    wall_ms: f64,
+    /// Images of the timed runs over their wall time.
     images_per_second: f64,
+    /// Median host time per inference converting the input into staging memory.
+    cpu_upload_ms: f64,
+    /// Median host time per inference recording the dispatches (the GPU's own time per
+    /// kernel is what `profile` measures).
+    cpu_encode_ms: f64,
+    /// Median host time per inference in the queue's submit call.
+    cpu_submit_ms: f64,
     /// Adapter and device creation.
     device_ms: f64,
     plan_ms: f64,
@@ -83,41 +100,6 @@ struct SetupTimes {
     plan_ms: f64,
     pipelines_and_upload_ms: f64,
     first_inference_ms: f64,
-}
-
-/// Summary of a set of latency samples.
-#[derive(Clone, Copy, Debug, PartialEq)]
-struct LatencyStats {
-    min: f64,
-    median: f64,
-    p90: f64,
-    max: f64,
-}
-
-impl LatencyStats {
-    /// Summarises `samples` (any order); `None` when there are none.
-    fn from_samples(samples: &[f64]) -> Option<Self> {
-        if samples.is_empty() {
-            return None;
-        }
-        let mut sorted = samples.to_vec();
-        sorted.sort_by(f64::total_cmp);
-        Some(LatencyStats {
-            min: sorted[0],
-            median: percentile(&sorted, 0.5),
-            p90: percentile(&sorted, 0.9),
-            max: sorted[sorted.len() - 1],
-        })
-    }
-}
-
-/// The value at fraction `q` of non-empty `sorted`, interpolating linearly between the
-/// two nearest ranks (NumPy's default), so small sample counts still give stable values.
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    let rank = q * (sorted.len() - 1) as f64;
-    let below = rank.floor() as usize;
-    let above = rank.ceil() as usize;
-    sorted[below] + (sorted[above] - sorted[below]) * (rank - below as f64)
 }
 
 pub fn execute(args: &BenchArgs, backend: Option<&str>) -> Result<ExitCode> {
@@ -140,22 +122,21 @@ pub fn execute(args: &BenchArgs, backend: Option<&str>) -> Result<ExitCode> {
         input: random_input(&model.graph, plan.batch, args.model.seed),
         submissions: args.batch.div_ceil(plan.batch),
     };
-    let first_inference_ms = inference.time()?;
+    let first_inference_ms = inference.time()?.latency_ms;
     let setup = SetupTimes {
         device_ms,
         plan_ms,
         pipelines_and_upload_ms,
         first_inference_ms,
     };
-    let samples = measure(&inference, args, first_inference_ms)?;
-    let report = report(
-        args,
-        ctx,
-        model.name,
-        setup,
-        &samples,
-        inference.submissions,
+    let timed = measure(
+        &inference,
+        args.warmup,
+        args.runs,
+        args.in_flight,
+        first_inference_ms,
     )?;
+    let report = report(args, ctx, model.name, setup, &timed, inference.submissions)?;
     if args.json {
         print_json(&report)?;
     } else if args.markdown {
@@ -191,21 +172,25 @@ fn print_markdown(r: &BenchReport, header: bool) {
             "Adapter: **{}** ({}, driver {}), features: {}.\n",
             r.adapter, r.backend, r.driver, r.features
         );
-        println!("| model | storage | kernels | batch | min ms | median ms | p90 ms | images/s | first result ms |");
-        println!("|---|---|---|---:|---:|---:|---:|---:|---:|");
+        println!("| model | storage | kernels | batch | in flight | min ms | median ms | p90 ms | images/s | host upload / encode / submit ms | first result ms |");
+        println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     }
     // From opening the device to the first output: what a cold process waits.
     let first = r.device_ms + r.plan_ms + r.pipelines_and_upload_ms + r.first_inference_ms;
     println!(
-        "| {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.0} | {:.0} |",
+        "| {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.0} | {:.2} / {:.2} / {:.2} | {:.0} |",
         r.model,
         r.precision,
         r.kernels,
         r.batch,
+        r.in_flight,
         r.min_ms,
         r.median_ms,
         r.p90_ms,
         r.images_per_second,
+        r.cpu_upload_ms,
+        r.cpu_encode_ms,
+        r.cpu_submit_ms,
         first
     );
 }
@@ -217,11 +202,12 @@ fn check_args(args: &BenchArgs) -> Result<()> {
     if args.runs == 0 {
         return Err(Error::InvalidArgument("--runs must be at least 1".into()));
     }
+    if args.in_flight == 0 {
+        return Err(Error::InvalidArgument(
+            "--in-flight must be at least 1".into(),
+        ));
+    }
     Ok(())
-}
-
-fn elapsed_ms(start: Instant) -> f64 {
-    start.elapsed().as_secs_f64() * 1e3
 }
 
 /// Blocks until queued work (the weight uploads) has finished, so it is charged to setup
@@ -233,67 +219,24 @@ fn wait_for_gpu(ctx: &GpuContext) -> Result<()> {
     Ok(())
 }
 
-/// One inference of `--batch` images: `submissions` runs of the executor's plan.
-struct Inference<'a> {
-    executor: &'a Executor,
-    input: Vec<f32>,
-    submissions: usize,
-}
-
-impl Inference<'_> {
-    /// Runs it end to end (upload, dispatches, readback) and returns milliseconds.
-    fn time(&self) -> Result<f64> {
-        let start = Instant::now();
-        for _ in 0..self.submissions {
-            self.executor.run(&self.input)?;
-        }
-        Ok(elapsed_ms(start))
-    }
-}
-
-/// Runs the warm-up inferences, then returns the timed runs' latencies.
-fn measure(inference: &Inference, args: &BenchArgs, first_inference_ms: f64) -> Result<Vec<f64>> {
-    let mut estimate_ms = first_inference_ms;
-    for i in 0..args.warmup {
-        let ms = inference.time()?;
-        if i == 0 {
-            estimate_ms = ms;
-        }
-    }
-    let expected = Duration::from_secs_f64(estimate_ms * args.runs as f64 / 1e3);
-    let bar = progress_bar(args.runs, expected);
-    let mut samples = Vec::with_capacity(args.runs);
-    for _ in 0..args.runs {
-        samples.push(inference.time()?);
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    Ok(samples)
-}
-
-/// A bar on stderr over the timed runs when they should take longer than
-/// [`PROGRESS_THRESHOLD`] (indicatif hides it when stderr is not a terminal).
-fn progress_bar(runs: usize, expected: Duration) -> ProgressBar {
-    if expected <= PROGRESS_THRESHOLD {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(runs as u64);
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {pos}/{len} runs, eta {eta}") {
-        bar.set_style(style);
-    }
-    bar
-}
-
 fn report(
     args: &BenchArgs,
     ctx: &GpuContext,
     model: String,
     setup: SetupTimes,
-    samples: &[f64],
+    timed: &Timed,
     submissions: usize,
 ) -> Result<BenchReport> {
-    let stats = LatencyStats::from_samples(samples)
-        .ok_or_else(|| Error::InvalidArgument("--runs must be at least 1".into()))?;
+    let stats = |values: Vec<f64>| {
+        LatencyStats::from_samples(&values)
+            .ok_or_else(|| Error::InvalidArgument("--runs must be at least 1".into()))
+    };
+    let samples = &timed.samples;
+    let latency = stats(samples.iter().map(|s| s.latency_ms).collect())?;
+    let upload = stats(samples.iter().map(|s| s.upload_ms).collect())?;
+    let encode = stats(samples.iter().map(|s| s.encode_ms).collect())?;
+    let submit = stats(samples.iter().map(|s| s.submit_ms).collect())?;
+    let images = (args.batch * samples.len()) as f64;
     Ok(BenchReport {
         adapter: ctx.adapter_info.name.clone(),
         backend: ctx.adapter_info.backend.to_str().to_string(),
@@ -311,11 +254,16 @@ fn report(
         submissions,
         warmup: args.warmup,
         runs: args.runs,
-        min_ms: stats.min,
-        median_ms: stats.median,
-        p90_ms: stats.p90,
-        max_ms: stats.max,
-        images_per_second: args.batch as f64 / (stats.median / 1e3),
+        in_flight: args.in_flight,
+        min_ms: latency.min,
+        median_ms: latency.median,
+        p90_ms: latency.p90,
+        max_ms: latency.max,
+        wall_ms: timed.wall_ms,
+        images_per_second: images / (timed.wall_ms / 1e3),
+        cpu_upload_ms: upload.median,
+        cpu_encode_ms: encode.median,
+        cpu_submit_ms: submit.median,
         device_ms: setup.device_ms,
         plan_ms: setup.plan_ms,
         pipelines_and_upload_ms: setup.pipelines_and_upload_ms,
@@ -345,47 +293,11 @@ fn print_text(r: &BenchReport) {
         r.max_ms
     );
     println!(
-        "throughput: {:.1} images/s (batch / median, upload and readback included)",
-        r.images_per_second
+        "throughput: {:.1} images/s with {} in flight (upload and readback included)",
+        r.images_per_second, r.in_flight
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stats_of_unsorted_samples() {
-        let stats = LatencyStats::from_samples(&[5.0, 1.0, 4.0, 2.0, 3.0]).unwrap();
-        assert_eq!((stats.min, stats.median, stats.max), (1.0, 3.0, 5.0));
-        assert!((stats.p90 - 4.6).abs() < 1e-12, "p90 {}", stats.p90);
-    }
-
-    #[test]
-    fn median_of_even_count_interpolates() {
-        let stats = LatencyStats::from_samples(&[10.0, 20.0, 40.0, 30.0]).unwrap();
-        assert_eq!(stats.median, 25.0);
-        assert!((stats.p90 - 37.0).abs() < 1e-12);
-    }
-
-    #[test]
-    fn single_sample_is_every_statistic() {
-        let stats = LatencyStats::from_samples(&[7.5]).unwrap();
-        assert_eq!(
-            (stats.min, stats.median, stats.p90, stats.max),
-            (7.5, 7.5, 7.5, 7.5)
-        );
-    }
-
-    #[test]
-    fn no_samples_give_no_stats() {
-        assert_eq!(LatencyStats::from_samples(&[]), None);
-    }
-
-    #[test]
-    fn percentile_endpoints_are_min_and_max() {
-        let sorted = [1.0, 2.0, 9.0];
-        assert_eq!(percentile(&sorted, 0.0), 1.0);
-        assert_eq!(percentile(&sorted, 1.0), 9.0);
-    }
+    println!(
+        "host per inference: upload {:.3} ms, encode {:.3} ms, submit {:.3} ms (GPU time per kernel: `profile`)",
+        r.cpu_upload_ms, r.cpu_encode_ms, r.cpu_submit_ms
+    );
 }

@@ -1,12 +1,20 @@
 //! Runs a [`Plan`]: everything (pipelines, weights, slot buffers, uniforms, bind groups,
-//! readback) is created once in [`Executor::new`]; an inference only writes the input,
-//! records the dispatches into one command buffer, submits and reads back.
+//! readback) is created once in [`Executor::new`]; an inference only writes the input into
+//! a staging buffer, records the dispatches into one command buffer, submits and reads
+//! back.
+//!
+//! Inferences can be in flight together ([`Executor::queue`]): each has its own staging
+//! buffer and output buffer, both pooled, while the activation slots are shared and kept
+//! consistent by queue order. So the host's upload of the next batch and the readback of
+//! the previous one overlap with the GPU's work on this one.
 
+mod in_flight;
 mod resources;
 mod upload;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use wgpu::util::DeviceExt;
 
@@ -17,6 +25,8 @@ use super::readback::Readback;
 use crate::error::{Error, Result};
 use crate::plan::{Plan, Step, TensorRef};
 use crate::Precision;
+use in_flight::Submitted;
+pub use in_flight::{CpuCost, InFlight};
 use resources::{
     check_plan, check_precision, check_storage_size, constant_buffer, copy_bytes, storage_buffer,
     uniform_weights_buffer, Unused,
@@ -36,10 +46,12 @@ pub struct Executor {
     slots: Vec<wgpu::Buffer>,
     dispatches: Vec<Dispatch>,
     readback: Readback,
+    uploads: upload::Uploads,
     /// Output buffers of finished queued inferences, reused by the next ones so that a
     /// warm session allocates nothing per inference.
     spare_outputs: Arc<Mutex<Vec<wgpu::Buffer>>>,
-    /// Inferences share the slot and readback buffers, so they run one at a time.
+    /// Serialises queueing: a probed run's several submissions must not interleave with
+    /// another inference's, which shares its slots.
     running: Mutex<()>,
 }
 
@@ -50,38 +62,6 @@ struct Dispatch {
     bind_group: wgpu::BindGroup,
     workgroups: (u32, u32),
     output: TensorRef,
-}
-
-/// An inference queued by [`Executor::enqueue`]: submission `index` copies its output
-/// (`values` values at `precision`) into `buffer` (MAP_READ, `bytes` long), which belongs
-/// to this inference until it is dropped; then the buffer goes back to the executor's
-/// spares if it was read and unmapped.
-#[derive(Debug)]
-pub(crate) struct Submitted {
-    pub buffer: wgpu::Buffer,
-    pub bytes: u64,
-    pub values: usize,
-    pub precision: Precision,
-    pub index: wgpu::SubmissionIndex,
-    spares: Arc<Mutex<Vec<wgpu::Buffer>>>,
-    unmapped_after_read: AtomicBool,
-}
-
-impl Submitted {
-    /// Records that the output was read and the buffer unmapped, so it can be reused.
-    pub fn mark_read(&self) {
-        self.unmapped_after_read.store(true, Ordering::Release);
-    }
-}
-
-impl Drop for Submitted {
-    fn drop(&mut self) {
-        // A buffer still mapped or being mapped (an abandoned future) is not reusable.
-        if self.unmapped_after_read.load(Ordering::Acquire) {
-            let mut spares = self.spares.lock().unwrap_or_else(|p| p.into_inner());
-            spares.push(self.buffer.clone());
-        }
-    }
 }
 
 impl Executor {
@@ -124,6 +104,11 @@ impl Executor {
             slots,
             dispatches,
             readback,
+            uploads: upload::Uploads::new(
+                device,
+                plan.precision,
+                plan.input.shape.len() * plan.batch,
+            ),
             spare_outputs: Arc::default(),
             running: Mutex::new(()),
         })
@@ -141,12 +126,7 @@ impl Executor {
 
     /// Runs one inference on `input` (NHWC, `batch` images) and returns the output.
     pub fn run(&self, input: &[f32]) -> Result<Vec<f32>> {
-        let _running = self
-            .running
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        self.write_input(input)?;
-        self.submit(0..self.dispatches.len(), self.output)
+        self.queue(input)?.wait()
     }
 
     /// Like [`run`](Self::run), but returns every step's output tensor as it is right
@@ -165,33 +145,34 @@ impl Executor {
             .collect()
     }
 
-    /// Queues one inference on host `input` without waiting for it. The output goes to a
-    /// buffer of its own, so the executor is free for the next inference once this returns
-    /// (queue order keeps the shared slots consistent).
-    pub(crate) fn enqueue(&self, input: &[f32]) -> Result<Submitted> {
-        let _running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        self.write_input(input)?;
-        self.enqueue_locked(|_, _| {})
+    /// Queues one inference on host `input` (NHWC, `batch` images) without waiting for
+    /// it. The output goes to a buffer of its own, so the next inference can be queued at
+    /// once (queue order keeps the shared activation slots consistent).
+    pub fn queue(&self, input: &[f32]) -> Result<InFlight> {
+        self.check_input(input)?;
+        let start = Instant::now();
+        let staged = self.uploads.stage(input)?;
+        let upload = start.elapsed();
+        let in_flight =
+            self.queue_filled(upload, |encoder, slot| staged.record_copy(encoder, slot));
+        staged.recycle();
+        in_flight
     }
 
-    /// Like [`enqueue`](Self::enqueue), but `fill` records the GPU commands that write the
-    /// input buffer it is given (preprocessing from a texture).
-    pub(crate) fn enqueue_filled(
+    /// Like [`queue`](Self::queue), but `fill` records the GPU commands that write the
+    /// input buffer it is given (preprocessing from a texture); `upload` is the host time
+    /// already spent on the input.
+    pub(crate) fn queue_filled(
         &self,
+        upload: Duration,
         fill: impl FnOnce(&mut wgpu::CommandEncoder, &wgpu::Buffer),
-    ) -> Result<Submitted> {
+    ) -> Result<InFlight> {
         let _running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-        self.enqueue_locked(fill)
-    }
-
-    fn enqueue_locked(
-        &self,
-        fill: impl FnOnce(&mut wgpu::CommandEncoder, &wgpu::Buffer),
-    ) -> Result<Submitted> {
         let device = &self.ctx.device;
+        let start = Instant::now();
         let bytes = copy_bytes(self.output, self.batch, self.precision);
         let buffer = self.output_buffer(bytes);
-        let index = captured(device, "running the plan", || {
+        let (index, encode, submit) = captured(device, "running the plan", || {
             let mut encoder = device.create_command_encoder(&Default::default());
             fill(&mut encoder, &self.slots[self.input.slot]);
             {
@@ -199,9 +180,13 @@ impl Executor {
                 (0..self.dispatches.len()).for_each(|i| self.encode_dispatch(&mut pass, i));
             }
             encoder.copy_buffer_to_buffer(&self.slots[self.output.slot], 0, &buffer, 0, bytes);
-            self.ctx.queue.submit([encoder.finish()])
+            let commands = encoder.finish();
+            let encode = start.elapsed();
+            let start = Instant::now();
+            let index = self.ctx.queue.submit([commands]);
+            (index, encode, start.elapsed())
         })?;
-        Ok(Submitted {
+        let submitted = Submitted {
             buffer,
             bytes,
             values: self.output.shape.len() * self.batch,
@@ -209,7 +194,13 @@ impl Executor {
             index,
             spares: Arc::clone(&self.spare_outputs),
             unmapped_after_read: AtomicBool::new(false),
-        })
+        };
+        let cpu = CpuCost {
+            upload,
+            encode,
+            submit,
+        };
+        Ok(InFlight::new(device, submitted, cpu))
     }
 
     /// A spare output buffer, or a new one while every spare is still in use.
@@ -243,7 +234,7 @@ impl Executor {
         pass.dispatch_workgroups(dispatch.workgroups.0, dispatch.workgroups.1, 1);
     }
 
-    pub(crate) fn write_input(&self, input: &[f32]) -> Result<()> {
+    fn check_input(&self, input: &[f32]) -> Result<()> {
         let expected = self.input.shape.len() * self.batch;
         if input.len() != expected {
             return Err(Error::InvalidArgument(format!(
@@ -254,12 +245,22 @@ impl Executor {
                 self.input.shape
             )));
         }
-        upload::write_input(
-            &self.ctx.queue,
-            &self.slots[self.input.slot],
-            self.precision,
-            input,
-        )
+        Ok(())
+    }
+
+    /// Writes `input` into the input slot in a submission of its own (for runs that
+    /// submit their dispatches separately: per-layer probes and the profiler).
+    pub(crate) fn write_input(&self, input: &[f32]) -> Result<()> {
+        self.check_input(input)?;
+        let staged = self.uploads.stage(input)?;
+        let device = &self.ctx.device;
+        captured(device, "uploading the input", || {
+            let mut encoder = device.create_command_encoder(&Default::default());
+            staged.record_copy(&mut encoder, &self.slots[self.input.slot]);
+            self.ctx.queue.submit([encoder.finish()]);
+        })?;
+        staged.recycle();
+        Ok(())
     }
 
     /// Records `dispatches` in one compute pass, copies `result` out, submits and reads.

@@ -14,8 +14,7 @@ mod readback;
 mod texture;
 
 pub use context::GpuContext;
-pub use executor::Executor;
-pub(crate) use executor::Submitted;
+pub use executor::{CpuCost, Executor, InFlight};
 pub use pipeline::{MAX_PARAMS_BYTES, UNIFORM_WEIGHTS_BYTES};
 pub use profiler::{
     profile, Profile, ProfileOptions, Span, StepFigures, StepProfile, Timeline, TimestampSource,

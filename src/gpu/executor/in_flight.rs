@@ -1,4 +1,5 @@
-//! Waiting for a queued inference's output, blocking or as a future.
+//! An inference in flight: queued on the GPU, its output on its way back, awaited
+//! blocking or as a future.
 //!
 //! The output buffer is mapped with `map_async`, whose callback records the outcome and
 //! wakes whoever waits. Someone must poll the device for the callback to run: a blocking
@@ -7,19 +8,70 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 
-use crate::gpu::Submitted;
-use crate::{Error, Result};
+use crate::{Error, Precision, Result};
 
-/// An inference's output on its way back from the GPU.
+/// An inference queued by [`Executor::queue`](super::Executor::queue): [`wait`](Self::wait)
+/// for its output, or `.await` it. Dropping it unread abandons the output (nothing leaks).
 #[derive(Debug)]
-pub(crate) struct Pending {
+pub struct InFlight {
     device: wgpu::Device,
     submitted: Submitted,
+    cpu: CpuCost,
     shared: Arc<Shared>,
     poller_started: bool,
+}
+
+/// The host's share of queueing one inference.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CpuCost {
+    /// Converting the input to the storage precision into a staging buffer.
+    pub upload: Duration,
+    /// Recording the dispatches into a command buffer.
+    pub encode: Duration,
+    /// Handing it to the queue (drivers that run work on the host, such as lavapipe, may
+    /// block here while an earlier inference still runs).
+    pub submit: Duration,
+}
+
+impl std::ops::Add for CpuCost {
+    type Output = CpuCost;
+
+    fn add(self, other: CpuCost) -> CpuCost {
+        CpuCost {
+            upload: self.upload + other.upload,
+            encode: self.encode + other.encode,
+            submit: self.submit + other.submit,
+        }
+    }
+}
+
+/// Submission `index` copies the output (`values` values at `precision`) into `buffer`
+/// (MAP_READ, `bytes` long), which belongs to this inference until it is dropped; then the
+/// buffer goes back to the executor's spares if it was read and unmapped.
+#[derive(Debug)]
+pub(super) struct Submitted {
+    pub buffer: wgpu::Buffer,
+    pub bytes: u64,
+    pub values: usize,
+    pub precision: Precision,
+    pub index: wgpu::SubmissionIndex,
+    pub spares: Arc<Mutex<Vec<wgpu::Buffer>>>,
+    pub unmapped_after_read: AtomicBool,
+}
+
+impl Drop for Submitted {
+    fn drop(&mut self) {
+        // A buffer still mapped or being mapped (an abandoned future) is not reusable.
+        if self.unmapped_after_read.load(Ordering::Acquire) {
+            let mut spares = self.spares.lock().unwrap_or_else(|p| p.into_inner());
+            spares.push(self.buffer.clone());
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -50,9 +102,9 @@ impl Shared {
     }
 }
 
-impl Pending {
+impl InFlight {
     /// Requests the mapping of `submitted`'s output buffer.
-    pub fn new(device: &wgpu::Device, submitted: Submitted) -> Pending {
+    pub(super) fn new(device: &wgpu::Device, submitted: Submitted, cpu: CpuCost) -> InFlight {
         let shared = Arc::new(Shared::default());
         let notify = Arc::clone(&shared);
         submitted
@@ -61,12 +113,18 @@ impl Pending {
             .map_async(wgpu::MapMode::Read, move |result| {
                 notify.finish(result.map_err(|e| format!("mapping the output buffer: {e}")));
             });
-        Pending {
+        InFlight {
             device: device.clone(),
             submitted,
+            cpu,
             shared,
             poller_started: false,
         }
+    }
+
+    /// What queueing this inference cost the host.
+    pub fn cpu_cost(&self) -> CpuCost {
+        self.cpu
     }
 
     /// Blocks until the output is back, polling the device in this thread.
@@ -128,12 +186,14 @@ impl Pending {
                 .decode(&view, self.submitted.values)
         };
         buffer.unmap();
-        self.submitted.mark_read();
+        self.submitted
+            .unmapped_after_read
+            .store(true, Ordering::Release);
         Ok(values)
     }
 }
 
-impl Future for Pending {
+impl Future for InFlight {
     type Output = Result<Vec<f32>>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
