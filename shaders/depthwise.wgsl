@@ -122,3 +122,94 @@ fn depthwise_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
         store4(params.ep, (out_row + ox0 + t) * c4s + c4, v);
     }
 }
+
+// `depthwise_tiled`, for GPUs (the `gpu` kernel family): a workgroup computes a TH x TW
+// tile of output pixels for TILE_Q channel quads. Its threads first copy the input window
+// the tile reads, ((TH-1)*STRIDE+KH) x ((TW-1)*STRIDE+KW) pixels x TILE_Q quads, into
+// workgroup memory (neighbouring threads reading neighbouring quads of a pixel), where
+// neighbouring outputs share it: at stride 1 a 3x3 tap reads each input 9 times, from
+// there instead of from memory. Then each thread accumulates TH*TW/16 pixels of one quad,
+// loading each weight once. Needs multiplier 1 and channels a multiple of 4; the tile
+// size is chosen in `kernels/depthwise.rs` so the window fits TILE_VEC4S.
+
+override TH: u32 = 8u;
+override TW: u32 = 8u;
+/// Channel quads per workgroup: WG / TILE_Q threads share a quad.
+const TILE_Q: u32 = 4u;
+/// Workgroup memory for the input window: 16 KiB, the size every WebGPU device has.
+const TILE_VEC4S: u32 = 1024u;
+/// Output pixels per thread, TH * TW / (WG / TILE_Q), at most this.
+const MAX_PIX: u32 = 4u;
+
+var<workgroup> x_tile: array<vec4<f32>, TILE_VEC4S>;
+
+@compute @workgroup_size(WG)
+fn depthwise_tiled(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    let win = params.win;
+    // From the workgroup id only, so the barrier below stays in uniform control flow.
+    let tile = wid.x + wid.y * nwg.x;
+    if tile >= win.total {
+        return;
+    }
+    let c4s = win.out_c / 4u;
+    let groups = (c4s + TILE_Q - 1u) / TILE_Q;
+    let tiles_x = (win.out_w + TW - 1u) / TW;
+    let tiles_y = (win.out_h + TH - 1u) / TH;
+    let q0 = (tile % groups) * TILE_Q;
+    var rest = tile / groups;
+    let ox0 = (rest % tiles_x) * TW;
+    rest /= tiles_x;
+    let oy0 = (rest % tiles_y) * TH;
+    let n = rest / tiles_y;
+
+    let cols = (TW - 1u) * STRIDE + KW;
+    let window = ((TH - 1u) * STRIDE + KH) * cols * TILE_Q;
+    let iy0 = i32(oy0 * STRIDE) - i32(win.pad_top);
+    let ix0 = i32(ox0 * STRIDE) - i32(win.pad_left);
+    for (var i = lid; i < window; i += WG) {
+        let q = q0 + i % TILE_Q;
+        let at = i / TILE_Q;
+        let iy = iy0 + i32(at / cols);
+        let ix = ix0 + i32(at % cols);
+        var x = vec4<f32>();
+        if iy >= 0 && iy < i32(win.in_h) && ix >= 0 && ix < i32(win.in_w) && q < c4s {
+            x = unquad(input4[((n * win.in_h + u32(iy)) * win.in_w + u32(ix)) * c4s + q]);
+        }
+        x_tile[i] = x;
+    }
+    workgroupBarrier();
+
+    let q = lid % TILE_Q;
+    let c4 = q0 + q;
+    if c4 >= c4s {
+        return;
+    }
+    let first = lid / TILE_Q;
+    let step = WG / TILE_Q;
+    let pix = TH * TW / step;
+    let c0 = c4 * 4u;
+    let b = vec4(bias[c0], bias[c0 + 1u], bias[c0 + 2u], bias[c0 + 3u]);
+    var acc = array<vec4<f32>, MAX_PIX>(b, b, b, b);
+    for (var ky = 0u; ky < KH; ky++) {
+        for (var kx = 0u; kx < KW; kx++) {
+            let w = weights4[(ky * KW + kx) * c4s + c4];
+            for (var j = 0u; j < pix; j++) {
+                let p = first + j * step;
+                let at = ((p / TW) * STRIDE + ky) * cols + (p % TW) * STRIDE + kx;
+                acc[j] += x_tile[at * TILE_Q + q] * w;
+            }
+        }
+    }
+    for (var j = 0u; j < pix; j++) {
+        let p = first + j * step;
+        let oy = oy0 + p / TW;
+        let ox = ox0 + p % TW;
+        if oy < win.out_h && ox < win.out_w {
+            store4(params.ep, ((n * win.out_h + oy) * win.out_w + ox) * c4s + c4, acc[j]);
+        }
+    }
+}

@@ -44,6 +44,11 @@ fn depthwise_kernel_sizes_strides_and_multipliers() {
         (Shape::new(9, 11, 12), 7, 1, 1),
         (Shape::new(15, 13, 8), 5, 2, 1),
         (Shape::new(7, 6, 4), 3, 1, 1),
+        // GPU tiles: partial tiles and a partial channel group (20 = 5 quads), every
+        // tile size (8x8 at stride 1, 4x8 at 3x3 stride 2, 4x4 at 7x7 stride 2).
+        (Shape::new(19, 10, 20), 3, 1, 1),
+        (Shape::new(17, 18, 16), 3, 2, 1),
+        (Shape::new(23, 21, 36), 7, 2, 1),
     ];
     for (i, &(shape, k, stride, multiplier)) in cases.iter().enumerate() {
         let spec = ConvSpec::same(shape, shape.c * multiplier, k, stride, shape.c);

@@ -69,7 +69,7 @@ pub(crate) fn launch(step: &Step, batch: usize, family: KernelFamily) -> Result<
     let io = StepIo::new(step, batch)?;
     let mut launch = match &step.kernel {
         Kernel::Conv(conv) => conv::launch(&io, conv),
-        Kernel::Depthwise(conv) => depthwise::launch(&io, conv),
+        Kernel::Depthwise(conv) => depthwise::launch(&io, conv, family),
         Kernel::Pointwise(conv) => pointwise::launch(&io, conv, family),
         Kernel::GlobalAvgPool => pool::launch_global(&io),
         Kernel::AvgPool(pool) => pool::launch_window(&io, pool),
