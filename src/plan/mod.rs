@@ -57,8 +57,9 @@ pub enum KernelFamily {
     /// Shaped for CPU adapters (lavapipe): large register tiles, no workgroup memory.
     #[default]
     CpuAdapter,
-    /// Shaped for GPUs: workgroup-tiled, many workgroups. So far the pointwise GEMM and the
-    /// dense layer; the other layers run their CPU-adapter kernels.
+    /// Shaped for GPUs: workgroup-tiled, many workgroups. So far the pointwise GEMM, depthwise
+    /// (channel quads in whole vec4s) and the dense layer; the other layers run their
+    /// CPU-adapter kernels.
     Gpu,
 }
 
