@@ -140,9 +140,9 @@ pub fn execute(args: &BenchArgs, backend: Option<&str>) -> Result<ExitCode> {
     if args.json {
         print_json(&report)?;
     } else if args.markdown {
-        print_markdown(&report, args.markdown_header);
+        print_markdown(&report, args.markdown_header)?;
     } else {
-        print_text(&report);
+        print_text(&report)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -166,18 +166,21 @@ fn used_features(features: wgpu::Features) -> String {
 }
 
 /// One table row; with `header`, the adapter and the column names before it.
-fn print_markdown(r: &BenchReport, header: bool) {
+fn print_markdown(r: &BenchReport, header: bool) -> Result<()> {
     if header {
-        println!(
+        outln!(
             "Adapter: **{}** ({}, driver {}), features: {}.\n",
-            r.adapter, r.backend, r.driver, r.features
+            r.adapter,
+            r.backend,
+            r.driver,
+            r.features
         );
-        println!("| model | storage | kernels | batch | in flight | min ms | median ms | p90 ms | images/s | host upload / encode / submit ms | first result ms |");
-        println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        outln!("| model | storage | kernels | batch | in flight | min ms | median ms | p90 ms | images/s | host upload / encode / submit ms | first result ms |");
+        outln!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     }
     // From opening the device to the first output: what a cold process waits.
     let first = r.device_ms + r.plan_ms + r.pipelines_and_upload_ms + r.first_inference_ms;
-    println!(
+    outln!(
         "| {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.2} | {:.0} | {:.2} / {:.2} / {:.2} | {:.0} |",
         r.model,
         r.precision,
@@ -193,6 +196,7 @@ fn print_markdown(r: &BenchReport, header: bool) {
         r.cpu_submit_ms,
         first
     );
+    Ok(())
 }
 
 fn check_args(args: &BenchArgs) -> Result<()> {
@@ -271,16 +275,19 @@ fn report(
     })
 }
 
-fn print_text(r: &BenchReport) {
-    println!(
+fn print_text(r: &BenchReport) -> Result<()> {
+    outln!(
         "{} on {} ({}, {} kernels)",
-        r.model, r.adapter, r.backend, r.kernels
+        r.model,
+        r.adapter,
+        r.backend,
+        r.kernels
     );
-    println!(
+    outln!(
         "one-time: device {:.1} ms, plan {:.1} ms, pipelines + weight upload {:.1} ms, first inference {:.1} ms",
         r.device_ms, r.plan_ms, r.pipelines_and_upload_ms, r.first_inference_ms
     );
-    println!(
+    outln!(
         "batch {} ({} submission{}), {} runs after {} warm-up: min {:.2} ms, median {:.2} ms, p90 {:.2} ms, max {:.2} ms",
         r.batch,
         r.submissions,
@@ -292,12 +299,14 @@ fn print_text(r: &BenchReport) {
         r.p90_ms,
         r.max_ms
     );
-    println!(
+    outln!(
         "throughput: {:.1} images/s with {} in flight (upload and readback included)",
-        r.images_per_second, r.in_flight
+        r.images_per_second,
+        r.in_flight
     );
-    println!(
+    outln!(
         "host per inference: upload {:.3} ms, encode {:.3} ms, submit {:.3} ms (GPU time per kernel: `profile`)",
         r.cpu_upload_ms, r.cpu_encode_ms, r.cpu_submit_ms
     );
+    Ok(())
 }

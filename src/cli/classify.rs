@@ -84,7 +84,7 @@ pub fn execute(args: &ClassifyArgs, backend: Option<&str>) -> Result<ExitCode> {
     let batch = args.batch.min(images.len());
     let session = runtime.session_with_precision(&model, batch, args.model.precision)?;
     if !args.json {
-        println!(
+        outln!(
             "{} on {} (preprocess: {preset})",
             model.name,
             runtime.adapter_name()
@@ -111,12 +111,12 @@ impl Summary {
     fn report(&self, json: bool) {
         for failure in &self.failures {
             if !json {
-                eprintln!("error: {}: {}", failure.image, failure.error);
+                errln!("error: {}: {}", failure.image, failure.error);
             }
         }
         if self.images > 1 || !self.failures.is_empty() {
             let ok = self.images - self.failures.len();
-            eprintln!(
+            errln!(
                 "{ok} of {} images classified in {:.2} s ({:.1} images/s), {} failed",
                 self.images,
                 self.seconds,
@@ -151,7 +151,7 @@ fn classify_all(session: &Session, images: &[PathBuf], args: &ClassifyArgs) -> R
         for result in results? {
             match result {
                 Ok(result) if args.json => progress.suspend(|| print_json(&result))?,
-                Ok(result) => progress.suspend(|| print_result(&result)),
+                Ok(result) => progress.suspend(|| print_result(&result))?,
                 Err(failure) => {
                     if args.json {
                         progress.suspend(|| print_json(&failure))?;
@@ -237,14 +237,15 @@ fn classify_chunk(
         .collect())
 }
 
-fn print_result(result: &ImageResult) {
-    println!("{} ({:.1} ms)", result.image, result.inference_ms);
+fn print_result(result: &ImageResult) -> Result<()> {
+    outln!("{} ({:.1} ms)", result.image, result.inference_ms);
     for class in &result.top {
-        println!(
+        outln!(
             "  {:>6.2}%  {:>4}  {}",
             class.probability * 100.0,
             class.index,
             class.label
         );
     }
+    Ok(())
 }

@@ -125,7 +125,7 @@ pub fn execute(args: &InfoArgs) -> Result<ExitCode> {
     if args.json {
         print_json(&info)?;
     } else {
-        print_table(&info);
+        print_table(&info)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -162,35 +162,46 @@ fn step_info<'a>(graph: &'a Graph, step: &'a Step, batch: usize) -> StepInfo<'a>
     }
 }
 
-fn print_table(info: &Info) {
-    println!(
+fn print_table(info: &Info) -> Result<()> {
+    outln!(
         "{} ({:?}): input {}, output {}",
-        info.model, info.format, info.input_shape, info.output_shape
+        info.model,
+        info.format,
+        info.input_shape,
+        info.output_shape
     );
-    println!("file input:  {}", describe(info.input));
-    println!("file output: {}", describe(info.output));
-    println!("classify preprocessing: {}", info.preprocess);
+    outln!("file input:  {}", describe(info.input));
+    outln!("file output: {}", describe(info.output));
+    outln!("classify preprocessing: {}", info.preprocess);
     let auto = match info.kernels {
         KernelChoice::Auto => " (cpu-adapter on CPU adapters such as lavapipe, gpu on GPUs)",
         _ => "",
     };
-    println!("kernels: {}{auto}", info.kernels);
-    println!(
+    outln!("kernels: {}{auto}", info.kernels);
+    outln!(
         "{:<48} {:<14} {:>14} {:>10} {:>12}",
-        "layer", "op", "output", "params", "MACs"
+        "layer",
+        "op",
+        "output",
+        "params",
+        "MACs"
     );
     for layer in &info.layers {
-        println!(
+        outln!(
             "{:<48} {:<14} {:>14} {:>10} {:>12}",
-            layer.name, layer.op, layer.shape, layer.params, layer.macs
+            layer.name,
+            layer.op,
+            layer.shape,
+            layer.params,
+            layer.macs
         );
     }
-    println!(
+    outln!(
         "total: {:.3} M params, {:.1} M MACs per image",
         info.params as f64 / 1e6,
         info.macs as f64 / 1e6
     );
-    println!(
+    outln!(
         "plan (batch {}, {}): {} dispatches, {} buffers, {:.2} MB peak activations",
         info.batch,
         info.precision,
@@ -198,4 +209,5 @@ fn print_table(info: &Info) {
         info.buffers,
         info.peak_activation_bytes as f64 / 1e6
     );
+    Ok(())
 }

@@ -1,4 +1,26 @@
 //! Command-line interface: argument definitions and dispatch to one module per command.
+//!
+//! Exit codes: 0 success (also when standard output is closed early, as by `| head`), 1 a
+//! bad input or a runtime error (one line on stderr), 2 a usage error (clap's message).
+//! Output goes through [`outln!`] and [`errln!`], never `println!`, which panics when its
+//! stream is closed.
+
+/// `println!` that returns an [`Error::Io`] from the enclosing function (with `?`)
+/// instead of panicking when standard output is closed or unwritable.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*).map_err($crate::cli::stdout_error)?
+    }};
+}
+
+/// `eprintln!` that ignores a closed standard error: diagnostics must not end the run.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
 
 mod bench;
 mod classify;
@@ -8,6 +30,7 @@ mod run;
 mod source;
 mod verify;
 
+use std::io::ErrorKind;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -58,11 +81,20 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // The reader went away (`| head`): what it wanted was written.
+        Err(Error::Io { source, .. }) if source.kind() == ErrorKind::BrokenPipe => {
+            ExitCode::SUCCESS
+        }
         Err(err) => {
-            eprintln!("error: {err}");
+            errln!("error: {err}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error of a failed write to standard output.
+fn stdout_error(source: std::io::Error) -> Error {
+    Error::io("standard output", source)
 }
 
 /// The runtime on the GPU `--backend` (else `WGPU_BACKEND`) selects, running `kernels`.
@@ -89,6 +121,6 @@ fn parse_backends(backend: Option<&str>) -> Result<Option<wgpu::Backends>> {
 /// Prints `value` as one line of JSON.
 fn print_json(value: &impl serde::Serialize) -> Result<()> {
     let text = serde_json::to_string(value).map_err(|e| Error::InvalidArgument(e.to_string()))?;
-    println!("{text}");
+    outln!("{text}");
     Ok(())
 }

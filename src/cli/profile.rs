@@ -114,7 +114,7 @@ pub fn execute(args: &ProfileArgs, backend: Option<&str>) -> Result<ExitCode> {
         )?)
     };
     if !args.wall_clock && profile.timestamp_source == TimestampSource::WallClockPerDispatch {
-        eprintln!(
+        errln!(
             "note: this device has no TIMESTAMP_QUERY ({}); each dispatch is timed with the \
              host clock around submit + wait, which adds submission latency to every step",
             profile.device_features
@@ -130,7 +130,7 @@ pub fn execute(args: &ProfileArgs, backend: Option<&str>) -> Result<ExitCode> {
     if args.json {
         print_json(&report)?;
     } else {
-        print_table(&report);
+        print_table(&report)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -172,8 +172,8 @@ fn report<'a>(profile: &'a Profile, model: &'a str, reference: Option<Reference>
     }
 }
 
-fn print_table(r: &Report) {
-    println!(
+fn print_table(r: &Report) -> Result<()> {
+    outln!(
         "{} on {} ({}), batch {}, mean of runs: {}, {}",
         r.model,
         r.adapter,
@@ -182,8 +182,8 @@ fn print_table(r: &Report) {
         r.runs,
         r.timestamp_source.as_str()
     );
-    println!("device features: {}", r.device_features);
-    println!(
+    outln!("device features: {}", r.device_features);
+    outln!(
         "{:<NAME_WIDTH$} {:<34} {:>12} {:>9} {:>9} {:>9} {:>8} {:>7} {:>6}",
         "layer",
         "kernel [workgroup]",
@@ -199,7 +199,7 @@ fn print_table(r: &Report) {
         let f = &row.step.figures;
         let [x, y, z] = f.workgroup_size;
         let kernel = format!("{}:{} [{x}x{y}x{z}]", f.shader, f.entry);
-        println!(
+        outln!(
             "{:<NAME_WIDTH$} {:<34} {:>12} {:>9.2} {:>9.1} {:>9.1} {:>8.2} {:>7.2} {:>5.1}%",
             shorten(&f.name, NAME_WIDTH),
             kernel,
@@ -217,7 +217,7 @@ fn print_table(r: &Report) {
         .iter()
         .map(|l| l.step.figures.bytes_read + l.step.figures.bytes_written)
         .sum();
-    println!(
+    outln!(
         "total: {} dispatches, {:.1} MMAC per image, {:.2} MB r+w, {:.1} µs GPU; {:.1} µs per profiled run on the host",
         r.dispatches,
         r.total_macs as f64 / 1e6,
@@ -225,7 +225,7 @@ fn print_table(r: &Report) {
         r.total_gpu_us,
         r.run_wall_us
     );
-    efficiency::print(&r.kernels, r.reference.as_ref());
+    efficiency::print(&r.kernels, r.reference.as_ref())
 }
 
 /// `name` cut to `width` characters, keeping its end (the most specific part). TFLite

@@ -50,7 +50,7 @@ pub fn execute(args: &RunArgs, backend: Option<&str>) -> Result<ExitCode> {
     let quantized = args.quantized_output || model.format == Format::Onnx;
     let (out_shape, out) = io::file_output(&model, batch, &output, quantized);
     write_npy(&args.output_npy, &out_shape, &out)?;
-    eprintln!("wrote {} {:?}", args.output_npy.display(), out_shape);
+    errln!("wrote {} {:?}", args.output_npy.display(), out_shape);
     Ok(ExitCode::SUCCESS)
 }
 

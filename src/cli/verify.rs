@@ -30,7 +30,7 @@ pub fn execute(args: &VerifyArgs, backend: Option<&str>) -> Result<ExitCode> {
     if args.json {
         print_json(&report)?;
     } else {
-        print_table(&model.name, &report);
+        print_table(&model.name, &report)?;
     }
     Ok(if report.passed {
         ExitCode::SUCCESS
@@ -39,30 +39,44 @@ pub fn execute(args: &VerifyArgs, backend: Option<&str>) -> Result<ExitCode> {
     })
 }
 
-fn print_table(name: &str, report: &VerifyReport) {
-    println!(
+fn print_table(name: &str, report: &VerifyReport) -> Result<()> {
+    outln!(
         "{name} on {} (batch {}, {} storage, {} kernels)",
-        report.adapter, report.batch, report.precision, report.kernels
+        report.adapter,
+        report.batch,
+        report.precision,
+        report.kernels
     );
-    println!(
+    outln!(
         "{:<48} {:<16} {:>14} {:>12} {:>12}",
-        "layer", "kernel", "output", "max abs", "max rel"
+        "layer",
+        "kernel",
+        "output",
+        "max abs",
+        "max rel"
     );
     for layer in &report.layers {
-        println!(
+        outln!(
             "{:<48} {:<16} {:>14} {:>12.3e} {:>12.3e}",
-            layer.name, layer.kernel, layer.shape, layer.max_abs_diff, layer.max_rel_diff
+            layer.name,
+            layer.kernel,
+            layer.shape,
+            layer.max_abs_diff,
+            layer.max_rel_diff
         );
     }
-    println!(
+    outln!(
         "{} dispatches, {} buffers, {:.2} MB peak activations",
         report.dispatches,
         report.buffers,
         report.peak_activation_bytes as f64 / 1e6
     );
     let verdict = if report.passed { "PASS" } else { "FAIL" };
-    println!(
+    outln!(
         "{verdict}: max abs diff {:.3e}, max relative diff {:.3e} (tolerance {:.0e})",
-        report.max_abs_diff, report.max_rel_diff, report.tolerance
+        report.max_abs_diff,
+        report.max_rel_diff,
+        report.tolerance
     );
+    Ok(())
 }

@@ -137,19 +137,23 @@ fn giga_per_second(units: f64, micros: f64) -> f64 {
 }
 
 /// Prints the table under the per-layer one.
-pub fn print(kernels: &[KernelTotal], reference: Option<&Reference>) {
+pub fn print(kernels: &[KernelTotal], reference: Option<&Reference>) -> Result<()> {
     match reference {
-        Some(r) => println!(
+        Some(r) => outln!(
             "kernel efficiency (reference GEMM {} {}: {:.2} GFLOP/s, {:.2} GB/s in {:.1} µs):",
-            r.kernel, r.shape, r.gflops, r.gb_per_s, r.gpu_us
+            r.kernel,
+            r.shape,
+            r.gflops,
+            r.gb_per_s,
+            r.gpu_us
         ),
-        None => println!("kernel efficiency:"),
+        None => outln!("kernel efficiency:"),
     }
     for k in kernels {
         let of_reference = k
             .of_reference
             .map_or(String::new(), |f| format!(" {:>5.0}% of GEMM", f * 100.0));
-        println!(
+        outln!(
             "  {:<32} {:>4} dispatches {:>10.1} µs {:>5.1}% {:>8.2} GFLOP/s {:>7.2} GB/s{of_reference}",
             k.kernel,
             k.dispatches,
@@ -159,6 +163,7 @@ pub fn print(kernels: &[KernelTotal], reference: Option<&Reference>) {
             k.gb_per_s
         );
     }
+    Ok(())
 }
 
 #[cfg(test)]
