@@ -25,7 +25,7 @@
 use std::io::Cursor;
 use std::path::Path;
 
-use image::{ImageReader, RgbImage};
+use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
 
 use crate::model::{Model, Normalization, Resize};
 use crate::{Error, Result};
@@ -33,6 +33,11 @@ use crate::{Error, Result};
 /// Bits of fraction in Pillow's fixed-point resampling weights for 8-bit images
 /// (`PRECISION_BITS = 32 - 8 - 2`).
 pub(crate) const PRECISION_BITS: u32 = 22;
+
+/// The most pixels an image may have to be decoded (Pillow's `MAX_IMAGE_PIXELS`): checked
+/// on the header, before anything is allocated, so a small file claiming a huge image (a
+/// decompression bomb) is refused at once.
+pub const MAX_IMAGE_PIXELS: u64 = 89_478_485;
 
 /// Reads and decodes a JPEG, PNG or BMP file into 8-bit RGB.
 pub fn load_image(path: &Path) -> Result<RgbImage> {
@@ -54,7 +59,17 @@ pub fn decode_image(bytes: &[u8], name: &str) -> Result<RgbImage> {
             "not a PNG, JPEG or BMP image (unrecognised file contents)".into(),
         ));
     }
-    let decoded = reader.decode().map_err(|e| image_error(e.to_string()))?;
+    let decoder = reader
+        .into_decoder()
+        .map_err(|e| image_error(e.to_string()))?;
+    let (width, height) = decoder.dimensions();
+    let pixels = u64::from(width) * u64::from(height);
+    if pixels > MAX_IMAGE_PIXELS {
+        return Err(image_error(format!(
+            "{width}×{height} is {pixels} pixels, more than the {MAX_IMAGE_PIXELS} this decodes"
+        )));
+    }
+    let decoded = DynamicImage::from_decoder(decoder).map_err(|e| image_error(e.to_string()))?;
     Ok(decoded.to_rgb8())
 }
 

@@ -113,12 +113,6 @@ fn alpha_is_dropped_not_composited() {
 /// A 2×1 indexed-colour PNG (palette: red, blue; pixels: 1, 0) built by hand, since the
 /// `image` crate does not write palette PNGs.
 fn palette_png() -> Vec<u8> {
-    fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        let body: Vec<u8> = kind.iter().chain(data).copied().collect();
-        out.extend_from_slice(&body);
-        out.extend_from_slice(&crc32(&body).to_be_bytes());
-    }
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     chunk(&mut png, b"IHDR", &[0, 0, 0, 2, 0, 0, 0, 1, 8, 3, 0, 0, 0]);
     chunk(&mut png, b"PLTE", &[255, 0, 0, 0, 0, 255]);
@@ -130,6 +124,14 @@ fn palette_png() -> Vec<u8> {
     chunk(&mut png, b"IDAT", &idat);
     chunk(&mut png, b"IEND", &[]);
     png
+}
+
+/// Appends a PNG chunk: length, type, data, CRC.
+fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    let body: Vec<u8> = kind.iter().chain(data).copied().collect();
+    out.extend_from_slice(&body);
+    out.extend_from_slice(&crc32(&body).to_be_bytes());
 }
 
 fn crc32(data: &[u8]) -> u32 {
@@ -153,6 +155,57 @@ fn adler32(data: &[u8]) -> u32 {
         (a, (b + a) % 65521)
     });
     (b << 16) | a
+}
+
+/// A 200-byte PNG whose header claims 60000×60000 RGB pixels (10.8 GB decoded).
+fn bomb_png() -> Vec<u8> {
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let side = 60_000u32.to_be_bytes();
+    let ihdr: Vec<u8> = side
+        .iter()
+        .chain(&side)
+        .chain(&[8, 2, 0, 0, 0])
+        .copied()
+        .collect();
+    chunk(&mut png, b"IHDR", &ihdr);
+    chunk(
+        &mut png,
+        b"IDAT",
+        &[0x78, 0x01, 0x01, 1, 0, 0xfe, 0xff, 0, 0, 1, 0, 1],
+    );
+    chunk(&mut png, b"IEND", &[]);
+    png
+}
+
+#[test]
+fn a_decompression_bomb_is_refused_from_its_header() {
+    let start = std::time::Instant::now();
+    let err = decode_image(&bomb_png(), "bomb.png").expect_err("too many pixels");
+    assert!(start.elapsed() < std::time::Duration::from_secs(1));
+    let message = err.to_string();
+    assert!(
+        matches!(err, Error::Image { .. }) && message.contains("60000×60000"),
+        "{message}"
+    );
+    // The same hand-built PNG at a sane size still decodes.
+    assert!(decode_image(&palette_png(), "small.png").is_ok());
+}
+
+#[test]
+fn sixteen_bit_and_extreme_aspect_ratios_decode() {
+    let wide = RgbImage::from_fn(3000, 2, |x, _| Rgb([(x % 256) as u8, 7, 9]));
+    let decoded = decode_image(
+        &encode(&DynamicImage::ImageRgb8(wide), ImageFormat::Png),
+        "wide",
+    )
+    .expect("3000x2 decodes");
+    assert_eq!(decoded.dimensions(), (3000, 2));
+    let pixels = center_crop_resize(&decoded, 224, 224);
+    assert_eq!(pixels.len(), 224 * 224 * 3);
+    let deep = image::ImageBuffer::<Rgb<u16>, _>::from_pixel(3, 2, Rgb([65535u16, 32896, 0]));
+    let png = encode(&DynamicImage::ImageRgb16(deep), ImageFormat::Png);
+    let decoded = decode_image(&png, "deep.png").expect("16-bit decodes");
+    assert_eq!(decoded.get_pixel(2, 1).0, [255, 128, 0]);
 }
 
 #[test]
