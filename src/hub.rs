@@ -6,14 +6,16 @@
 //! `$MOBILENET_WGPU_MODELS`, then the crate's `weights/` folder, then the user cache
 //! (`<cache dir>/mobilenet-wgpu`). A file found nowhere is downloaded into the cache; the
 //! download is hashed while it is written to a temporary file and only renamed into place when
-//! the hash matches, so the cache never holds a truncated or tampered model.
+//! the hash matches, so the cache never holds a truncated or tampered model. Downloads
+//! print nothing: they report to the observer set with [`on_download`] (the CLI draws a
+//! progress bar from it).
 
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use crate::{Error, Result};
@@ -26,6 +28,39 @@ pub const MODELS_DIR_ENV: &str = "MOBILENET_WGPU_MODELS";
 
 /// Environment variable that, set to `1` or `true`, forbids downloads.
 pub const OFFLINE_ENV: &str = "MOBILENET_WGPU_OFFLINE";
+
+/// What a download reports while it runs, to the observer set with [`on_download`].
+#[derive(Clone, Copy, Debug)]
+pub enum DownloadEvent<'a> {
+    /// The server answered; `bytes` is the body's length when it said.
+    Started {
+        url: &'a str,
+        dest: &'a Path,
+        bytes: Option<u64>,
+    },
+    /// `received` bytes of the body so far.
+    Progress { url: &'a str, received: u64 },
+    /// The body is complete (its checksum is checked next).
+    Finished { url: &'a str },
+}
+
+type Observer = Arc<dyn Fn(&DownloadEvent) + Send + Sync>;
+
+static OBSERVER: RwLock<Option<Observer>> = RwLock::new(None);
+
+/// Sets the function every download in this process reports to (replacing any earlier
+/// one). Without one, downloads are silent.
+pub fn on_download(observer: impl Fn(&DownloadEvent) + Send + Sync + 'static) {
+    let mut slot = OBSERVER.write().unwrap_or_else(|p| p.into_inner());
+    *slot = Some(Arc::new(observer));
+}
+
+fn report(event: DownloadEvent) {
+    let observer = OBSERVER.read().unwrap_or_else(|p| p.into_inner()).clone();
+    if let Some(observer) = observer {
+        observer(&event);
+    }
+}
 
 const MANIFEST_JSON: &str = include_str!("../weights/manifest.json");
 
@@ -201,12 +236,6 @@ fn locate_or_download(search: &SearchPath, entry: &ManifestEntry) -> Result<Path
         )));
     };
     let dest = cache.join(&entry.file);
-    eprintln!(
-        "downloading {} ({} bytes) to {}",
-        entry.file,
-        entry.size,
-        dest.display()
-    );
     download_verified(&entry.source_url, &entry.sha256, &dest).map_err(|e| {
         // Unwrap our own Download message so it is not prefixed twice.
         let cause = match e {
@@ -250,7 +279,7 @@ pub fn download_verified(url: &str, sha256: &str, dest: &Path) -> Result<()> {
         .file_name()
         .map_or_else(|| "download".into(), |n| n.to_string_lossy());
     let temp = folder.join(format!(".{file_name}.{}.part", std::process::id()));
-    let result = fetch_to(url, &temp).and_then(|actual| {
+    let result = fetch_to(url, &temp, dest).and_then(|actual| {
         if actual.eq_ignore_ascii_case(sha256) {
             std::fs::rename(&temp, dest).map_err(|e| Error::io(dest, e))
         } else {
@@ -266,8 +295,9 @@ pub fn download_verified(url: &str, sha256: &str, dest: &Path) -> Result<()> {
     result
 }
 
-/// Streams `url` into a new file at `path`, returning the body's sha256 in lowercase hex.
-fn fetch_to(url: &str, path: &Path) -> Result<String> {
+/// Streams `url` into a new file at `path` (on its way to `dest`), returning the body's
+/// sha256 in lowercase hex.
+fn fetch_to(url: &str, path: &Path, dest: &Path) -> Result<String> {
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_connect(Some(Duration::from_secs(30)))
         .timeout_recv_response(Some(Duration::from_secs(60)))
@@ -280,7 +310,12 @@ fn fetch_to(url: &str, path: &Path) -> Result<String> {
         other => Error::Download(format!("GET {url}: {other}")),
     })?;
     let body = response.into_body();
-    let progress = progress_bar(body.content_length());
+    report(DownloadEvent::Started {
+        url,
+        dest,
+        bytes: body.content_length(),
+    });
+    let mut received = 0;
     let mut reader = body.into_reader();
     let mut file = File::create(path).map_err(|e| Error::io(path, e))?;
     let mut hasher = Sha256::new();
@@ -295,25 +330,12 @@ fn fetch_to(url: &str, path: &Path) -> Result<String> {
         hasher.update(&buffer[..read]);
         file.write_all(&buffer[..read])
             .map_err(|e| Error::io(path, e))?;
-        progress.inc(read as u64);
+        received += read as u64;
+        report(DownloadEvent::Progress { url, received });
     }
     file.sync_all().map_err(|e| Error::io(path, e))?;
-    progress.finish_and_clear();
+    report(DownloadEvent::Finished { url });
     Ok(format!("{:x}", hasher.finalize()))
-}
-
-/// A byte-count bar on stderr (hidden when stderr is not a terminal).
-fn progress_bar(length: Option<u64>) -> ProgressBar {
-    let Some(length) = length else {
-        return ProgressBar::new_spinner();
-    };
-    let bar = ProgressBar::new(length);
-    if let Ok(style) =
-        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
-    {
-        bar.set_style(style);
-    }
-    bar
 }
 
 #[cfg(test)]

@@ -3,8 +3,11 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
-use mobilenet_wgpu::hub::{self, SearchPath, DEFAULT_MODEL, MODELS_DIR_ENV, OFFLINE_ENV};
+use mobilenet_wgpu::hub::{
+    self, DownloadEvent, SearchPath, DEFAULT_MODEL, MODELS_DIR_ENV, OFFLINE_ENV,
+};
 use mobilenet_wgpu::Error;
 use sha2::{Digest, Sha256};
 
@@ -81,8 +84,34 @@ fn good_download_is_verified_and_lands_at_destination() {
     let base = start_server();
     let dir = temp_dir("good");
     let dest = dir.join("nested").join("model.tflite");
-    hub::download_verified(&format!("{base}/good"), &sha256_hex(GOOD_BODY), &dest)
-        .expect("download");
+    let url = format!("{base}/good");
+    // Other tests download concurrently: keep only this URL's events.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (record, wanted) = (Arc::clone(&seen), url.clone());
+    hub::on_download(move |event| {
+        let (DownloadEvent::Started { url, .. }
+        | DownloadEvent::Progress { url, .. }
+        | DownloadEvent::Finished { url }) = *event;
+        if url == wanted {
+            record.lock().unwrap().push(format!("{event:?}"));
+        }
+    });
+    hub::download_verified(&url, &sha256_hex(GOOD_BODY), &dest).expect("download");
+    let seen = seen.lock().unwrap().clone();
+    let length = GOOD_BODY.len();
+    assert!(
+        seen[0].contains(&format!("bytes: Some({length})")),
+        "{seen:?}"
+    );
+    assert!(
+        seen.iter()
+            .any(|e| e.contains(&format!("received: {length}"))),
+        "{seen:?}"
+    );
+    assert!(
+        seen.last().is_some_and(|e| e.starts_with("Finished")),
+        "{seen:?}"
+    );
     assert_eq!(std::fs::read(&dest).expect("downloaded file"), GOOD_BODY);
     assert_eq!(
         files_in(&dir.join("nested")),

@@ -24,6 +24,7 @@ macro_rules! errln {
 
 mod bench;
 mod classify;
+mod download;
 mod info;
 mod profile;
 mod run;
@@ -70,6 +71,7 @@ enum Command {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    download::show_progress();
     let backend = cli.backend.clone();
     let result = match cli.command {
         Command::Classify(args) => classify::execute(&args, backend.as_deref()),
