@@ -10,15 +10,13 @@
 //! print nothing: they report to the observer set with [`on_download`] (the CLI draws a
 //! progress bar from it).
 
-use std::fs::File;
-use std::io::{Read, Write};
+mod fetch;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
-
-use sha2::{Digest, Sha256};
 
 use crate::{Error, Result};
+use fetch::fetch_to;
 
 /// The model used when none is named.
 pub const DEFAULT_MODEL: &str = "mobilenet_v2_1.0_224_quant";
@@ -53,13 +51,6 @@ static OBSERVER: RwLock<Option<Observer>> = RwLock::new(None);
 pub fn on_download(observer: impl Fn(&DownloadEvent) + Send + Sync + 'static) {
     let mut slot = OBSERVER.write().unwrap_or_else(|p| p.into_inner());
     *slot = Some(Arc::new(observer));
-}
-
-fn report(event: DownloadEvent) {
-    let observer = OBSERVER.read().unwrap_or_else(|p| p.into_inner()).clone();
-    if let Some(observer) = observer {
-        observer(&event);
-    }
 }
 
 const MANIFEST_JSON: &str = include_str!("../weights/manifest.json");
@@ -295,49 +286,6 @@ pub fn download_verified(url: &str, sha256: &str, dest: &Path) -> Result<()> {
     result
 }
 
-/// Streams `url` into a new file at `path` (on its way to `dest`), returning the body's
-/// sha256 in lowercase hex.
-fn fetch_to(url: &str, path: &Path, dest: &Path) -> Result<String> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_connect(Some(Duration::from_secs(30)))
-        .timeout_recv_response(Some(Duration::from_secs(60)))
-        .build()
-        .into();
-    let response = agent.get(url).call().map_err(|e| match e {
-        ureq::Error::StatusCode(code) => {
-            Error::Download(format!("GET {url}: the server answered HTTP {code}"))
-        }
-        other => Error::Download(format!("GET {url}: {other}")),
-    })?;
-    let body = response.into_body();
-    report(DownloadEvent::Started {
-        url,
-        dest,
-        bytes: body.content_length(),
-    });
-    let mut received = 0;
-    let mut reader = body.into_reader();
-    let mut file = File::create(path).map_err(|e| Error::io(path, e))?;
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 64 * 1024];
-    loop {
-        let read = reader
-            .read(&mut buffer)
-            .map_err(|e| Error::Download(format!("GET {url}: reading the body failed: {e}")))?;
-        if read == 0 {
-            break;
-        }
-        hasher.update(&buffer[..read]);
-        file.write_all(&buffer[..read])
-            .map_err(|e| Error::io(path, e))?;
-        received += read as u64;
-        report(DownloadEvent::Progress { url, received });
-    }
-    file.sync_all().map_err(|e| Error::io(path, e))?;
-    report(DownloadEvent::Finished { url });
-    Ok(format!("{:x}", hasher.finalize()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,5 +341,20 @@ mod tests {
                 "mobilenet_v1_1.0_224_quant_head_layers"
             ]
         );
+    }
+
+    /// Without the `download` feature a missing model is an error saying so, and no file
+    /// appears (`cargo test --no-default-features --lib` runs this).
+    #[cfg(not(feature = "download"))]
+    #[test]
+    fn without_the_download_feature_nothing_is_fetched() {
+        let dest = std::env::temp_dir().join(format!("no-download-{}", std::process::id()));
+        let err = download_verified("https://example.invalid/m.tflite", "00", &dest)
+            .expect_err("no downloader");
+        assert!(
+            err.to_string().contains("`download` feature is off"),
+            "{err}"
+        );
+        assert!(!dest.exists());
     }
 }
