@@ -3,7 +3,7 @@
 //! `weights/manifest.json` (compiled in) lists every known model file (TFLite or ONNX) with
 //! its sha256 and a pinned public URL. [`resolve`] turns a model name into local files: an existing path is used
 //! as is; a name is looked up in the manifest and its file searched in
-//! `$MOBILENET_WGPU_MODELS`, then the crate's `weights/` folder, then the user cache
+//! `$MOBILENET_WGPU_MODELS`, then the user cache
 //! (`<cache dir>/mobilenet-wgpu`). A file found nowhere is downloaded into the cache; the
 //! download is hashed while it is written to a temporary file and only renamed into place when
 //! the hash matches, so the cache never holds a truncated or tampered model. Downloads
@@ -157,15 +157,15 @@ pub struct SearchPath {
 }
 
 impl SearchPath {
-    /// `$MOBILENET_WGPU_MODELS`, `<crate>/weights`, then `<user cache>/mobilenet-wgpu`, which
-    /// also receives downloads unless `$MOBILENET_WGPU_OFFLINE` is `1` or `true`.
+    /// `$MOBILENET_WGPU_MODELS`, then `<user cache>/mobilenet-wgpu`, which also receives
+    /// downloads unless `$MOBILENET_WGPU_OFFLINE` is `1` or `true`. (No folder of the machine
+    /// the library was built on: a binary must not look there.)
     pub fn from_env() -> Self {
         let env_dir = std::env::var_os(MODELS_DIR_ENV).filter(|d| !d.is_empty());
         let cache = dirs::cache_dir().map(|d| d.join("mobilenet-wgpu"));
         let dirs = env_dir
             .map(PathBuf::from)
             .into_iter()
-            .chain([Path::new(env!("CARGO_MANIFEST_DIR")).join("weights")])
             .chain(cache.clone())
             .collect();
         let offline = std::env::var(OFFLINE_ENV).is_ok_and(|v| v == "1" || v == "true");
