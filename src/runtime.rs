@@ -45,6 +45,7 @@
 //! independently. One thread can keep several inferences in flight too, with
 //! [`Session::queue`].
 
+mod budget;
 mod queued;
 
 use std::time::Duration;
@@ -54,6 +55,7 @@ use crate::labels::{top_k, Class};
 use crate::model::{Model, Resize};
 use crate::plan::{KernelChoice, KernelFamily, Plan};
 use crate::{preprocess, Error, Precision, Result};
+pub use budget::DEFAULT_MEMORY_BUDGET;
 pub use queued::{Output, Queued};
 
 /// A GPU device to run models on. Cheap to clone; `Send + Sync`.
@@ -64,6 +66,8 @@ pub struct Runtime {
     max_binding_bytes: Option<u64>,
     /// The kernel family sessions run (chosen per adapter by default).
     kernels: KernelChoice,
+    /// Device bytes a session's activations and weights may take.
+    memory_budget: u64,
 }
 
 impl Runtime {
@@ -119,6 +123,7 @@ impl Runtime {
             ctx,
             max_binding_bytes: None,
             kernels: KernelChoice::Auto,
+            memory_budget: DEFAULT_MEMORY_BUDGET,
         }
     }
 
@@ -127,6 +132,13 @@ impl Runtime {
     /// (useful to leave memory to the application, and to test the splitting).
     pub fn with_max_binding_bytes(mut self, bytes: u64) -> Runtime {
         self.max_binding_bytes = Some(bytes);
+        self
+    }
+
+    /// Caps the device memory one session's activations and weights may take (default
+    /// [`DEFAULT_MEMORY_BUDGET`]): a session that needs more fails before allocating.
+    pub fn with_memory_budget(mut self, bytes: u64) -> Runtime {
+        self.memory_budget = bytes;
         self
     }
 
@@ -176,6 +188,7 @@ impl Runtime {
         precision: Precision,
     ) -> Result<Session> {
         let plan = self.plan(model, batch, precision)?;
+        budget::check(model, &plan, self.memory_budget)?;
         let executor = Executor::new(&self.ctx, &plan)?;
         let input = model.graph.input_shape();
         let (width, height) = (input.w, input.h);

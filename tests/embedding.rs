@@ -261,6 +261,19 @@ fn inferences_in_flight_keep_their_own_inputs() {
     assert_ne!(expected[0], expected[1]);
 }
 
+#[test]
+fn a_session_over_the_memory_budget_fails_before_allocating() {
+    let Some(runtime) = common::runtime() else {
+        return;
+    };
+    let model = small_model(Arch::V2);
+    let tight = runtime.clone().with_memory_budget(100_000);
+    let err = tight.session(&model, 4).expect_err("over budget");
+    assert!(matches!(err, Error::DeviceLimit(_)), "{err}");
+    assert!(err.to_string().contains("memory budget"), "{err}");
+    assert!(runtime.session(&model, 4).is_ok());
+}
+
 fn assert_send<T: Send>(_: &T) {}
 
 #[test]
