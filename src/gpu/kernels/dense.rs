@@ -24,12 +24,12 @@ pub(crate) const SPLIT_SHADER: ShaderFile = ShaderFile {
 };
 
 /// Output features per `dense_split` workgroup (`OUTPUTS`).
-const OUTPUTS_PER_WORKGROUP: usize = 4;
+pub(super) const OUTPUTS_PER_WORKGROUP: usize = 4;
 
 /// WGSL `Params` of dense_split.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
-struct SplitParams {
+pub(super) struct SplitParams {
     ep: EpilogueUniform,
     in_features: u32,
     out_features: u32,
@@ -40,7 +40,7 @@ struct SplitParams {
 /// WGSL `Params` of dense.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
-struct DenseParams {
+pub(super) struct DenseParams {
     ep: EpilogueUniform,
     in_features: u32,
     out_features: u32,
@@ -112,3 +112,20 @@ fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
     }
     out
 }
+
+#[cfg(test)]
+super::layout::layout!(DenseParams {
+    ep,
+    in_features,
+    out_features,
+    total,
+    pad
+});
+#[cfg(test)]
+super::layout::layout!(SplitParams {
+    ep,
+    in_features,
+    out_features,
+    out_groups,
+    groups
+});

@@ -22,9 +22,9 @@ pub(crate) const SHADER: ShaderFile = ShaderFile {
 /// Output tiles (height, width) `depthwise_tiled` may use, largest first (`TH`, `TW`).
 const TILES: [(usize, usize); 3] = [(8, 8), (4, 8), (4, 4)];
 /// Channel quads per `depthwise_tiled` workgroup (`TILE_Q`).
-const TILE_QUADS: usize = 4;
+pub(super) const TILE_QUADS: usize = 4;
 /// vec4s of workgroup memory for its input window (`TILE_VEC4S`).
-const TILE_VEC4S: usize = 1024;
+pub(super) const TILE_VEC4S: usize = 1024;
 
 /// The largest output tile whose input window fits workgroup memory, if any does.
 fn tile_for(conv: &Conv2d) -> Option<(usize, usize)> {

@@ -17,7 +17,7 @@ pub(crate) const SHADER: ShaderFile = ShaderFile {
 /// WGSL `Params` of elementwise.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
-struct ElementwiseParams {
+pub(super) struct ElementwiseParams {
     ep: EpilogueUniform,
     total: u32,
     channels: u32,
@@ -91,3 +91,12 @@ fn build(
         grid: Grid::Threads(total as u64),
     })
 }
+
+#[cfg(test)]
+super::layout::layout!(ElementwiseParams {
+    ep,
+    total,
+    channels,
+    extent,
+    offset
+});

@@ -2,6 +2,9 @@
 //! Each turns a plan [`Step`] into a [`Launch`], which the executor binds and encodes
 //! with the shared plumbing of [`super::pipeline`].
 
+#[cfg(test)]
+mod layout;
+
 mod conv;
 mod dense;
 mod depthwise;
@@ -262,3 +265,40 @@ pub(crate) struct WindowParams {
 pub(crate) fn bias_or_zeros(bias: &Option<Vec<f32>>, channels: usize) -> Vec<f32> {
     bias.clone().unwrap_or_else(|| vec![0.0; channels])
 }
+
+#[cfg(test)]
+layout::layout!(StageUniform {
+    act,
+    lo,
+    hi,
+    alpha,
+    beta,
+    pad
+});
+#[cfg(test)]
+layout::layout!(EpilogueUniform {
+    pre,
+    post,
+    has_residual,
+    pad
+});
+#[cfg(test)]
+layout::layout!(WindowUniform {
+    batch,
+    in_h,
+    in_w,
+    in_c,
+    out_h,
+    out_w,
+    out_c,
+    kernel_h,
+    kernel_w,
+    stride,
+    pad_top,
+    pad_left,
+    groups,
+    total,
+    pad
+});
+#[cfg(test)]
+layout::layout!(WindowParams { ep, win });

@@ -24,11 +24,11 @@ pub(crate) const TILED_SHADER: ShaderFile = ShaderFile {
 };
 
 /// `pointwise_tiled`'s workgroup tile: pixels and output channels (`TILE_M`, `TILE_N`).
-const TILE_M: usize = 32;
-const TILE_N: usize = 32;
+pub(super) const TILE_M: usize = 32;
+pub(super) const TILE_N: usize = 32;
 
 /// Pixels per thread (`PX` in the shader).
-const PIXELS_PER_THREAD: usize = 8;
+pub(super) const PIXELS_PER_THREAD: usize = 8;
 /// Output channels per thread (two mat4x4 of weights in the shader).
 const CHANNELS_PER_THREAD: usize = 8;
 /// Input channels per load, and output channels per weight matrix column.
@@ -39,7 +39,7 @@ const MATRICES_PER_BLOCK: usize = CHANNELS_PER_THREAD / LANES;
 /// WGSL `Params` of pointwise.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
-struct PointwiseParams {
+pub(super) struct PointwiseParams {
     ep: EpilogueUniform,
     pixels: u32,
     in_c4: u32,
@@ -52,7 +52,7 @@ struct PointwiseParams {
 /// WGSL `Params` of pointwise_tiled.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
-struct TiledParams {
+pub(super) struct TiledParams {
     ep: EpilogueUniform,
     pixels: u32,
     in_c4: u32,
@@ -190,3 +190,24 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+super::layout::layout!(PointwiseParams {
+    ep,
+    pixels,
+    in_c4,
+    out_c,
+    blocks,
+    total,
+    pad
+});
+#[cfg(test)]
+super::layout::layout!(TiledParams {
+    ep,
+    pixels,
+    in_c4,
+    out_c4,
+    tiles_n,
+    tiles,
+    pad
+});

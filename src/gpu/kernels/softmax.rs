@@ -15,7 +15,7 @@ pub(crate) const SHADER: ShaderFile = ShaderFile {
 /// WGSL `Params` of softmax.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
-struct SoftmaxParams {
+pub(super) struct SoftmaxParams {
     ep: EpilogueUniform,
     rows: u32,
     len: u32,
@@ -43,3 +43,6 @@ pub(crate) fn launch(io: &StepIo) -> Result<Launch> {
         grid: Grid::Workgroups(rows as u64),
     })
 }
+
+#[cfg(test)]
+super::layout::layout!(SoftmaxParams { ep, rows, len, pad });
