@@ -77,6 +77,13 @@ fn json_report_is_complete_and_consistent() {
         "{report}"
     );
     assert_eq!(report["in_flight"], 1);
+    if cfg!(target_os = "linux") {
+        let (before, after) = (
+            number(&report, "rss_before_mb"),
+            number(&report, "rss_after_mb"),
+        );
+        assert!(before > 0.0 && after > 0.0, "{report}");
+    }
     for field in [
         "cpu_upload_ms",
         "cpu_encode_ms",

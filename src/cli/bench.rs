@@ -76,6 +76,9 @@ struct BenchReport {
     max_ms: f64,
     /// Wall time of all the timed runs.
     wall_ms: f64,
+    /// Resident memory of the process before and after the timed runs, in MB (Linux).
+    rss_before_mb: Option<f64>,
+    rss_after_mb: Option<f64>,
     /// Images of the timed runs over their wall time.
     images_per_second: f64,
     /// Median host time per inference converting the input into staging memory.
@@ -129,6 +132,7 @@ pub fn execute(args: &BenchArgs, backend: Option<&str>) -> Result<ExitCode> {
         pipelines_and_upload_ms,
         first_inference_ms,
     };
+    let rss_before_mb = resident_mb();
     let timed = measure(
         &inference,
         args.warmup,
@@ -136,7 +140,16 @@ pub fn execute(args: &BenchArgs, backend: Option<&str>) -> Result<ExitCode> {
         args.in_flight,
         first_inference_ms,
     )?;
-    let report = report(args, ctx, model.name, setup, &timed, inference.submissions)?;
+    let rss = (rss_before_mb, resident_mb());
+    let report = report(
+        args,
+        ctx,
+        model.name,
+        setup,
+        &timed,
+        inference.submissions,
+        rss,
+    )?;
     if args.json {
         print_json(&report)?;
     } else if args.markdown {
@@ -199,6 +212,13 @@ fn print_markdown(r: &BenchReport, header: bool) -> Result<()> {
     Ok(())
 }
 
+/// Resident memory of this process in MB, where `/proc` says (Linux).
+fn resident_mb() -> Option<f64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096.0 / 1e6)
+}
+
 fn check_args(args: &BenchArgs) -> Result<()> {
     if args.batch == 0 {
         return Err(Error::InvalidArgument("--batch must be at least 1".into()));
@@ -230,6 +250,7 @@ fn report(
     setup: SetupTimes,
     timed: &Timed,
     submissions: usize,
+    (rss_before_mb, rss_after_mb): (Option<f64>, Option<f64>),
 ) -> Result<BenchReport> {
     let stats = |values: Vec<f64>| {
         LatencyStats::from_samples(&values)
@@ -264,6 +285,8 @@ fn report(
         p90_ms: latency.p90,
         max_ms: latency.max,
         wall_ms: timed.wall_ms,
+        rss_before_mb,
+        rss_after_mb,
         images_per_second: images / (timed.wall_ms / 1e3),
         cpu_upload_ms: upload.median,
         cpu_encode_ms: encode.median,
@@ -308,5 +331,8 @@ fn print_text(r: &BenchReport) -> Result<()> {
         "host per inference: upload {:.3} ms, encode {:.3} ms, submit {:.3} ms (GPU time per kernel: `profile`)",
         r.cpu_upload_ms, r.cpu_encode_ms, r.cpu_submit_ms
     );
+    if let (Some(before), Some(after)) = (r.rss_before_mb, r.rss_after_mb) {
+        outln!("resident memory: {before:.1} MB before the timed runs, {after:.1} MB after");
+    }
     Ok(())
 }

@@ -8,6 +8,8 @@ pub struct GpuContext {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub adapter_info: wgpu::AdapterInfo,
+    /// The instance the device came from, when this context opened it (for reports).
+    instance: Option<wgpu::Instance>,
 }
 
 impl GpuContext {
@@ -27,6 +29,7 @@ impl GpuContext {
             device,
             queue,
             adapter_info,
+            instance: None,
         }
     }
 
@@ -57,7 +60,17 @@ impl GpuContext {
             device,
             queue,
             adapter_info: adapter.get_info(),
+            instance: Some(instance),
         })
+    }
+
+    /// Buffers whose handles are held on this context's instance (wgpu's registry): the
+    /// runtime's activation slots and its pools of staging and output buffers, not those
+    /// only a bind group still references. To check that repeated inferences allocate
+    /// nothing; `None` for a device opened elsewhere.
+    pub fn live_buffers(&self) -> Option<usize> {
+        let report = self.instance.as_ref()?.generate_report()?;
+        Some(report.hub_report().buffers.num_kept_from_user)
     }
 
     /// One line naming the adapter, e.g. for `--verbose` output.

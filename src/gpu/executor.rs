@@ -155,7 +155,8 @@ impl Executor {
         let upload = start.elapsed();
         let in_flight =
             self.queue_filled(upload, |encoder, slot| staged.record_copy(encoder, slot));
-        staged.recycle();
+        let submission = in_flight.as_ref().ok().map(|i| i.submission().clone());
+        self.uploads.recycle(staged, submission);
         in_flight
     }
 
@@ -254,13 +255,14 @@ impl Executor {
         self.check_input(input)?;
         let staged = self.uploads.stage(input)?;
         let device = &self.ctx.device;
-        captured(device, "uploading the input", || {
+        let submitted = captured(device, "uploading the input", || {
             let mut encoder = device.create_command_encoder(&Default::default());
             staged.record_copy(&mut encoder, &self.slots[self.input.slot]);
-            self.ctx.queue.submit([encoder.finish()]);
-        })?;
-        staged.recycle();
-        Ok(())
+            self.ctx.queue.submit([encoder.finish()])
+        });
+        self.uploads
+            .recycle(staged, submitted.as_ref().ok().cloned());
+        submitted.map(|_| ())
     }
 
     /// Records `dispatches` in one compute pass, copies `result` out, submits and reads.

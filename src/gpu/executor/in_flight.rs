@@ -122,6 +122,11 @@ impl InFlight {
         }
     }
 
+    /// The submission that runs this inference.
+    pub(super) fn submission(&self) -> &wgpu::SubmissionIndex {
+        &self.submitted.index
+    }
+
     /// What queueing this inference cost the host.
     pub fn cpu_cost(&self) -> CpuCost {
         self.cpu

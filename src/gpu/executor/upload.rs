@@ -1,13 +1,15 @@
-//! The input upload, through a pool of host-visible staging buffers that inferences in
-//! flight take turns with: the host converts batch N+1 into one while the GPU still copies
-//! from another for batch N. A buffer returns to the pool, mapped again, once the GPU has
-//! copied out of it, so a warm session allocates nothing per inference (allocating and
-//! pinning tens of MB of host memory per batch costs a real GPU more than its inference).
+//! The input upload, through two host-visible staging buffers that inferences in flight
+//! take turns with: the host converts batch N+1 into one while the GPU still copies from
+//! the other for batch N. A buffer returns to the pool, mapped again, once the GPU has
+//! copied out of it, so a session allocates nothing per inference (allocating and pinning
+//! tens of MB of host memory per batch costs a real GPU more than its inference).
 //!
 //! A batch's values are converted to the storage precision by all cores, each writing its
 //! own part of the mapping.
 
-use std::sync::{Arc, Mutex};
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::Precision;
@@ -18,6 +20,14 @@ const CHUNK: usize = 16 * 1024;
 /// Values per thread at least: smaller inputs use fewer threads.
 const PER_THREAD: usize = 256 * 1024;
 
+/// Staging buffers per executor: two, so the host fills one while the GPU copies out of
+/// the other; a third input waits for the oldest copy (back-pressure for callers that
+/// queue faster than the GPU runs, and a fixed amount of host-visible memory).
+const STAGING_BUFFERS: usize = 2;
+
+/// How long a new input waits for a staging buffer to come back before giving up.
+const RETURN_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The staging buffers of one executor's input.
 #[derive(Debug)]
 pub(super) struct Uploads {
@@ -26,45 +36,130 @@ pub(super) struct Uploads {
     /// Staging buffer size: the encoded input in whole 4-byte words.
     bytes: u64,
     /// Mapped buffers ready for the next input.
-    free: Arc<Mutex<Vec<wgpu::Buffer>>>,
+    free: Arc<Pool>,
+    /// Submissions still copying out of a staging buffer, oldest first.
+    copying: Mutex<VecDeque<wgpu::SubmissionIndex>>,
+}
+
+/// Mapped staging buffers, and a signal for each one returned.
+#[derive(Debug, Default)]
+struct Pool {
+    buffers: Mutex<Vec<wgpu::Buffer>>,
+    returned: Condvar,
+}
+
+impl Pool {
+    fn lock(&self) -> MutexGuard<'_, Vec<wgpu::Buffer>> {
+        self.buffers.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// An input written into a staging buffer, to be copied into the input slot by one
-/// submission and then handed back with [`Staged::recycle`].
+/// submission and then handed back with [`Uploads::recycle`].
 pub(super) struct Staged {
     buffer: wgpu::Buffer,
     bytes: u64,
-    free: Arc<Mutex<Vec<wgpu::Buffer>>>,
 }
 
 impl Uploads {
     pub fn new(device: &wgpu::Device, precision: Precision, values: usize) -> Self {
+        let bytes = (precision.encoded_len(values.max(1)) as u64).next_multiple_of(4);
+        let buffers = (0..STAGING_BUFFERS).map(|_| {
+            device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("input staging"),
+                size: bytes,
+                usage: wgpu::BufferUsages::MAP_WRITE | wgpu::BufferUsages::COPY_SRC,
+                mapped_at_creation: true,
+            })
+        });
         Uploads {
             device: device.clone(),
             precision,
-            bytes: (precision.encoded_len(values.max(1)) as u64).next_multiple_of(4),
-            free: Arc::default(),
+            bytes,
+            free: Arc::new(Pool {
+                buffers: Mutex::new(buffers.collect()),
+                returned: Condvar::new(),
+            }),
+            copying: Mutex::default(),
         }
     }
 
     /// Writes `input` (exactly the plan's input length) into a free staging buffer.
     pub fn stage(&self, input: &[f32]) -> Result<Staged> {
-        let spare = self.free.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let buffer = spare.unwrap_or_else(|| {
-            self.device.create_buffer(&wgpu::BufferDescriptor {
-                label: Some("input staging"),
-                size: self.bytes,
-                usage: wgpu::BufferUsages::MAP_WRITE | wgpu::BufferUsages::COPY_SRC,
-                mapped_at_creation: true,
-            })
-        });
-        fill(&buffer, self.precision, input)?;
+        let buffer = self.take()?;
+        let filled = fill(&buffer, self.precision, input);
         buffer.unmap();
-        Ok(Staged {
+        let staged = Staged {
             buffer,
             bytes: self.bytes,
-            free: Arc::clone(&self.free),
-        })
+        };
+        if let Err(e) = filled {
+            self.recycle(staged, None);
+            return Err(e);
+        }
+        Ok(staged)
+    }
+
+    /// Hands `staged` back after `submission` (the one copying out of it, if any was
+    /// submitted): the buffer is mapped again, which completes once that copy has run,
+    /// and then returns to the pool. A mapping that fails (device lost) drops it.
+    pub fn recycle(&self, staged: Staged, submission: Option<wgpu::SubmissionIndex>) {
+        if let Some(index) = submission {
+            self.copying
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push_back(index);
+        }
+        let free = Arc::clone(&self.free);
+        let returned = staged.buffer.clone();
+        staged
+            .buffer
+            .map_async(wgpu::MapMode::Write, .., move |result| {
+                if result.is_ok() {
+                    free.lock().push(returned);
+                    free.returned.notify_all();
+                }
+            });
+    }
+
+    /// A mapped buffer from the pool. Buffers come back in map callbacks, which run when
+    /// the device is polled, in this thread or in another one waiting for its own
+    /// inference: wait for the oldest submission still copying, then for the callback.
+    fn take(&self) -> Result<wgpu::Buffer> {
+        let deadline = Instant::now() + RETURN_TIMEOUT;
+        loop {
+            if let Some(buffer) = self.free.lock().pop() {
+                return Ok(buffer);
+            }
+            let oldest = self
+                .copying
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pop_front();
+            let wait = wgpu::PollType::Wait {
+                submission_index: oldest,
+                timeout: None,
+            };
+            self.device
+                .poll(wait)
+                .map_err(|e| Error::Gpu(format!("waiting for the GPU: {e}")))?;
+            let pool = self.free.lock();
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Gpu(
+                    "no input staging buffer came back from the GPU (was the device lost?)".into(),
+                ));
+            }
+            let step = (deadline - now).min(Duration::from_millis(50));
+            let (mut pool, _) = self
+                .free
+                .returned
+                .wait_timeout_while(pool, step, |p| p.is_empty())
+                .unwrap_or_else(|p| p.into_inner());
+            if let Some(buffer) = pool.pop() {
+                return Ok(buffer);
+            }
+        }
     }
 }
 
@@ -72,21 +167,6 @@ impl Staged {
     /// Records the copy of the staged input into `input_slot`.
     pub fn record_copy(&self, encoder: &mut wgpu::CommandEncoder, input_slot: &wgpu::Buffer) {
         encoder.copy_buffer_to_buffer(&self.buffer, 0, input_slot, 0, self.bytes);
-    }
-
-    /// After the submission that copies from it: maps the buffer again, which completes
-    /// once that copy has run, and then puts it back in the pool. A mapping that fails
-    /// (device lost) drops the buffer instead.
-    pub fn recycle(self) {
-        let Staged { buffer, free, .. } = self;
-        let returned = buffer.clone();
-        buffer.map_async(wgpu::MapMode::Write, .., move |result| {
-            if result.is_ok() {
-                free.lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(returned);
-            }
-        });
     }
 }
 
