@@ -286,32 +286,46 @@ fn runtime_model_and_session_are_send_and_sync() {
 }
 
 #[test]
-fn four_threads_and_two_sessions_share_one_runtime() {
+fn eight_threads_and_two_sessions_share_one_runtime() {
     let Some(runtime) = common::runtime() else {
         return;
     };
-    let sessions = [Arch::V2, Arch::V1].map(|arch| {
+    // Two sessions of different models and batch sizes.
+    let sessions = [(Arch::V2, 1), (Arch::V1, 3)].map(|(arch, batch)| {
         let model = small_model(arch);
-        runtime.session(&model, 1).expect("session")
+        runtime.session(&model, batch).expect("session")
     });
     let cases: Vec<Vec<(Vec<f32>, Output)>> = sessions
         .iter()
         .map(|session| {
-            let model = session.model();
-            let all = inputs(model, 3);
-            all.chunks(model.graph.input_shape().len())
+            let per_run = session.model().graph.input_shape().len() * session.batch();
+            let all = inputs(session.model(), 3 * session.batch());
+            all.chunks(per_run)
                 .map(|input| (input.to_vec(), session.run(input).expect("run")))
                 .collect()
         })
         .collect();
     std::thread::scope(|scope| {
-        for thread in 0..4 {
+        for thread in 0..8 {
             let (session, cases) = (&sessions[thread % 2], &cases[thread % 2]);
             scope.spawn(move || {
-                for i in 0..25 {
+                for i in 0..50 {
                     let (input, expected) = &cases[(thread + i) % cases.len()];
-                    let output = session.run(input).expect("threaded run");
-                    assert_eq!(&output, expected, "thread {thread}, inference {i}");
+                    let output = match i % 3 {
+                        0 => session.run(input),
+                        1 => pollster::block_on(session.run_async(input)),
+                        // A queued inference dropped unread, then one that is read.
+                        _ => {
+                            drop(session.queue(input).expect("queue"));
+                            session.queue(input).and_then(Queued::wait)
+                        }
+                    };
+                    // Bit-identical to the single-threaded run.
+                    assert_eq!(
+                        &output.expect("threaded run"),
+                        expected,
+                        "thread {thread}, {i}"
+                    );
                 }
             });
         }

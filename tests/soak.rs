@@ -81,6 +81,11 @@ fn many_inferences_keep_buffers_and_memory_flat() {
         "live wgpu buffers"
     );
     if let (Some(before), Some(after)) = (resident, resident_bytes()) {
+        eprintln!(
+            "soak: {runs} inferences, live buffers {buffers:?}, resident {:.1} -> {:.1} MB",
+            before as f64 / 1e6,
+            after as f64 / 1e6
+        );
         let growth = after.saturating_sub(before);
         assert!(
             growth < 16 << 20,
