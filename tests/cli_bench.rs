@@ -27,6 +27,20 @@ fn skipped_for_lack_of_adapter(output: &Output) -> bool {
     false
 }
 
+/// `bench ARGS --json`'s report, or `None` where the test is skipped for lack of an adapter.
+fn bench_json(args: &[&str]) -> Option<Value> {
+    let output = run_bench(&[args, &["--json"]].concat());
+    if skipped_for_lack_of_adapter(&output) {
+        return None;
+    }
+    assert!(
+        output.status.success(),
+        "bench failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Some(serde_json::from_slice(&output.stdout).expect("stdout is one JSON object"))
+}
+
 fn number(report: &Value, field: &str) -> f64 {
     report[field]
         .as_f64()
@@ -35,7 +49,7 @@ fn number(report: &Value, field: &str) -> f64 {
 
 #[test]
 fn json_report_is_complete_and_consistent() {
-    let output = run_bench(&[
+    let args = [
         "--arch",
         "v2",
         "--resolution",
@@ -44,17 +58,10 @@ fn json_report_is_complete_and_consistent() {
         "3",
         "--warmup",
         "1",
-        "--json",
-    ]);
-    if skipped_for_lack_of_adapter(&output) {
+    ];
+    let Some(report) = bench_json(&args) else {
         return;
-    }
-    assert!(
-        output.status.success(),
-        "bench failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: Value = serde_json::from_slice(&output.stdout).expect("stdout is one JSON object");
+    };
     for field in ["adapter", "backend", "model"] {
         let text = report[field].as_str().unwrap_or_default();
         assert!(!text.is_empty(), "field `{field}` missing in {report}");
@@ -99,7 +106,7 @@ fn json_report_is_complete_and_consistent() {
 
 #[test]
 fn several_in_flight_are_measured() {
-    let output = run_bench(&[
+    let args = [
         "--arch",
         "v3-small",
         "--resolution",
@@ -112,17 +119,10 @@ fn several_in_flight_are_measured() {
         "1",
         "--in-flight",
         "2",
-        "--json",
-    ]);
-    if skipped_for_lack_of_adapter(&output) {
+    ];
+    let Some(report) = bench_json(&args) else {
         return;
-    }
-    assert!(
-        output.status.success(),
-        "bench failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report: Value = serde_json::from_slice(&output.stdout).expect("stdout is one JSON object");
+    };
     assert_eq!(report["in_flight"], 2);
     let wall = number(&report, "wall_ms");
     let throughput = number(&report, "images_per_second");

@@ -165,19 +165,24 @@ fn one_by_one(session: &Session, input: &[f32]) -> Vec<f32> {
         .collect()
 }
 
+/// The largest activation slot of one image: a binding cap of `k` times it lets a session
+/// submit `k` images at a time.
+fn slot_bytes_per_image(model: &Model) -> u64 {
+    let plan = Plan::build(&model.graph, 1).expect("plan");
+    plan.slots
+        .iter()
+        .map(|s| s.bytes as u64)
+        .max()
+        .expect("slots")
+}
+
 #[test]
 fn batches_beyond_the_binding_limit_are_split_transparently() {
     let Some(runtime) = common::runtime() else {
         return;
     };
     let model = small_model(Arch::V2);
-    let plan = Plan::build(&model.graph, 1).expect("plan");
-    let per_image = plan
-        .slots
-        .iter()
-        .map(|s| s.bytes as u64)
-        .max()
-        .expect("slots");
+    let per_image = slot_bytes_per_image(&model);
     let limited = runtime.clone().with_max_binding_bytes(3 * per_image);
     let session = limited.session(&model, 8).expect("session");
     assert_eq!(session.images_per_submission(), 3);
@@ -230,9 +235,7 @@ fn inferences_in_flight_keep_their_own_inputs() {
         return;
     };
     let model = small_model(Arch::V3Small);
-    let plan = Plan::build(&model.graph, 1).expect("plan");
-    let per_image = plan.slots.iter().map(|s| s.bytes as u64).max();
-    let per_image = per_image.expect("slots");
+    let per_image = slot_bytes_per_image(&model);
     let split = runtime.clone().with_max_binding_bytes(2 * per_image);
     let session = split.session(&model, 3).expect("session");
     assert_eq!(session.images_per_submission(), 2);

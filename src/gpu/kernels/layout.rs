@@ -183,32 +183,26 @@ mod tests {
 
     #[test]
     fn shared_constants_match() {
-        let wg = crate::gpu::pipeline::WORKGROUP_SIZE as usize;
-        assert_eq!(constant(&conv::SHADER, "WG"), wg);
-        assert_eq!(
-            constant(&depthwise::SHADER, "TILE_Q"),
-            depthwise::TILE_QUADS
-        );
-        assert_eq!(
-            constant(&depthwise::SHADER, "TILE_VEC4S"),
-            depthwise::TILE_VEC4S
-        );
-        assert_eq!(
-            constant(&dense::SPLIT_SHADER, "OUTPUTS"),
-            dense::OUTPUTS_PER_WORKGROUP
-        );
-        assert_eq!(
-            constant(&pointwise::TILED_SHADER, "TILE_M"),
-            pointwise::TILE_M
-        );
-        assert_eq!(
-            constant(&pointwise::TILED_SHADER, "TILE_N"),
-            pointwise::TILE_N
-        );
-        assert_eq!(
-            constant(&pointwise::SHADER, "PX"),
-            pointwise::PIXELS_PER_THREAD
-        );
+        let pairs: [(&ShaderFile, &str, usize); 7] = [
+            (
+                &conv::SHADER,
+                "WG",
+                crate::gpu::pipeline::WORKGROUP_SIZE as usize,
+            ),
+            (&depthwise::SHADER, "TILE_Q", depthwise::TILE_QUADS),
+            (&depthwise::SHADER, "TILE_VEC4S", depthwise::TILE_VEC4S),
+            (
+                &dense::SPLIT_SHADER,
+                "OUTPUTS",
+                dense::OUTPUTS_PER_WORKGROUP,
+            ),
+            (&pointwise::TILED_SHADER, "TILE_M", pointwise::TILE_M),
+            (&pointwise::TILED_SHADER, "TILE_N", pointwise::TILE_N),
+            (&pointwise::SHADER, "PX", pointwise::PIXELS_PER_THREAD),
+        ];
+        for (file, name, rust) in pairs {
+            assert_eq!(constant(file, name), rust, "{}: {name}", file.name);
+        }
     }
 
     /// The check fails when a field moves: two fields swapped in a hand-made layout.
