@@ -139,7 +139,7 @@ fn zero_in_flight_is_rejected() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("--in-flight must be at least 1"),
+        stderr.contains("--in-flight must be between 1 and --runs"),
         "stderr: {stderr}"
     );
 }

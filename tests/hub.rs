@@ -100,7 +100,8 @@ fn good_download_is_verified_and_lands_at_destination() {
     let seen = seen.lock().unwrap().clone();
     let length = GOOD_BODY.len();
     assert!(
-        seen[0].contains(&format!("bytes: Some({length})")),
+        seen.first()
+            .is_some_and(|e| e.contains(&format!("bytes: Some({length})"))),
         "{seen:?}"
     );
     assert!(

@@ -157,7 +157,7 @@ fn adler32(data: &[u8]) -> u32 {
     (b << 16) | a
 }
 
-/// A 200-byte PNG whose header claims 60000×60000 RGB pixels (10.8 GB decoded).
+/// A 69-byte PNG whose header claims 60000×60000 RGB pixels (10.8 GB decoded).
 fn bomb_png() -> Vec<u8> {
     let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
     let side = 60_000u32.to_be_bytes();

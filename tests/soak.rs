@@ -11,11 +11,12 @@ use mobilenet_wgpu::model::Model;
 use mobilenet_wgpu::models::{Arch, ArchConfig};
 use mobilenet_wgpu::runtime::Session;
 
-/// Resident memory in bytes (Linux), `None` elsewhere.
+/// Resident memory in bytes (Linux: `VmRSS`, in kB), `None` elsewhere.
 fn resident_bytes() -> Option<u64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096)
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
 }
 
 /// Inference `i` of the soak: the four ways a session is used, in turn.

@@ -42,6 +42,7 @@ err="$out/errors.log"
     echo "Kernel family: \`$KERNELS\`."
     echo
     header="--markdown-header"
+    deferred=""
     for arch in $ARCHS; do
         for precision in $PRECISIONS; do
             for batch in $BATCHES; do
@@ -51,15 +52,20 @@ err="$out/errors.log"
                         --markdown $header 2>"$out/last.log"); then
                         cat "$out/last.log" >>"$err"
                         reason=$(grep -m 1 '^error' "$out/last.log" || tail -n 1 "$out/last.log")
-                        echo "| $arch | $precision | $KERNELS | $batch | $k | failed: ${reason//|/\\|} ||||||"
+                        failed="| $arch | $precision | $KERNELS | $batch | $k | failed: ${reason//|/\\|} ||||||"
+                        # Until a run has printed the table's header, failed rows wait.
+                        if [ -n "$header" ]; then deferred+="$failed"$'\n'; else echo "$failed"; fi
                         continue
                     fi
                     echo "$row"
                     header=""
+                    [ -n "$deferred" ] && printf '%s' "$deferred"
+                    deferred=""
                 done
             done
         done
     done
+    printf '%s' "$deferred"
     for batch in $PROFILE_BATCHES; do
         echo
         echo "## profile --arch $PROFILE_ARCH --batch $batch"

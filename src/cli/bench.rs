@@ -212,11 +212,12 @@ fn print_markdown(r: &BenchReport, header: bool) -> Result<()> {
     Ok(())
 }
 
-/// Resident memory of this process in MB, where `/proc` says (Linux).
+/// Resident memory of this process in MB, where `/proc` says (Linux: `VmRSS`, in kB).
 fn resident_mb() -> Option<f64> {
-    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
-    let pages: f64 = statm.split_whitespace().nth(1)?.parse().ok()?;
-    Some(pages * 4096.0 / 1e6)
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024.0 / 1e6)
 }
 
 fn check_args(args: &BenchArgs) -> Result<()> {
@@ -226,10 +227,11 @@ fn check_args(args: &BenchArgs) -> Result<()> {
     if args.runs == 0 {
         return Err(Error::InvalidArgument("--runs must be at least 1".into()));
     }
-    if args.in_flight == 0 {
-        return Err(Error::InvalidArgument(
-            "--in-flight must be at least 1".into(),
-        ));
+    if args.in_flight == 0 || args.in_flight > args.runs {
+        return Err(Error::InvalidArgument(format!(
+            "--in-flight must be between 1 and --runs ({})",
+            args.runs
+        )));
     }
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! Command-line interface: argument definitions and dispatch to one module per command.
 //!
 //! Exit codes: 0 success (also when standard output is closed early, as by `| head`), 1 a
-//! bad input or a runtime error (one line on stderr), 2 a usage error (clap's message).
+//! bad input or a runtime error (one `error:` line on stderr; `verify` when a layer fails
+//! its check; `classify` when any image failed, one line per image), 2 a usage error
+//! (clap's message).
 //! Output goes through [`outln!`] and [`errln!`], never `println!`, which panics when its
 //! stream is closed.
 
@@ -32,6 +34,7 @@ mod source;
 mod verify;
 
 use std::io::ErrorKind;
+use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -84,7 +87,9 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         // The reader went away (`| head`): what it wanted was written.
-        Err(Error::Io { source, .. }) if source.kind() == ErrorKind::BrokenPipe => {
+        Err(Error::Io { path, source })
+            if path == Path::new(STDOUT) && source.kind() == ErrorKind::BrokenPipe =>
+        {
             ExitCode::SUCCESS
         }
         Err(err) => {
@@ -96,8 +101,12 @@ pub fn main() -> ExitCode {
 
 /// The error of a failed write to standard output.
 fn stdout_error(source: std::io::Error) -> Error {
-    Error::io("standard output", source)
+    Error::io(STDOUT, source)
 }
+
+/// How errors name standard output (only its broken pipe ends a run quietly: a closed pipe
+/// given as an output file is an error).
+const STDOUT: &str = "standard output";
 
 /// The runtime on the GPU `--backend` (else `WGPU_BACKEND`) selects, running `kernels`.
 fn open_runtime(backend: Option<&str>, kernels: KernelChoice) -> Result<Runtime> {

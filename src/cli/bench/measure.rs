@@ -133,7 +133,7 @@ fn stream(
     bar: &ProgressBar,
 ) -> Result<Timed> {
     let start = Instant::now();
-    let mut queued = VecDeque::with_capacity(in_flight);
+    let mut queued = VecDeque::with_capacity(in_flight.min(runs));
     let mut samples = Vec::with_capacity(runs);
     for _ in 0..runs {
         if queued.len() >= in_flight {

@@ -11,7 +11,8 @@ use mobilenet_wgpu::{preprocess, Error, Result};
 const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "bmp"];
 
 /// Every image `paths` names, in order: a file as given (whatever its name: decoding
-/// decides), a folder's images recursively, sorted by path.
+/// decides), a folder's images recursively, sorted by path. Links to files are followed,
+/// links to folders are not (they could loop).
 pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     let mut images = Vec::new();
     for path in paths {
@@ -30,10 +31,13 @@ pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
 fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<()> {
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
     for entry in entries {
-        let path = entry.map_err(|e| Error::io(dir, e))?.path();
-        if path.is_dir() {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let path = entry.path();
+        // The entry's own type, not its target's: a link to a parent folder would loop.
+        let kind = entry.file_type().map_err(|e| Error::io(&path, e))?;
+        if kind.is_dir() {
             walk(&path, found)?;
-        } else if is_image_name(&path) {
+        } else if is_image_name(&path) && !(kind.is_symlink() && path.is_dir()) {
             found.push(path);
         }
     }
@@ -99,5 +103,26 @@ fn prepare_one(model: &Model, path: &Path) -> Prepared {
         path: path.to_path_buf(),
         input,
         preprocess_ms: start.elapsed().as_secs_f64() * 1e3,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A link back to a parent folder is not followed (it would recurse forever); a link
+    /// to an image is.
+    #[cfg(unix)]
+    #[test]
+    fn links_to_folders_are_not_walked() {
+        let root = std::env::temp_dir().join(format!("walk-links-{}", std::process::id()));
+        let inner = root.join("inner");
+        std::fs::create_dir_all(&inner).expect("folders");
+        std::fs::write(inner.join("a.png"), b"x").expect("file");
+        std::os::unix::fs::symlink(&root, inner.join("loop")).expect("folder link");
+        std::os::unix::fs::symlink(inner.join("a.png"), root.join("b.PNG")).expect("file link");
+        let found = collect(std::slice::from_ref(&root)).expect("walk");
+        std::fs::remove_dir_all(&root).ok();
+        assert_eq!(found, [root.join("b.PNG"), inner.join("a.png")]);
     }
 }

@@ -152,7 +152,6 @@ pub(super) fn softmax(im: &mut Importer, ctx: &NodeCtx) -> Result<()> {
     let axis = attrs.int_or("axis", default).map_err(|e| ctx.fail(e))?;
     let rank = dims.len() as i64 + 1;
     let axis = if axis < 0 { axis + rank } else { axis };
-    // Before opset 13 the input is coerced to 2-D at `axis`: axis 1 is over all features.
     // Before 13 the input is coerced to [prod(dims before axis), rest]: all features when
     // every dim before the axis (batch excluded) is 1.
     let over_features = if ctx.opset < 13 {
