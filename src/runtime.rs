@@ -303,7 +303,8 @@ impl Session {
     /// Queues an inference on `input` (as for [`run`](Self::run)) and returns at once, so
     /// that the next one can be prepared and queued while the GPU runs this one: keep two
     /// or more queued to overlap the upload, the GPU's work and the readback of
-    /// consecutive batches. Each has its own pooled staging and output buffers.
+    /// consecutive batches. Inputs take turns with two staging buffers (a third queued input
+    /// waits for the oldest copy); outputs come from a pool of readback buffers.
     ///
     /// ```
     /// # use mobilenet_wgpu::{model::Model, models::{Arch, ArchConfig}, runtime::Runtime};

@@ -1,11 +1,12 @@
-//! Runs a [`Plan`]: everything (pipelines, weights, slot buffers, uniforms, bind groups,
-//! readback) is created once in [`Executor::new`]; an inference only writes the input into
-//! a staging buffer, records the dispatches into one command buffer, submits and reads
-//! back.
+//! Runs a [`Plan`]: pipelines, weights, slot buffers, uniforms, bind groups and the two
+//! input staging buffers are created once in [`Executor::new`]; an inference only writes
+//! the input into a staging buffer, records the dispatches into one command buffer,
+//! submits and reads back into an output buffer from a pool (grown to the most inferences
+//! ever in flight).
 //!
-//! Inferences can be in flight together ([`Executor::queue`]): each has its own staging
-//! buffer and output buffer, both pooled, while the activation slots are shared and kept
-//! consistent by queue order. So the host's upload of the next batch and the readback of
+//! Inferences can be in flight together ([`Executor::queue`]): each takes a staging buffer
+//! and an output buffer, while the activation slots are shared and kept consistent by
+//! queue order. So the host's upload of the next batch and the readback of
 //! the previous one overlap with the GPU's work on this one.
 
 mod in_flight;
@@ -133,11 +134,15 @@ impl Executor {
     /// after that step (one submission per step), for per-layer verification. A concat
     /// part returns the whole concatenated tensor with the channels written so far.
     pub fn run_probed(&self, input: &[f32]) -> Result<Vec<Vec<f32>>> {
+        self.check_input(input)?;
+        // Staged before taking the lock, as `queue` does: a staging buffer may only come
+        // back once a queued inference holding the other one has been submitted.
+        let staged = self.uploads.stage(input)?;
         let _running = self
             .running
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        self.write_input(input)?;
+        self.upload(staged)?;
         self.dispatches
             .iter()
             .enumerate()
@@ -253,7 +258,11 @@ impl Executor {
     /// submit their dispatches separately: per-layer probes and the profiler).
     pub(crate) fn write_input(&self, input: &[f32]) -> Result<()> {
         self.check_input(input)?;
-        let staged = self.uploads.stage(input)?;
+        self.upload(self.uploads.stage(input)?)
+    }
+
+    /// Copies a staged input into the input slot in a submission of its own.
+    fn upload(&self, staged: upload::Staged) -> Result<()> {
         let device = &self.ctx.device;
         let submitted = captured(device, "uploading the input", || {
             let mut encoder = device.create_command_encoder(&Default::default());

@@ -25,7 +25,8 @@ const PER_THREAD: usize = 256 * 1024;
 /// queue faster than the GPU runs, and a fixed amount of host-visible memory).
 const STAGING_BUFFERS: usize = 2;
 
-/// How long a new input waits for a staging buffer to come back before giving up.
+/// How long a new input waits for a staging buffer's map callback once the GPU work it
+/// waited for has finished (that work itself is waited for without a limit).
 const RETURN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The staging buffers of one executor's input.
@@ -37,6 +38,8 @@ pub(super) struct Uploads {
     bytes: u64,
     /// Mapped buffers ready for the next input.
     free: Arc<Pool>,
+    /// Threads that convert an input (the machine's cores, asked once).
+    threads: usize,
     /// Submissions still copying out of a staging buffer, oldest first.
     copying: Mutex<VecDeque<wgpu::SubmissionIndex>>,
 }
@@ -81,13 +84,14 @@ impl Uploads {
                 returned: Condvar::new(),
             }),
             copying: Mutex::default(),
+            threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
     }
 
     /// Writes `input` (exactly the plan's input length) into a free staging buffer.
     pub fn stage(&self, input: &[f32]) -> Result<Staged> {
         let buffer = self.take()?;
-        let filled = fill(&buffer, self.precision, input);
+        let filled = fill(&buffer, self.precision, input, self.threads);
         buffer.unmap();
         let staged = Staged {
             buffer,
@@ -105,10 +109,12 @@ impl Uploads {
     /// and then returns to the pool. A mapping that fails (device lost) drops it.
     pub fn recycle(&self, staged: Staged, submission: Option<wgpu::SubmissionIndex>) {
         if let Some(index) = submission {
-            self.copying
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .push_back(index);
+            let mut copying = self.copying.lock().unwrap_or_else(|p| p.into_inner());
+            // A buffer still out was used by one of the last STAGING_BUFFERS submissions.
+            if copying.len() == STAGING_BUFFERS {
+                copying.pop_front();
+            }
+            copying.push_back(index);
         }
         let free = Arc::clone(&self.free);
         let returned = staged.buffer.clone();
@@ -171,8 +177,7 @@ impl Staged {
 }
 
 /// Writes `input` at `precision` into mapped `buffer` from offset 0, in parallel parts.
-fn fill(buffer: &wgpu::Buffer, precision: Precision, input: &[f32]) -> Result<()> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+fn fill(buffer: &wgpu::Buffer, precision: Precision, input: &[f32], cores: usize) -> Result<()> {
     let threads = input.len().div_ceil(PER_THREAD).clamp(1, cores);
     // Whole chunks per thread keep every part's byte offset a multiple of the mapping
     // alignment; the last part runs to the buffer's end (whole words).

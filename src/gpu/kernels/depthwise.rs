@@ -26,6 +26,19 @@ pub(super) const TILE_QUADS: usize = 4;
 /// vec4s of workgroup memory for its input window (`TILE_VEC4S`).
 pub(super) const TILE_VEC4S: usize = 1024;
 
+// Every tile gives each of a quad's threads (WORKGROUP_SIZE / TILE_QUADS of them) a whole
+// number of pixels, 1 to MAX_PIX (4) in the shader.
+const _: () = {
+    let threads_per_quad = crate::gpu::pipeline::WORKGROUP_SIZE as usize / TILE_QUADS;
+    let mut i = 0;
+    while i < TILES.len() {
+        let pixels = TILES[i].0 * TILES[i].1;
+        assert!(pixels.is_multiple_of(threads_per_quad));
+        assert!(pixels / threads_per_quad >= 1 && pixels / threads_per_quad <= 4);
+        i += 1;
+    }
+};
+
 /// The largest output tile whose input window fits workgroup memory, if any does.
 fn tile_for(conv: &Conv2d) -> Option<(usize, usize)> {
     TILES.into_iter().find(|&(th, tw)| {
@@ -89,7 +102,7 @@ pub(crate) fn launch(io: &StepIo, conv: &Conv2d, family: KernelFamily) -> Result
     } else {
         ("depthwise", io.output_len(), Vec::new())
     };
-    params.win.total = to_u32(threads, "depthwise threads")?;
+    params.win.total = to_u32(threads, "depthwise threads or workgroups")?;
     let grid = if tile.is_some() {
         Grid::Workgroups(threads as u64)
     } else {

@@ -82,10 +82,11 @@ mod tests {
     use super::*;
     use crate::gpu::kernels::*;
 
+    /// Padding words (`pad`, `pad0`, `pad1`...), not fields such as `pad_top`.
     fn is_pad(path: &str) -> bool {
-        path.rsplit('.')
-            .next()
-            .is_some_and(|last| last.starts_with("pad"))
+        let last = path.rsplit('.').next().unwrap_or(path);
+        last.strip_prefix("pad")
+            .is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_digit()))
     }
 
     fn parse(file: &ShaderFile) -> naga::Module {
