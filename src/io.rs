@@ -3,6 +3,8 @@
 //! the shared QDQ files take `[N, H, W, C]` uint8; the GPU graph always holds real values in
 //! NHWC order.
 
+pub mod npy;
+
 use crate::model::{DType, Layout, Model, TensorSpec};
 use crate::{Error, Result};
 

@@ -66,7 +66,9 @@ pub(super) fn output_shape(op: &Op, shapes: &[Shape]) -> Result<Shape, String> {
                     "Dense needs a 1x1xC input (flatten first), got {x}"
                 ));
             }
-            if dense.out_features == 0 || dense.weights.len() != dense.out_features * x.c {
+            if dense.out_features.checked_mul(x.c) != Some(dense.weights.len())
+                || dense.weights.is_empty()
+            {
                 return Err(format!(
                     "Dense weights have {} values, expected {}x{}",
                     dense.weights.len(),
@@ -85,11 +87,11 @@ pub(super) fn output_shape(op: &Op, shapes: &[Shape]) -> Result<Shape, String> {
                     "Concat of different spatial sizes {first} and {bad}"
                 ));
             }
-            Ok(Shape::new(
-                first.h,
-                first.w,
-                shapes.iter().map(|s| s.c).sum(),
-            ))
+            let c = shapes
+                .iter()
+                .try_fold(0usize, |sum, s| sum.checked_add(s.c))
+                .ok_or("Concat has too many channels")?;
+            Ok(Shape::new(first.h, first.w, c))
         }
     }
 }
@@ -102,15 +104,18 @@ fn conv_shape(conv: &Conv2d, x: Shape) -> Result<Shape, String> {
             x.c, conv.out_channels
         ));
     }
-    let expected = conv.out_channels * conv.kernel_h * conv.kernel_w * (x.c / groups);
-    if conv.weights.len() != expected || expected == 0 {
+    let expected = [conv.kernel_h, conv.kernel_w, x.c / groups]
+        .iter()
+        .try_fold(conv.out_channels, |n, &d| n.checked_mul(d));
+    if expected != Some(conv.weights.len()) || conv.weights.is_empty() {
         return Err(format!(
-            "weights have {} values, expected {}x{}x{}x{} = {expected}",
+            "weights have {} values, expected {}x{}x{}x{} = {}",
             conv.weights.len(),
             conv.out_channels,
             conv.kernel_h,
             conv.kernel_w,
-            x.c / groups
+            x.c / groups,
+            expected.map_or("too many".into(), |n| n.to_string())
         ));
     }
     check_bias(&conv.bias, conv.out_channels)?;
@@ -136,8 +141,13 @@ fn window_out(
     if stride == 0 || kh == 0 || kw == 0 {
         return Err("kernel size and stride must be at least 1".into());
     }
-    let padded_h = x.h + pad.top + pad.bottom;
-    let padded_w = x.w + pad.left + pad.right;
+    let padded = |side: usize, a: usize, b: usize| side.checked_add(a)?.checked_add(b);
+    let (Some(padded_h), Some(padded_w)) = (
+        padded(x.h, pad.top, pad.bottom),
+        padded(x.w, pad.left, pad.right),
+    ) else {
+        return Err(format!("padding {pad:?} is too large"));
+    };
     if padded_h < kh || padded_w < kw {
         return Err(format!(
             "{kh}x{kw} window does not fit the padded {padded_h}x{padded_w} input"

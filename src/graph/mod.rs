@@ -25,9 +25,15 @@ impl Shape {
         Shape { h, w, c }
     }
 
-    /// Number of elements per image.
+    /// Number of elements per image. Every shape in a [`Graph`] has at most
+    /// [`MAX_TENSOR_ELEMENTS`], so this cannot overflow there.
     pub fn len(&self) -> usize {
         self.h * self.w * self.c
+    }
+
+    /// [`len`](Self::len), or `None` where it overflows.
+    pub fn checked_len(&self) -> Option<usize> {
+        self.h.checked_mul(self.w)?.checked_mul(self.c)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -38,6 +44,22 @@ impl Shape {
 impl std::fmt::Display for Shape {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}x{}x{}", self.h, self.w, self.c)
+    }
+}
+
+/// The most elements one image's tensor may have (1 GiB in f32), far above any MobileNet's
+/// largest activation (802,816 for V1 at 224): a larger shape comes from a corrupt or
+/// hostile file, and refusing it here keeps every size computed from shapes in range.
+pub const MAX_TENSOR_ELEMENTS: usize = 1 << 28;
+
+/// Why `shape` cannot be a tensor of a graph, if it cannot.
+fn check_size(shape: Shape) -> Result<(), String> {
+    match shape.checked_len() {
+        Some(0) => Err(format!("empty shape {shape}")),
+        Some(n) if n <= MAX_TENSOR_ELEMENTS => Ok(()),
+        _ => Err(format!(
+            "shape {shape} has more than {MAX_TENSOR_ELEMENTS} elements per image"
+        )),
     }
 }
 
@@ -64,9 +86,7 @@ pub struct Graph {
 impl Graph {
     /// Starts a graph with its input of the given per-image shape.
     pub fn new(input: Shape) -> Result<Self> {
-        if input.is_empty() {
-            return Err(Error::graph("input", format!("empty input shape {input}")));
-        }
+        check_size(input).map_err(|reason| Error::graph("input", reason))?;
         let node = Node {
             name: "input".into(),
             op: Op::Input,
@@ -94,8 +114,9 @@ impl Graph {
             })?;
             shapes.push(node.shape);
         }
-        let shape =
-            infer::output_shape(&op, &shapes).map_err(|reason| Error::graph(&name, reason))?;
+        let shape = infer::output_shape(&op, &shapes)
+            .and_then(|shape| check_size(shape).map(|()| shape))
+            .map_err(|reason| Error::graph(&name, reason))?;
         self.nodes.push(Node {
             name,
             op,

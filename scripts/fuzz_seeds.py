@@ -1,0 +1,362 @@
+#!/usr/bin/env python3
+"""Seed corpus for the fuzz targets (fuzz/corpus/<target>/): tiny files made here, no model
+or photo from ../shared.
+
+  tflite/  four small models covering every operator the importer takes (float, uint8
+           per-tensor, int8 per-channel), each checked to run in LiteRT, and the TANH model
+           the importer must refuse
+  onnx/    copies of small generated graphs from tests/data/onnx/
+  image/   PNG (RGB, gray, palette, RGBA, 16-bit), JPEG (baseline, progressive, gray, CMYK)
+           and BMP images of a few pixels, and a 69-byte PNG whose header claims 60000x60000
+  npy/     arrays of the fuzz model's input (float32, uint8, int8), a Fortran-ordered one
+           and a float64 one
+
+Needs: pip install ai-edge-litert flatbuffers tflite numpy pillow
+Usage: python3 scripts/fuzz_seeds.py
+"""
+
+import io
+import shutil
+import struct
+import zlib
+from pathlib import Path
+
+import flatbuffers
+import numpy as np
+import tflite
+from ai_edge_litert.interpreter import Interpreter
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "fuzz" / "corpus"
+TYPES = {np.float32: tflite.TensorType.FLOAT32, np.uint8: tflite.TensorType.UINT8,
+         np.int8: tflite.TensorType.INT8, np.int32: tflite.TensorType.INT32}
+B = tflite.BuiltinOperator
+rng = np.random.default_rng(13)
+
+
+class TfliteModel:
+    """Tensors and operators, written as one flatbuffer by `build`."""
+
+    def __init__(self):
+        self.tensors, self.ops, self.codes = [], [], []
+
+    def tensor(self, shape, dtype=np.float32, data=None, quant=None):
+        """quant: (scales, zero_points, axis) or None. Returns the tensor's index."""
+        if data is not None:
+            data = np.asarray(data, dtype=dtype).reshape(shape)
+        self.tensors.append((list(shape), dtype, data, quant))
+        return len(self.tensors) - 1
+
+    def const(self, shape, dtype=np.float32, quant=None, low=-1.0, high=1.0):
+        if dtype == np.float32:
+            data = rng.uniform(low, high, size=shape)
+        else:
+            info = np.iinfo(dtype)
+            data = rng.integers(max(info.min, -1000), min(info.max, 1000) + 1, size=shape)
+        return self.tensor(shape, dtype, data, quant)
+
+    def op(self, code, inputs, outputs, options=None):
+        """options: (name, {field: value}) of a builtin options table, e.g. ("Conv2D", {...})."""
+        if code not in self.codes:
+            self.codes.append(code)
+        self.ops.append((self.codes.index(code), inputs, outputs, options))
+
+    def build(self, inputs, outputs):
+        b = flatbuffers.Builder(4096)
+        buffers = [self._buffer(b, None)] + [self._buffer(b, t[2]) for t in self.tensors]
+        tensors = [self._tensor(b, i, t) for i, t in enumerate(self.tensors)]
+        ops = [self._op(b, *o) for o in self.ops]
+        sub = {
+            "Tensors": vector(b, tflite.SubGraphStartTensorsVector, tensors),
+            "Inputs": ints(b, tflite.SubGraphStartInputsVector, inputs),
+            "Outputs": ints(b, tflite.SubGraphStartOutputsVector, outputs),
+            "Operators": vector(b, tflite.SubGraphStartOperatorsVector, ops),
+        }
+        tflite.SubGraphStart(b)
+        for field, value in sub.items():
+            getattr(tflite, f"SubGraphAdd{field}")(b, value)
+        subgraph = tflite.SubGraphEnd(b)
+        codes = []
+        for code in self.codes:
+            tflite.OperatorCodeStart(b)
+            tflite.OperatorCodeAddDeprecatedBuiltinCode(b, min(code, 127))
+            tflite.OperatorCodeAddBuiltinCode(b, code)
+            tflite.OperatorCodeAddVersion(b, 1)
+            codes.append(tflite.OperatorCodeEnd(b))
+        model = {
+            "OperatorCodes": vector(b, tflite.ModelStartOperatorCodesVector, codes),
+            "Subgraphs": vector(b, tflite.ModelStartSubgraphsVector, [subgraph]),
+            "Buffers": vector(b, tflite.ModelStartBuffersVector, buffers),
+        }
+        tflite.ModelStart(b)
+        tflite.ModelAddVersion(b, 3)
+        for field, value in model.items():
+            getattr(tflite, f"ModelAdd{field}")(b, value)
+        b.Finish(tflite.ModelEnd(b), file_identifier=b"TFL3")
+        return bytes(b.Output())
+
+    @staticmethod
+    def _buffer(b, data):
+        raw = None if data is None else b.CreateNumpyVector(
+            np.frombuffer(data.tobytes(), dtype=np.uint8))
+        tflite.BufferStart(b)
+        if raw is not None:
+            tflite.BufferAddData(b, raw)
+        return tflite.BufferEnd(b)
+
+    @staticmethod
+    def _tensor(b, index, spec):
+        shape, dtype, data, quant = spec
+        name = b.CreateString(f"t{index}")
+        shape_vec = ints(b, tflite.TensorStartShapeVector, shape)
+        q = None
+        if quant is not None:
+            scales, zero_points, axis = quant
+            scale_vec = numbers(b, tflite.QuantizationParametersStartScaleVector, scales,
+                                b.PrependFloat32)
+            zp_vec = numbers(b, tflite.QuantizationParametersStartZeroPointVector,
+                             zero_points, b.PrependInt64)
+            tflite.QuantizationParametersStart(b)
+            tflite.QuantizationParametersAddScale(b, scale_vec)
+            tflite.QuantizationParametersAddZeroPoint(b, zp_vec)
+            tflite.QuantizationParametersAddQuantizedDimension(b, axis)
+            q = tflite.QuantizationParametersEnd(b)
+        tflite.TensorStart(b)
+        tflite.TensorAddShape(b, shape_vec)
+        tflite.TensorAddType(b, TYPES[dtype])
+        tflite.TensorAddBuffer(b, index + 1 if data is not None else 0)
+        tflite.TensorAddName(b, name)
+        if q is not None:
+            tflite.TensorAddQuantization(b, q)
+        return tflite.TensorEnd(b)
+
+    @staticmethod
+    def _op(b, code_index, inputs, outputs, options):
+        options_offset = None
+        if options is not None:
+            name, fields = options
+            getattr(tflite, f"{name}OptionsStart")(b)
+            for field, value in fields.items():
+                getattr(tflite, f"{name}OptionsAdd{field}")(b, value)
+            options_offset = getattr(tflite, f"{name}OptionsEnd")(b)
+        in_vec = ints(b, tflite.OperatorStartInputsVector, inputs)
+        out_vec = ints(b, tflite.OperatorStartOutputsVector, outputs)
+        tflite.OperatorStart(b)
+        tflite.OperatorAddOpcodeIndex(b, code_index)
+        tflite.OperatorAddInputs(b, in_vec)
+        tflite.OperatorAddOutputs(b, out_vec)
+        if options_offset is not None:
+            kind = "Pool2DOptions" if name == "Pool2D" else f"{name}Options"
+            tflite.OperatorAddBuiltinOptionsType(b, getattr(tflite.BuiltinOptions, kind))
+            tflite.OperatorAddBuiltinOptions(b, options_offset)
+        return tflite.OperatorEnd(b)
+
+
+def numbers(b, start, values, prepend):
+    start(b, len(values))
+    for v in reversed(values):
+        prepend(v)
+    return b.EndVector()
+
+
+def ints(b, start, values):
+    return numbers(b, start, [int(v) for v in values], b.PrependInt32)
+
+
+def vector(b, start, offsets):
+    start(b, len(offsets))
+    for off in reversed(offsets):
+        b.PrependUOffsetTRelative(off)
+    return b.EndVector()
+
+
+SAME, VALID = tflite.Padding.SAME, tflite.Padding.VALID
+NONE, RELU, RELU6 = (tflite.ActivationFunctionType.NONE, tflite.ActivationFunctionType.RELU,
+                     tflite.ActivationFunctionType.RELU6)
+
+
+def conv(pad, stride, act):
+    return ("Conv2D", {"Padding": pad, "StrideW": stride, "StrideH": stride,
+                       "FusedActivationFunction": act})
+
+
+def depthwise(pad, stride, act, multiplier=1):
+    return ("DepthwiseConv2D", {"Padding": pad, "StrideW": stride, "StrideH": stride,
+                                "DepthMultiplier": multiplier, "FusedActivationFunction": act})
+
+
+def v2_like(dtype=np.float32):
+    """conv 3x3/2 → depthwise 3x3 → conv 1x1 + residual → average pool → reshape → FC →
+    softmax; in float, or uint8 with per-tensor quantization when dtype is np.uint8."""
+    m = TfliteModel()
+    q = (lambda s, z: ([s], [z], 0)) if dtype == np.uint8 else (lambda s, z: None)
+    w = dict(dtype=dtype, quant=q(0.02, 128))
+    bias = (lambda n, s: m.tensor([n], np.int32, rng.integers(-300, 300, n), q(s, 0))) \
+        if dtype == np.uint8 else (lambda n, s: m.const([n]))
+    act = q(0.05, 0)
+    x = m.tensor([1, 8, 8, 3], dtype, quant=q(1 / 128, 128))
+    c1 = m.tensor([1, 4, 4, 4], dtype, quant=act)
+    m.op(B.CONV_2D, [x, m.const([4, 3, 3, 3], **w), bias(4, 0.02 / 128)], [c1],
+         conv(SAME, 2, RELU6))
+    d1 = m.tensor([1, 4, 4, 8], dtype, quant=act)
+    m.op(B.DEPTHWISE_CONV_2D, [c1, m.const([1, 3, 3, 8], **w), bias(8, 0.001)], [d1],
+         depthwise(SAME, 1, RELU6, multiplier=2))
+    p1 = m.tensor([1, 4, 4, 4], dtype, quant=act)
+    m.op(B.CONV_2D, [d1, m.const([4, 1, 1, 8], **w), bias(4, 0.001)], [p1], conv(VALID, 1, NONE))
+    s1 = m.tensor([1, 4, 4, 4], dtype, quant=act)
+    m.op(B.ADD, [p1, c1], [s1], ("Add", {"FusedActivationFunction": NONE}))
+    g = m.tensor([1, 1, 1, 4], dtype, quant=act)
+    m.op(B.AVERAGE_POOL_2D, [s1], [g], ("Pool2D", {
+        "Padding": VALID, "StrideW": 1, "StrideH": 1, "FilterWidth": 4, "FilterHeight": 4,
+        "FusedActivationFunction": NONE}))
+    r = m.tensor([1, 4], dtype, quant=act)
+    m.op(B.RESHAPE, [g, m.tensor([2], np.int32, [1, 4])], [r])
+    f = m.tensor([1, 5], dtype, quant=q(0.1, 100))
+    m.op(B.FULLY_CONNECTED, [r, m.const([5, 4], **w), bias(5, 0.001)], [f],
+         ("FullyConnected", {"FusedActivationFunction": NONE}))
+    out = m.tensor([1, 5], dtype, quant=q(1 / 256, 0))
+    m.op(B.SOFTMAX, [f], [out], ("Softmax", {"Beta": 1.0}))
+    return m.build([x], [out]), ([1, 8, 8, 3], dtype)
+
+
+def v3_like():
+    """pad → conv → hard-swish → squeeze-excite (mean, 1x1 convs, logistic, mul) → concat →
+    mean → FC → softmax, in float."""
+    m = TfliteModel()
+    x = m.tensor([1, 6, 6, 3])
+    padded = m.tensor([1, 8, 8, 3])
+    m.op(B.PAD, [x, m.tensor([4, 2], np.int32, [0, 0, 1, 1, 1, 1, 0, 0])], [padded])
+    c = m.tensor([1, 6, 6, 4])
+    m.op(B.CONV_2D, [padded, m.const([4, 3, 3, 3]), m.const([4])], [c], conv(VALID, 1, NONE))
+    h = m.tensor([1, 6, 6, 4])
+    m.op(B.HARD_SWISH, [c], [h])
+    pooled = m.tensor([1, 1, 1, 4])
+    axes = m.tensor([2], np.int32, [1, 2])
+    m.op(B.MEAN, [h, axes], [pooled], ("Reducer", {"KeepDims": True}))
+    squeezed = m.tensor([1, 1, 1, 2])
+    m.op(B.CONV_2D, [pooled, m.const([2, 1, 1, 4]), m.const([2])], [squeezed],
+         conv(VALID, 1, RELU))
+    excited = m.tensor([1, 1, 1, 4])
+    m.op(B.CONV_2D, [squeezed, m.const([4, 1, 1, 2]), m.const([4])], [excited],
+         conv(VALID, 1, NONE))
+    gate = m.tensor([1, 1, 1, 4])
+    m.op(B.LOGISTIC, [excited], [gate])
+    scaled = m.tensor([1, 6, 6, 4])
+    m.op(B.MUL, [h, gate], [scaled], ("Mul", {"FusedActivationFunction": NONE}))
+    joined = m.tensor([1, 6, 6, 8])
+    m.op(B.CONCATENATION, [scaled, h], [joined],
+         ("Concatenation", {"Axis": 3, "FusedActivationFunction": NONE}))
+    mean = m.tensor([1, 8])
+    m.op(B.MEAN, [joined, axes], [mean], ("Reducer", {"KeepDims": False}))
+    logits = m.tensor([1, 3])
+    m.op(B.FULLY_CONNECTED, [mean, m.const([3, 8]), m.const([3])], [logits],
+         ("FullyConnected", {"FusedActivationFunction": NONE}))
+    out = m.tensor([1, 3])
+    m.op(B.SOFTMAX, [logits], [out], ("Softmax", {"Beta": 1.0}))
+    return m.build([x], [out]), ([1, 6, 6, 3], np.float32)
+
+
+def int8_per_channel():
+    """float in → QUANTIZE → int8 conv and depthwise with per-channel weight scales →
+    RELU → QUANTIZE to uint8 → DEQUANTIZE → float out."""
+    m = TfliteModel()
+    x = m.tensor([1, 5, 5, 2])
+    xq = m.tensor([1, 5, 5, 2], np.int8, quant=([0.02], [-3], 0))
+    m.op(B.QUANTIZE, [x], [xq])
+    scales = [0.01, 0.02, 0.005]
+    w = m.const([3, 3, 3, 2], np.int8, quant=(scales, [0, 0, 0], 0))
+    b = m.tensor([3], np.int32, rng.integers(-500, 500, 3), ([0.02 * s for s in scales], [0] * 3, 0))
+    c = m.tensor([1, 3, 3, 3], np.int8, quant=([0.03], [5], 0))
+    m.op(B.CONV_2D, [xq, w, b], [c], conv(VALID, 1, NONE))
+    dw_scales = [0.004, 0.01, 0.02]
+    dw = m.const([1, 3, 3, 3], np.int8, quant=(dw_scales, [0, 0, 0], 3))
+    db = m.tensor([3], np.int32, rng.integers(-500, 500, 3),
+                  ([0.03 * s for s in dw_scales], [0] * 3, 0))
+    d = m.tensor([1, 3, 3, 3], np.int8, quant=([0.05], [-10], 0))
+    m.op(B.DEPTHWISE_CONV_2D, [c, dw, db], [d], depthwise(SAME, 1, NONE))
+    r = m.tensor([1, 3, 3, 3], np.int8, quant=([0.05], [-10], 0))
+    m.op(B.RELU, [d], [r])
+    u = m.tensor([1, 3, 3, 3], np.uint8, quant=([0.05], [118], 0))
+    m.op(B.QUANTIZE, [r], [u])
+    out = m.tensor([1, 3, 3, 3])
+    m.op(B.DEQUANTIZE, [u], [out])
+    return m.build([x], [out]), ([1, 5, 5, 2], np.float32)
+
+
+def runs_in_litert(model, shape, dtype):
+    interpreter = Interpreter(model_content=model)
+    interpreter.allocate_tensors()
+    x = rng.integers(0, 256, size=shape) if dtype == np.uint8 else rng.uniform(-1, 1, shape)
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x.astype(dtype))
+    interpreter.invoke()
+    out = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
+    assert np.all(np.isfinite(out.astype(np.float32))), "non-finite output"
+
+
+def tflite_seeds(folder):
+    models = {"v2_like_float": v2_like(), "v2_like_uint8": v2_like(np.uint8),
+              "v3_like_float": v3_like(), "int8_per_channel": int8_per_channel()}
+    for name, (model, (shape, dtype)) in models.items():
+        runs_in_litert(model, shape, dtype)
+        (folder / f"{name}.tflite").write_bytes(model)
+        print(f"tflite/{name}.tflite: {len(model)} bytes, runs in LiteRT")
+    shutil.copy(REPO / "tests/data/tflite_reference/unsupported_op.tflite", folder)
+
+
+def onnx_seeds(folder):
+    for name in ["edge_cases", "flatten_gemm_opset11", "tf2onnx_v1_nhwc", "shapes_disagree"]:
+        shutil.copy(REPO / "tests/data/onnx" / f"{name}.onnx", folder)
+
+
+def image_seeds(folder):
+    rgb = Image.fromarray(rng.integers(0, 256, (3, 4, 3), dtype=np.uint8))
+    rgb.save(folder / "rgb.png")
+    rgb.convert("L").save(folder / "gray.png")
+    rgb.convert("P").save(folder / "palette.png")
+    rgb.convert("RGBA").save(folder / "rgba.png")
+    Image.fromarray(rng.integers(0, 65536, (2, 3), dtype=np.uint16)).save(folder / "gray16.png")
+    big = Image.fromarray(rng.integers(0, 256, (9, 11, 3), dtype=np.uint8))
+    big.save(folder / "baseline.jpg", quality=80)
+    big.save(folder / "progressive.jpg", quality=80, progressive=True)
+    big.convert("L").save(folder / "gray.jpg")
+    big.convert("CMYK").save(folder / "cmyk.jpg")
+    rgb.save(folder / "rgb.bmp")
+    rgb.convert("P").save(folder / "palette.bmp")
+    (folder / "bomb.png").write_bytes(png_bomb())
+
+
+def png_bomb():
+    """A valid PNG whose header claims 60000x60000 RGB and holds almost no data."""
+    def chunk(kind, data):
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+    header = struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+            + chunk(b"IDAT", zlib.compress(b"\0")) + chunk(b"IEND", b""))
+
+
+def npy_seeds(folder):
+    arrays = {
+        "float32": rng.uniform(-1, 1, (1, 3, 2, 2)).astype(np.float32),
+        "uint8": rng.integers(0, 256, (2, 3, 2, 2), dtype=np.uint8),
+        "int8": rng.integers(-128, 128, (1, 3, 2, 2), dtype=np.int8),
+        "float64": rng.uniform(-1, 1, (1, 3, 2, 2)),
+        "fortran": np.asfortranarray(rng.uniform(-1, 1, (1, 3, 2, 2)).astype(np.float32)),
+    }
+    for name, array in arrays.items():
+        buffer = io.BytesIO()
+        np.save(buffer, array)
+        (folder / f"{name}.npy").write_bytes(buffer.getvalue())
+
+
+def main():
+    for target, make in [("tflite", tflite_seeds), ("onnx", onnx_seeds),
+                         ("image", image_seeds), ("npy", npy_seeds)]:
+        folder = CORPUS / target
+        folder.mkdir(parents=True, exist_ok=True)
+        make(folder)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+//! `.npy` arrays in and out: the file format `run` reads its input from and writes its
+//! output to. The header is untrusted: its shape is checked against the bytes that follow
+//! before anything the size of the array is allocated.
+
+use super::Values;
+use crate::{Error, Result};
+use npyz::WriterBuilder;
+use std::path::Path;
+
+/// Reads a C-ordered float32, uint8 or int8 array: its shape and its values.
+pub fn read(path: &Path) -> Result<(Vec<usize>, Values)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    parse(&bytes, &path.display().to_string())
+}
+
+/// [`read`] from memory; `name` names the array in errors.
+pub fn parse(bytes: &[u8], name: &str) -> Result<(Vec<usize>, Values)> {
+    let bad = |reason: String| Error::InvalidArgument(format!("{name}: {reason}"));
+    let npy = npyz::NpyFile::new(bytes).map_err(|e| bad(format!("not a .npy file: {e}")))?;
+    if npy.order() != npyz::Order::C {
+        return Err(bad(
+            "Fortran-ordered arrays are not supported; save it C-ordered".into(),
+        ));
+    }
+    let type_str = match npy.dtype() {
+        npyz::DType::Plain(t) => t.to_string(),
+        other => return Err(bad(format!("unsupported array type {}", other.descr()))),
+    };
+    let element_bytes = match type_str.as_str() {
+        "<f4" => 4,
+        "|u1" | "|i1" => 1,
+        other => {
+            return Err(bad(format!(
+                "array type `{other}` is not supported (float32, uint8 or int8)"
+            )))
+        }
+    };
+    let shape = checked_shape(npy.shape(), element_bytes, bytes.len()).map_err(bad)?;
+    let read = |e: std::io::Error| bad(format!("cannot read the data: {e}"));
+    let values = match element_bytes {
+        4 => Values::F32(npy.into_vec::<f32>().map_err(read)?),
+        _ if type_str == "|u1" => Values::U8(npy.into_vec::<u8>().map_err(read)?),
+        _ => Values::I8(npy.into_vec::<i8>().map_err(read)?),
+    };
+    Ok((shape, values))
+}
+
+/// The header's shape, if the file is long enough to hold that many elements.
+fn checked_shape(
+    dims: &[u64],
+    element_bytes: u64,
+    file_bytes: usize,
+) -> Result<Vec<usize>, String> {
+    let data_bytes = dims
+        .iter()
+        .try_fold(element_bytes, |acc, &d| acc.checked_mul(d))
+        .filter(|&n| n <= file_bytes as u64)
+        .ok_or_else(|| {
+            format!(
+                "its header's shape {dims:?} needs more data than the file's {file_bytes} bytes"
+            )
+        })?;
+    debug_assert!(data_bytes <= file_bytes as u64);
+    Ok(dims.iter().map(|&d| d as usize).collect())
+}
+
+/// Writes `values` as a C-ordered array of `shape`.
+pub fn write(path: &Path, shape: &[usize], values: &Values) -> Result<()> {
+    let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    let writer = std::io::BufWriter::new(file);
+    let io_error = |e| Error::io(path, e);
+    match values {
+        Values::F32(v) => write_values(writer, &shape, v).map_err(io_error),
+        Values::U8(v) => write_values(writer, &shape, v).map_err(io_error),
+        Values::I8(v) => write_values(writer, &shape, v).map_err(io_error),
+    }
+}
+
+fn write_values<T: npyz::Serialize + npyz::AutoSerialize + Copy>(
+    writer: impl std::io::Write,
+    shape: &[u64],
+    values: &[T],
+) -> std::io::Result<()> {
+    let mut out = npyz::WriteOptions::new()
+        .default_dtype()
+        .shape(shape)
+        .writer(writer)
+        .begin_nd()?;
+    out.extend(values.iter().copied())?;
+    out.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn npy_bytes(shape: &[usize], values: &Values) -> Vec<u8> {
+        let dir = std::env::temp_dir().join(format!("npy-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{}.npy", values.dtype()));
+        write(&path, shape, values).unwrap();
+        std::fs::read(&path).unwrap()
+    }
+
+    #[test]
+    fn arrays_round_trip_in_every_type() {
+        for values in [
+            Values::F32(vec![1.5, -2.0, 0.25, 8.0, 0.0, 3.0]),
+            Values::U8(vec![0, 1, 2, 253, 254, 255]),
+            Values::I8(vec![-128, -1, 0, 1, 126, 127]),
+        ] {
+            let bytes = npy_bytes(&[2, 3], &values);
+            assert_eq!(parse(&bytes, "a.npy").unwrap(), (vec![2, 3], values));
+        }
+    }
+
+    /// A version 1.0 header for `dict`, padded as numpy pads it, followed by `data`.
+    fn handmade(dict: &str, data: &[u8]) -> Vec<u8> {
+        let mut header = format!("{dict}\n");
+        while (10 + header.len()) % 64 != 0 {
+            header.insert(header.len() - 1, ' ');
+        }
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend((header.len() as u16).to_le_bytes());
+        bytes.extend(header.as_bytes());
+        bytes.extend(data);
+        bytes
+    }
+
+    #[test]
+    fn a_header_claiming_more_than_the_file_holds_is_refused_before_reading() {
+        let dict =
+            |shape: &str| format!("{{'descr': '|u1', 'fortran_order': False, 'shape': {shape}, }}");
+        let fits = handmade(&dict("(2, 3)"), &[7; 6]);
+        assert_eq!(parse(&fits, "a.npy").unwrap().0, vec![2, 3]);
+        for shape in [
+            "(100000, 100000, 3)",
+            "(4294967296, 4294967296, 4294967296)",
+        ] {
+            let bomb = handmade(&dict(shape), &[7; 6]);
+            let err = parse(&bomb, "bomb.npy").unwrap_err().to_string();
+            assert!(
+                err.starts_with("invalid argument: bomb.npy: its header's shape"),
+                "{err}"
+            );
+        }
+    }
+}
