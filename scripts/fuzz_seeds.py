@@ -11,7 +11,12 @@ or photo from ../shared.
   npy/     arrays of the fuzz model's input (float32, uint8, int8), a Fortran-ordered one
            and a float64 one
 
-Needs: pip install ai-edge-litert flatbuffers tflite numpy pillow
+It also writes tests/data/hostile/: model files with absurd dimensions (2^31 channels,
+zero-sized kernels, negative padding, zero strides, weights claiming more than the file
+holds), which tests/hostile_models.rs expects to be refused with one-line errors; they are
+copied into the corpora too.
+
+Needs: pip install ai-edge-litert flatbuffers tflite numpy pillow onnx
 Usage: python3 scripts/fuzz_seeds.py
 """
 
@@ -23,12 +28,15 @@ from pathlib import Path
 
 import flatbuffers
 import numpy as np
+import onnx
 import tflite
+from onnx import TensorProto, helper
 from ai_edge_litert.interpreter import Interpreter
 from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "fuzz" / "corpus"
+HOSTILE = REPO / "tests" / "data" / "hostile"
 TYPES = {np.float32: tflite.TensorType.FLOAT32, np.uint8: tflite.TensorType.UINT8,
          np.int8: tflite.TensorType.INT8, np.int32: tflite.TensorType.INT32}
 B = tflite.BuiltinOperator
@@ -284,6 +292,67 @@ def int8_per_channel():
     return m.build([x], [out]), ([1, 5, 5, 2], np.float32)
 
 
+def one_conv_tflite(input_shape, filter_shape, options=None, data=True):
+    """input → CONV_2D → output, with the filter's buffer as large as its shape says
+    (or 8 bytes when `data` is false) and an output shape TFLite would not check."""
+    m = TfliteModel()
+    x = m.tensor(input_shape)
+    count = int(np.prod(filter_shape)) if data else 2
+    w = m.tensor(filter_shape)
+    m.tensors[w] = (list(filter_shape), np.float32, np.zeros(count, np.float32), None)
+    out = m.tensor([1, 1, 1, max(1, filter_shape[0])])
+    m.op(B.CONV_2D, [x, w], [out], options or conv(VALID, 1, NONE))
+    return m.build([x], [out])
+
+
+def hostile_tflite():
+    """Model files with absurd dimensions, by name."""
+    pad = TfliteModel()
+    x = pad.tensor([1, 4, 4, 3])
+    out = pad.tensor([1, 2, 6, 3])
+    pad.op(B.PAD, [x, pad.tensor([4, 2], np.int32, [0, 0, -1, -1, 1, 1, 0, 0])], [out])
+    huge = TfliteModel()
+    x = huge.tensor([1, 1, 1, 2**31 - 1])
+    out = huge.tensor([1, 1, 1, 2**31 - 1])
+    huge.op(B.RELU, [x], [out])
+    return {
+        "negative_pad.tflite": pad.build([0], [1]),
+        "channels_2_31.tflite": huge.build([0], [1]),
+        "zero_kernel.tflite": one_conv_tflite([1, 4, 4, 3], [4, 0, 0, 3]),
+        "zero_stride.tflite": one_conv_tflite([1, 4, 4, 3], [4, 1, 1, 3], conv(VALID, 0, NONE)),
+        "weights_beyond_file.tflite": one_conv_tflite([1, 4, 4, 3], [65536, 3, 3, 3], data=False),
+    }
+
+
+def hostile_onnx():
+    """ONNX graphs with absurd dimensions, by name."""
+    def conv_graph(dims, weight_dims, raw=None, **attrs):
+        weights = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=weight_dims)
+        # Built by hand: onnx's helper refuses raw data shorter than the dims say.
+        weights.raw_data = raw if raw is not None else bytes(4 * int(np.prod(weight_dims)))
+        node = helper.make_node("Conv", ["x", "w"], ["y"], **attrs)
+        graph = helper.make_graph(
+            [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, dims)],
+            [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)], [weights])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+        return model.SerializeToString()
+    return {
+        "negative_pads.onnx": conv_graph([1, 3, 4, 4], [4, 3, 3, 3], pads=[-1, -1, -1, -1]),
+        "zero_kernel.onnx": conv_graph([1, 3, 4, 4], [4, 3, 0, 0], kernel_shape=[0, 0]),
+        "zero_strides.onnx": conv_graph([1, 3, 4, 4], [4, 3, 3, 3], strides=[0, 0]),
+        "channels_2_31.onnx": conv_graph([1, 2**31, 1, 1], [4, 2**31, 1, 1], raw=b"\0" * 16),
+        "weights_beyond_file.onnx": conv_graph([1, 3, 4, 4], [1000000, 3, 3, 3], raw=b"\0" * 16),
+    }
+
+
+def hostile_seeds():
+    HOSTILE.mkdir(parents=True, exist_ok=True)
+    for target, files in [("tflite", hostile_tflite()), ("onnx", hostile_onnx())]:
+        for name, data in files.items():
+            (HOSTILE / name).write_bytes(data)
+            (CORPUS / target / f"hostile_{name}").write_bytes(data)
+
+
 def runs_in_litert(model, shape, dtype):
     interpreter = Interpreter(model_content=model)
     interpreter.allocate_tensors()
@@ -356,6 +425,7 @@ def main():
         folder = CORPUS / target
         folder.mkdir(parents=True, exist_ok=True)
         make(folder)
+    hostile_seeds()
 
 
 if __name__ == "__main__":

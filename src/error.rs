@@ -22,6 +22,11 @@ pub enum Error {
     #[error("device limit exceeded: {0}")]
     DeviceLimit(String),
 
+    /// The GPU device was lost (driver reset, GPU removed, `device.destroy()`): nothing
+    /// more runs on it. A new [`Runtime`](crate::runtime::Runtime) opens a new device.
+    #[error("the GPU device was lost ({reason}); open a new runtime to continue")]
+    DeviceLost { reason: String },
+
     /// Any other failure reported by wgpu (device creation, validation, mapping).
     #[error("GPU error: {0}")]
     Gpu(String),

@@ -187,6 +187,7 @@ impl Runtime {
         batch: usize,
         precision: Precision,
     ) -> Result<Session> {
+        self.ctx.ensure_alive()?;
         let plan = self.plan(model, batch, precision)?;
         budget::check(model, &plan, self.memory_budget)?;
         let executor = Executor::new(&self.ctx, &plan)?;

@@ -277,6 +277,26 @@ fn a_session_over_the_memory_budget_fails_before_allocating() {
     assert!(runtime.session(&model, 4).is_ok());
 }
 
+#[test]
+fn sessions_share_the_models_weights() {
+    let Some(runtime) = common::runtime() else {
+        return;
+    };
+    let model = small_model(Arch::V2);
+    let one = runtime.session(&model, 1).expect("session");
+    let two = runtime.session(&model, 2).expect("session");
+    // The same node storage, weights included: nothing was copied.
+    let nodes = |m: &Model| m.graph.nodes().as_ptr();
+    assert_eq!(nodes(one.model()), nodes(&model));
+    assert_eq!(nodes(two.model()), nodes(&model));
+    // Changing a clone leaves the shared original alone.
+    let mut grown = model.graph.clone();
+    let relu = mobilenet_wgpu::graph::Op::Activation(mobilenet_wgpu::graph::Activation::Relu);
+    grown.add("extra", relu, &[grown.output()]).expect("add");
+    assert_ne!(grown.nodes().as_ptr(), model.graph.nodes().as_ptr());
+    assert_eq!(grown.nodes().len(), model.graph.nodes().len() + 1);
+}
+
 fn assert_send<T: Send>(_: &T) {}
 
 #[test]

@@ -400,6 +400,25 @@ mod tests {
     }
 
     #[test]
+    fn a_lost_device_is_reported_in_one_line() {
+        let Some(runtime) = runtime() else { return };
+        runtime.context().device.destroy();
+        let jobs = vec![
+            Job::UseModel(ModelChoice::RandomWeights(Arch::V2K7)),
+            Job::Open(sample("chelsea.png")),
+        ];
+        let replies = run_jobs(runtime, jobs);
+        let failure = replies.iter().find_map(|r| match r {
+            Reply::Failed(message) => Some(message.clone()),
+            _ => None,
+        });
+        let failure = failure.expect("a failure reply");
+        assert!(failure.contains("GPU device was lost"), "{failure}");
+        assert!(!failure.contains('\n'), "{failure}");
+        assert!(!replies.iter().any(|r| matches!(r, Reply::Classified(_))));
+    }
+
+    #[test]
     fn an_unreadable_file_is_reported_not_classified() {
         let Some(runtime) = runtime() else { return };
         let replies = run_jobs(runtime, vec![Job::Open(sample("no-such-image.png"))]);

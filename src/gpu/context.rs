@@ -1,5 +1,6 @@
 //! Device setup: one adapter, one device and queue, shared by every executor.
 
+use super::health::DeviceHealth;
 use crate::error::{Error, Result};
 
 /// The wgpu device an [`Executor`](super::Executor) runs on. Cheap to clone.
@@ -10,6 +11,7 @@ pub struct GpuContext {
     pub adapter_info: wgpu::AdapterInfo,
     /// The instance the device came from, when this context opened it (for reports).
     instance: Option<wgpu::Instance>,
+    health: DeviceHealth,
 }
 
 impl GpuContext {
@@ -19,13 +21,16 @@ impl GpuContext {
         pollster::block_on(Self::open(backends))
     }
 
-    /// Wraps a device created elsewhere (e.g. by an application sharing its device).
+    /// Wraps a device created elsewhere (e.g. by an application sharing its device). This
+    /// sets the device's device-lost callback (wgpu keeps one per device), so that every
+    /// later call can report [`Error::DeviceLost`]; the app asks [`lost`](Self::lost).
     pub fn from_device(
         device: wgpu::Device,
         queue: wgpu::Queue,
         adapter_info: wgpu::AdapterInfo,
     ) -> Self {
         GpuContext {
+            health: DeviceHealth::watch(&device),
             device,
             queue,
             adapter_info,
@@ -57,6 +62,7 @@ impl GpuContext {
             .await
             .map_err(|e| Error::Gpu(format!("cannot open device: {e}")))?;
         Ok(GpuContext {
+            health: DeviceHealth::watch(&device),
             device,
             queue,
             adapter_info: adapter.get_info(),
@@ -71,6 +77,36 @@ impl GpuContext {
     pub fn live_buffers(&self) -> Option<usize> {
         let report = self.instance.as_ref()?.generate_report()?;
         Some(report.hub_report().buffers.num_kept_from_user)
+    }
+
+    /// Why the device was lost, or `None` while it works (checked without polling).
+    pub fn lost(&self) -> Option<String> {
+        self.health.lost()
+    }
+
+    /// The device's loss flag, for what outlives a call (inferences in flight).
+    pub(crate) fn health(&self) -> &DeviceHealth {
+        &self.health
+    }
+
+    /// `Err(`[`Error::DeviceLost`]`)` once the device is lost. Polls first: wgpu runs the
+    /// device-lost callback from a poll, e.g. the first one after `device.destroy()`.
+    pub(crate) fn ensure_alive(&self) -> Result<()> {
+        if self.health.lost().is_none() {
+            // A poll that fails is explained by the flag it sets, if by anything.
+            let _ = self.device.poll(wgpu::PollType::Poll);
+        }
+        match self.health.lost() {
+            Some(reason) => Err(Error::DeviceLost { reason }),
+            None => Ok(()),
+        }
+    }
+
+    /// Runs `work` if the device is alive; a failure of `work` is reported as
+    /// [`Error::DeviceLost`] when the device was lost meanwhile.
+    pub(crate) fn while_alive<T>(&self, work: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.ensure_alive()?;
+        work().map_err(|e| self.health.explain(e))
     }
 
     /// One line naming the adapter, e.g. for `--verbose` output.

@@ -7,6 +7,7 @@
 
 mod context;
 mod executor;
+mod health;
 mod kernels;
 mod pipeline;
 mod profiler;

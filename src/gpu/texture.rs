@@ -38,8 +38,22 @@ struct Params {
     output_offset: u32,
     flags: u32,
     mean: [f32; 4],
-    std: [f32; 4],
+    stdev: [f32; 4],
 }
+
+#[cfg(test)]
+crate::gpu::kernels::layout::layout!(Params {
+    crop_left,
+    crop_top,
+    side,
+    source_stride,
+    out_w,
+    out_h,
+    output_offset,
+    flags,
+    mean,
+    stdev,
+});
 
 const FLAG_SRGB: u32 = 1;
 const FLAG_BGRA: u32 = 2;
@@ -229,7 +243,7 @@ impl TexturePreprocessor {
             output_offset: 0,
             flags: if srgb { FLAG_SRGB } else { 0 } | if bgra { FLAG_BGRA } else { 0 },
             mean: [norm.mean[0], norm.mean[1], norm.mean[2], 0.0],
-            std: [norm.std[0], norm.std[1], norm.std[2], 1.0],
+            stdev: [norm.std[0], norm.std[1], norm.std[2], 1.0],
         }
     }
 }
@@ -347,6 +361,24 @@ mod tests {
                 "{entry}"
             );
         }
+    }
+
+    #[test]
+    fn params_and_constants_match_the_shader() {
+        use crate::gpu::kernels::layout::{assert_uniform_matches, wgsl_constant};
+        let module = naga::front::wgsl::parse_str(&source(Precision::F32)).expect("parses");
+        assert_uniform_matches::<Params>(&module, "preprocess");
+        let constant = |name| wgsl_constant(&module, name).unwrap();
+        assert_eq!(
+            constant("WG"),
+            crate::gpu::pipeline::WORKGROUP_SIZE as usize
+        );
+        assert_eq!(
+            constant("PRECISION_BITS"),
+            crate::preprocess::PRECISION_BITS as usize
+        );
+        assert_eq!(constant("FLAG_SRGB"), FLAG_SRGB as usize);
+        assert_eq!(constant("FLAG_BGRA"), FLAG_BGRA as usize);
     }
 
     #[test]

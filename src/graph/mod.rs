@@ -11,6 +11,7 @@ pub use ops::{Activation, AvgPool, BatchNorm, Conv2d, Dense, Op, Padding};
 pub use stats::LayerStats;
 
 use crate::error::{Error, Result};
+use std::sync::Arc;
 
 /// Per-image tensor shape (NHWC without the batch dimension).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -77,9 +78,11 @@ pub struct Node {
 }
 
 /// A model: nodes in topological order (inputs always precede their consumers).
+/// Cloning is cheap: clones share the nodes and their weights until one adds a node, so
+/// that every session of a model holds its weights once.
 #[derive(Clone, Debug)]
 pub struct Graph {
-    nodes: Vec<Node>,
+    nodes: Arc<Vec<Node>>,
     output: Option<TensorId>,
 }
 
@@ -94,7 +97,7 @@ impl Graph {
             shape: input,
         };
         Ok(Graph {
-            nodes: vec![node],
+            nodes: Arc::new(vec![node]),
             output: None,
         })
     }
@@ -117,7 +120,7 @@ impl Graph {
         let shape = infer::output_shape(&op, &shapes)
             .and_then(|shape| check_size(shape).map(|()| shape))
             .map_err(|reason| Error::graph(&name, reason))?;
-        self.nodes.push(Node {
+        Arc::make_mut(&mut self.nodes).push(Node {
             name,
             op,
             inputs: inputs.to_vec(),
@@ -148,7 +151,7 @@ impl Graph {
             ));
         }
         Ok(Graph {
-            nodes: self.nodes[..=id.0].to_vec(),
+            nodes: Arc::new(self.nodes[..=id.0].to_vec()),
             output: Some(id),
         })
     }

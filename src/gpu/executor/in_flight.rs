@@ -13,6 +13,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use crate::gpu::health::DeviceHealth;
 use crate::{Error, Precision, Result};
 
 /// An inference queued by [`Executor::queue`](super::Executor::queue): [`wait`](Self::wait)
@@ -20,6 +21,7 @@ use crate::{Error, Precision, Result};
 #[derive(Debug)]
 pub struct InFlight {
     device: wgpu::Device,
+    health: DeviceHealth,
     submitted: Submitted,
     cpu: CpuCost,
     shared: Arc<Shared>,
@@ -104,7 +106,12 @@ impl Shared {
 
 impl InFlight {
     /// Requests the mapping of `submitted`'s output buffer.
-    pub(super) fn new(device: &wgpu::Device, submitted: Submitted, cpu: CpuCost) -> InFlight {
+    pub(super) fn new(
+        device: &wgpu::Device,
+        health: DeviceHealth,
+        submitted: Submitted,
+        cpu: CpuCost,
+    ) -> InFlight {
         let shared = Arc::new(Shared::default());
         let notify = Arc::clone(&shared);
         submitted
@@ -115,6 +122,7 @@ impl InFlight {
             });
         InFlight {
             device: device.clone(),
+            health,
             submitted,
             cpu,
             shared,
@@ -175,8 +183,14 @@ impl InFlight {
         Ok(())
     }
 
-    /// Copies the mapped output out once `outcome` says the mapping succeeded.
+    /// Copies the mapped output out once `outcome` says the mapping succeeded; a failure
+    /// after the device was lost is [`Error::DeviceLost`].
     fn read(&self, outcome: Option<Result<(), String>>) -> Result<Vec<f32>> {
+        self.read_mapped(outcome)
+            .map_err(|e| self.health.explain(e))
+    }
+
+    fn read_mapped(&self, outcome: Option<Result<(), String>>) -> Result<Vec<f32>> {
         outcome
             .unwrap_or_else(|| Err("the output was never mapped".into()))
             .map_err(Error::Gpu)?;

@@ -12,6 +12,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::gpu::pipeline::captured;
 use crate::Precision;
 
 /// Values converted at a time through a thread's scratch buffer (even: f16 pairs).
@@ -92,7 +93,9 @@ impl Uploads {
     pub fn stage(&self, input: &[f32]) -> Result<Staged> {
         let buffer = self.take()?;
         let filled = fill(&buffer, self.precision, input, self.threads);
-        buffer.unmap();
+        // Captured: unmapping a buffer of a device lost meanwhile is an error, not a panic.
+        let unmapped = captured(&self.device, "writing the input", || buffer.unmap());
+        let filled = filled.and(unmapped);
         let staged = Staged {
             buffer,
             bytes: self.bytes,

@@ -11,16 +11,16 @@ use crate::gpu::pipeline::ShaderFile;
 use crate::Precision;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub(super) enum Scalar {
+pub(crate) enum Scalar {
     U32,
     F32,
 }
 
 /// Scalar fields by path (`ep.pre0.act`): (byte offset, type).
-pub(super) type Leaves = BTreeMap<String, (usize, Scalar)>;
+pub(crate) type Leaves = BTreeMap<String, (usize, Scalar)>;
 
 /// A type's scalar fields; arrays are numbered like WGSL's spelled-out members (`pad0`).
-pub(super) trait Layout {
+pub(crate) trait Layout {
     fn leaves(path: &str, base: usize, out: &mut Leaves);
 }
 
@@ -45,7 +45,7 @@ impl<T: Layout, const N: usize> Layout for [T; N] {
 }
 
 /// The leaves of field `name` at `offset` of a struct, its type taken from `_field`.
-pub(super) fn field<S, F: Layout>(
+pub(crate) fn field<S, F: Layout>(
     _field: fn(&S) -> &F,
     name: &str,
     offset: usize,
@@ -76,97 +76,111 @@ macro_rules! layout {
         }
     };
 }
-pub(super) use layout;
+pub(crate) use layout;
+
+/// Padding words (`pad`, `pad0`, `pad1`...), not fields such as `pad_top`.
+fn is_pad(path: &str) -> bool {
+    let last = path.rsplit('.').next().unwrap_or(path);
+    last.strip_prefix("pad")
+        .is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn wgsl_leaves(
+    module: &naga::Module,
+    ty: naga::Handle<naga::Type>,
+    path: &str,
+    base: usize,
+    out: &mut Leaves,
+) {
+    let join = |name: &str| {
+        if path.is_empty() {
+            name.to_string()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    let kind = |s: &naga::Scalar| match (s.kind, s.width) {
+        (naga::ScalarKind::Uint, 4) => Scalar::U32,
+        (naga::ScalarKind::Float, 4) => Scalar::F32,
+        other => panic!("{path}: unexpected uniform scalar {other:?}"),
+    };
+    match &module.types[ty].inner {
+        naga::TypeInner::Scalar(s) => {
+            out.insert(path.into(), (base, kind(s)));
+        }
+        // Components numbered like a Rust array's elements (`mean0`..`mean3`).
+        naga::TypeInner::Vector { size, scalar } => {
+            for i in 0..*size as usize {
+                out.insert(format!("{path}{i}"), (base + 4 * i, kind(scalar)));
+            }
+        }
+        naga::TypeInner::Struct { members, .. } => {
+            for m in members {
+                let name = m.name.as_deref().unwrap_or("?");
+                wgsl_leaves(module, m.ty, &join(name), base + m.offset as usize, out);
+            }
+        }
+        other => panic!("{path}: unexpected uniform member {other:?}"),
+    }
+}
+
+/// Asserts that `T` matches the uniform at binding 0 of `module` (shader `name`): every
+/// field at the same offset with the same scalar type, and the same total size.
+pub(crate) fn assert_uniform_matches<T: Layout>(module: &naga::Module, name: &str) {
+    let (_, params) = module
+        .global_variables
+        .iter()
+        .find(|(_, g)| {
+            g.binding
+                .as_ref()
+                .is_some_and(|b| b.group == 0 && b.binding == 0)
+        })
+        .expect("a uniform at binding 0");
+    let mut wgsl = Leaves::new();
+    wgsl_leaves(module, params.ty, "", 0, &mut wgsl);
+    let mut rust = Leaves::new();
+    T::leaves("", 0, &mut rust);
+    assert_eq!(
+        rust.len() * 4,
+        size_of::<T>(),
+        "{name}: a Rust field is not listed"
+    );
+    let span = module.types[params.ty].inner.size(module.to_ctx()) as usize;
+    assert_eq!(span, size_of::<T>(), "{name}: struct sizes differ");
+    rust.retain(|path, _| !is_pad(path));
+    wgsl.retain(|path, _| !is_pad(path));
+    assert_eq!(rust, wgsl, "{name}: Rust and WGSL Params differ");
+}
+
+/// The value of `module`'s `u32` constant `name`.
+pub(crate) fn wgsl_constant(module: &naga::Module, name: &str) -> Result<usize, String> {
+    let (_, c) = module
+        .constants
+        .iter()
+        .find(|(_, c)| c.name.as_deref() == Some(name))
+        .ok_or_else(|| format!("no constant {name}"))?;
+    match module.global_expressions[c.init] {
+        naga::Expression::Literal(naga::Literal::U32(v)) => Ok(v as usize),
+        ref other => Err(format!("{name} is {other:?}")),
+    }
+}
 
 mod tests {
     use super::*;
     use crate::gpu::kernels::*;
-
-    /// Padding words (`pad`, `pad0`, `pad1`...), not fields such as `pad_top`.
-    fn is_pad(path: &str) -> bool {
-        let last = path.rsplit('.').next().unwrap_or(path);
-        last.strip_prefix("pad")
-            .is_some_and(|rest| rest.bytes().all(|b| b.is_ascii_digit()))
-    }
 
     fn parse(file: &ShaderFile) -> naga::Module {
         naga::front::wgsl::parse_str(&file.compose(Precision::F32))
             .unwrap_or_else(|e| panic!("{}: {e}", file.name))
     }
 
-    fn wgsl_leaves(
-        module: &naga::Module,
-        ty: naga::Handle<naga::Type>,
-        path: &str,
-        base: usize,
-        out: &mut Leaves,
-    ) {
-        let join = |name: &str| {
-            if path.is_empty() {
-                name.to_string()
-            } else {
-                format!("{path}.{name}")
-            }
-        };
-        match &module.types[ty].inner {
-            naga::TypeInner::Scalar(s) => {
-                let kind = match (s.kind, s.width) {
-                    (naga::ScalarKind::Uint, 4) => Scalar::U32,
-                    (naga::ScalarKind::Float, 4) => Scalar::F32,
-                    other => panic!("{path}: unexpected uniform scalar {other:?}"),
-                };
-                out.insert(path.into(), (base, kind));
-            }
-            naga::TypeInner::Struct { members, .. } => {
-                for m in members {
-                    let name = m.name.as_deref().unwrap_or("?");
-                    wgsl_leaves(module, m.ty, &join(name), base + m.offset as usize, out);
-                }
-            }
-            other => panic!("{path}: unexpected uniform member {other:?}"),
-        }
-    }
-
     /// `T` against the uniform at binding 0 of `file`.
     fn check<T: Layout>(file: &ShaderFile) {
-        let module = parse(file);
-        let (_, params) = module
-            .global_variables
-            .iter()
-            .find(|(_, g)| {
-                g.binding
-                    .as_ref()
-                    .is_some_and(|b| b.group == 0 && b.binding == 0)
-            })
-            .expect("a uniform at binding 0");
-        let mut wgsl = Leaves::new();
-        wgsl_leaves(&module, params.ty, "", 0, &mut wgsl);
-        let mut rust = Leaves::new();
-        T::leaves("", 0, &mut rust);
-        assert_eq!(
-            rust.len() * 4,
-            size_of::<T>(),
-            "{}: a Rust field is not listed",
-            file.name
-        );
-        let span = module.types[params.ty].inner.size(module.to_ctx()) as usize;
-        assert_eq!(span, size_of::<T>(), "{}: struct sizes differ", file.name);
-        rust.retain(|path, _| !is_pad(path));
-        wgsl.retain(|path, _| !is_pad(path));
-        assert_eq!(rust, wgsl, "{}: Rust and WGSL Params differ", file.name);
+        assert_uniform_matches::<T>(&parse(file), file.name);
     }
 
     fn constant(file: &ShaderFile, name: &str) -> usize {
-        let module = parse(file);
-        let (_, c) = module
-            .constants
-            .iter()
-            .find(|(_, c)| c.name.as_deref() == Some(name))
-            .unwrap_or_else(|| panic!("{}: no constant {name}", file.name));
-        match module.global_expressions[c.init] {
-            naga::Expression::Literal(naga::Literal::U32(v)) => v as usize,
-            ref other => panic!("{}: {name} is {other:?}", file.name),
-        }
+        wgsl_constant(&parse(file), name).unwrap_or_else(|e| panic!("{}: {e}", file.name))
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! with the shared plumbing of [`super::pipeline`].
 
 #[cfg(test)]
-mod layout;
+pub(crate) mod layout;
 
 mod conv;
 mod dense;

@@ -41,7 +41,7 @@ pub(super) fn graph_input(
         DType::F32 => None,
         _ => Some(input_quantization(graph, initializers, &input.name)),
     };
-    let ir = Graph::new(shape)?;
+    let ir = Graph::new(shape).map_err(|e| invalid(format!("input `{}`: {e}", input.name)))?;
     let mut act = Act::new(ir.input(), layout);
     act.quant = quantization.map(|q| (q, dtype));
     let spec = TensorSpec {

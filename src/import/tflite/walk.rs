@@ -58,7 +58,8 @@ pub(super) fn build_graph(
                 .collect()
         })
         .unwrap_or_default();
-    let graph = Graph::new(tensors::activation_shape(&tensors[input]).map_err(invalid)?)?;
+    let shape = tensors::activation_shape(&tensors[input]).map_err(invalid)?;
+    let graph = Graph::new(shape).map_err(|e| invalid(format!("input: {e}")))?;
     let mut values = vec![None; tensors.len()];
     values[input] = Some(Value {
         id: graph.input(),
