@@ -7,11 +7,11 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A graph whose shapes or attributes do not fit together.
-    #[error("invalid graph at layer `{layer}`: {reason}")]
+    #[error("invalid graph at layer `{}`: {}", one_line(.layer), one_line(.reason))]
     InvalidGraph { layer: String, reason: String },
 
     /// Bad user-supplied options (CLI flags, builder options, input arrays).
-    #[error("invalid argument: {0}")]
+    #[error("invalid argument: {}", one_line(.0))]
     InvalidArgument(String),
 
     /// No usable GPU adapter.
@@ -19,24 +19,24 @@ pub enum Error {
     NoAdapter { backend: String },
 
     /// The adapter cannot hold what the plan needs.
-    #[error("device limit exceeded: {0}")]
+    #[error("device limit exceeded: {}", one_line(.0))]
     DeviceLimit(String),
 
     /// The GPU device was lost (driver reset, GPU removed, `device.destroy()`): nothing
     /// more runs on it. A new [`Runtime`](crate::runtime::Runtime) opens a new device.
-    #[error("the GPU device was lost ({reason}); open a new runtime to continue")]
+    #[error("the GPU device was lost ({}); open a new runtime to continue", one_line(.reason))]
     DeviceLost { reason: String },
 
     /// Any other failure reported by wgpu (device creation, validation, mapping).
-    #[error("GPU error: {0}")]
+    #[error("GPU error: {}", one_line(.0))]
     Gpu(String),
 
     /// A model file that cannot be read or understood.
-    #[error("model `{path}`: {reason}")]
+    #[error("model `{}`: {}", one_line(&.path.display().to_string()), one_line(.reason))]
     Model { path: PathBuf, reason: String },
 
     /// An operator the importer does not support.
-    #[error("unsupported operator {op} (operator #{index}) in `{path}`")]
+    #[error("unsupported operator {} (operator #{index}) in `{}`", one_line(.op), one_line(&.path.display().to_string()))]
     UnsupportedOp {
         path: PathBuf,
         op: String,
@@ -44,19 +44,35 @@ pub enum Error {
     },
 
     /// Image decoding or preprocessing.
-    #[error("image `{path}`: {reason}")]
+    #[error("image `{}`: {}", one_line(&.path.display().to_string()), one_line(.reason))]
     Image { path: PathBuf, reason: String },
 
     /// Downloading or verifying a model.
-    #[error("download: {0}")]
+    #[error("download: {}", one_line(.0))]
     Download(String),
 
     /// Filesystem errors, with the path involved.
-    #[error("{path}: {source}")]
+    #[error("{}: {}", one_line(&.path.display().to_string()), one_line(&.source.to_string()))]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
+}
+
+/// `text` as one line: errors are shown one per line, and names and messages taken from
+/// files (a tensor named across two lines, a parser's multi-line report) must not break
+/// that. Lines are joined with single spaces; other control characters become `?`.
+fn one_line(text: &str) -> String {
+    let joined = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    joined
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// Shorthand used throughout the crate.
@@ -77,5 +93,24 @@ impl Error {
             path: path.into(),
             source,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_reports_from_files_print_on_one_line() {
+        let error = Error::Model {
+            path: PathBuf::from("odd\nname.onnx"),
+            reason: "reads `pads_\n`, which is neither\n  |\n  = expected EOI\r\n\tend".into(),
+        };
+        assert_eq!(
+            error.to_string(),
+            "model `odd name.onnx`: reads `pads_ `, which is neither | = expected EOI end"
+        );
+        let gpu = Error::Gpu("validation\u{7}error".into());
+        assert_eq!(gpu.to_string(), "GPU error: validation?error");
     }
 }

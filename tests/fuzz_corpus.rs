@@ -4,7 +4,9 @@
 
 #[path = "../fuzz/src/lib.rs"]
 mod checks;
+mod common;
 
+use mobilenet_wgpu::Precision;
 use std::path::Path;
 
 fn replay(target: &str, check: fn(&[u8])) {
@@ -44,4 +46,68 @@ fn image_corpus() {
 #[test]
 fn npy_corpus() {
     replay("npy", checks::npy);
+}
+
+/// Every model of the corpus the importers accept also runs on the GPU, in both kernel
+/// families, without a panic, and agrees with the CPU reference wherever the CPU's values
+/// are finite (mutated weights can overflow). `FUZZ_GPU_CORPUS=DIR` runs the models of
+/// another folder (e.g. what a fuzzing run found, `fuzz/work/tflite`).
+#[test]
+fn accepted_models_run_on_the_gpu_like_the_cpu_reference() {
+    use mobilenet_wgpu::plan::KernelChoice;
+    use mobilenet_wgpu::verify::{random_input, verify_graph};
+    let Some(runtime) = common::runtime() else {
+        return;
+    };
+    let dirs: Vec<std::path::PathBuf> = match std::env::var_os("FUZZ_GPU_CORPUS") {
+        Some(dir) => vec![dir.into()],
+        None => ["tflite", "onnx"]
+            .iter()
+            .map(|t| {
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("fuzz/corpus")
+                    .join(t)
+            })
+            .collect(),
+    };
+    let (mut ran, mut compared) = (0, 0);
+    for dir in dirs {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let bytes = std::fs::read(&path).unwrap();
+            let Ok(model) = mobilenet_wgpu::import::parse(&bytes, "corpus") else {
+                continue;
+            };
+            let graph = &model.graph;
+            if !checks::small_enough_for_the_cpu(graph) {
+                continue;
+            }
+            let input = random_input(graph, 1, 3);
+            let ctx = runtime.context();
+            for kernels in [KernelChoice::CpuAdapter, KernelChoice::Gpu] {
+                ran += 1;
+                let report = match verify_graph(ctx, graph, 1, &input, Precision::F32, kernels) {
+                    Ok(report) => report,
+                    Err(e) => {
+                        assert!(!e.to_string().contains('\n'), "{}: {e}", path.display());
+                        continue;
+                    }
+                };
+                let finite = mobilenet_wgpu::cpu::run(graph, &input, 1)
+                    .unwrap()
+                    .iter()
+                    .all(|t| t.iter().all(|v| v.is_finite()));
+                if finite {
+                    compared += 1;
+                    assert!(
+                        report.passed,
+                        "{} ({kernels:?}): {report:?}",
+                        path.display()
+                    );
+                }
+            }
+        }
+    }
+    eprintln!("{ran} GPU runs, {compared} compared with the CPU reference");
+    assert!(compared >= 4, "only {compared} corpus models were compared");
 }

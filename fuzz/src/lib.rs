@@ -84,14 +84,19 @@ fn check_model(model: mobilenet_wgpu::Result<Model>) {
             one_line(&e);
         }
     }
-    let work = graph.totals().macs + graph.nodes().iter().map(|n| n.shape.len()).sum::<usize>();
-    if work <= CPU_RUN_BUDGET {
+    if small_enough_for_the_cpu(graph) {
         let input = vec![0.5; graph.input_shape().len()];
         match mobilenet_wgpu::cpu::run_output(graph, &input, 1) {
             Ok(out) => assert_eq!(out.len(), graph.output_shape().len()),
             Err(e) => one_line(&e),
         }
     }
+}
+
+/// Whether `graph` is cheap enough to run on the CPU reference for every fuzz input.
+pub fn small_enough_for_the_cpu(graph: &Graph) -> bool {
+    let elements: usize = graph.nodes().iter().map(|n| n.shape.len()).sum();
+    graph.totals().macs + elements <= CPU_RUN_BUDGET
 }
 
 /// Errors are shown to users as one line.

@@ -16,6 +16,7 @@ pub fn read(path: &Path) -> Result<(Vec<usize>, Values)> {
 /// [`read`] from memory; `name` names the array in errors.
 pub fn parse(bytes: &[u8], name: &str) -> Result<(Vec<usize>, Values)> {
     let bad = |reason: String| Error::InvalidArgument(format!("{name}: {reason}"));
+    check_nesting(bytes).map_err(bad)?;
     let npy = npyz::NpyFile::new(bytes).map_err(|e| bad(format!("not a .npy file: {e}")))?;
     if npy.order() != npyz::Order::C {
         return Err(bad(
@@ -43,6 +44,27 @@ pub fn parse(bytes: &[u8], name: &str) -> Result<(Vec<usize>, Values)> {
         _ => Values::I8(npy.into_vec::<i8>().map_err(read)?),
     };
     Ok((shape, values))
+}
+
+/// Refuses headers nested deeper than numpy writes them (`{'shape': (…)}`: two levels)
+/// before npyz's parser sees them: it takes exponential time on deep nesting (a 200-byte
+/// header of `{{{{…` took over ten seconds).
+fn check_nesting(bytes: &[u8]) -> Result<(), String> {
+    const MAX_DEPTH: usize = 2;
+    let header = bytes.get(10..).unwrap_or_default();
+    let header = header.split(|&b| b == b'\n').next().unwrap_or_default();
+    let mut depth = 0usize;
+    for &b in header {
+        match b {
+            b'{' | b'(' | b'[' => depth += 1,
+            b'}' | b')' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        if depth > MAX_DEPTH {
+            return Err("not a .npy file: its header is nested deeper than numpy writes".into());
+        }
+    }
+    Ok(())
 }
 
 /// The header's shape, if the file is long enough to hold that many elements.
@@ -126,6 +148,21 @@ mod tests {
         bytes.extend(header.as_bytes());
         bytes.extend(data);
         bytes
+    }
+
+    #[test]
+    fn a_deeply_nested_header_is_refused_at_once() {
+        let dict = format!(
+            "{{'descr': '|u1', 'fortran_order': {}False{}, 'shape': (2,), }}",
+            "{".repeat(20),
+            "}".repeat(20)
+        );
+        let start = std::time::Instant::now();
+        let err = parse(&handmade(&dict, &[1, 2]), "deep.npy")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("nested deeper than numpy writes"), "{err}");
+        assert!(start.elapsed() < std::time::Duration::from_millis(100));
     }
 
     #[test]
