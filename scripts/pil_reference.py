@@ -6,10 +6,17 @@ against. The steps are the ones used to produce the expected TFLite predictions:
 `Image.open().convert('RGB')`, a centred square crop of side min(w, h) with
 left = (w - side) // 2, top = (h - side) // 2, then `resize((W, H), Image.BILINEAR)`.
 
-Usage (needs Pillow and numpy; the committed files were made with Pillow 13.0.0):
-    python3 scripts/pil_reference.py [samples_dir] [out_dir]
-Defaults: samples/ and tests/data/pil_reference/ relative to the repository root.
+It also writes jpeg_decoded.tsv there: for every JPEG in ../shared/images and in
+fuzz/corpus/image/, PIL's decoded RGB pixels (`Image.open().convert('RGB')`) as width,
+height and the SHA-256 of the bytes, which tests/preprocess.rs compares with ours.
+
+Usage (needs Pillow and numpy; the committed files were made with Pillow 13.0.0, whose
+JPEG decoder is libjpeg-turbo):
+    python3 scripts/pil_reference.py [samples_dir] [out_dir] [shared_dir]
+Defaults: samples/, tests/data/pil_reference/ and ../shared relative to the repository root.
 """
+
+import hashlib
 
 import sys
 from pathlib import Path
@@ -43,6 +50,16 @@ def main() -> None:
             target = out / f"{Path(name).stem}_{width}x{height}.npy"
             np.save(target, array)
             print(f"{target}: {array.shape} {array.dtype}")
+    shared = Path(sys.argv[3]) if len(sys.argv) > 3 else ROOT.parent / "shared"
+    jpegs = sorted((shared / "images").glob("*.jpg")) + sorted(
+        (ROOT / "fuzz/corpus/image").glob("*.jpg"))
+    with open(out / "jpeg_decoded.tsv", "w") as table:
+        table.write("file\twidth\theight\tsha256\n")
+        for path in jpegs:
+            img = Image.open(path).convert("RGB")
+            digest = hashlib.sha256(img.tobytes()).hexdigest()
+            table.write(f"{path.name}\t{img.width}\t{img.height}\t{digest}\n")
+    print(f"{out / 'jpeg_decoded.tsv'}: {len(jpegs)} JPEGs")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 //! Preprocessing against PIL: decoding of every colour type, error reporting, and the
 //! centre-crop + bilinear resize compared with arrays written by `scripts/pil_reference.py`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, GrayImage, ImageFormat, Luma, Rgb, RgbImage, Rgba, RgbaImage};
@@ -268,4 +270,54 @@ fn missing_file_is_an_io_error_with_its_path() {
         Err(Error::Io { path: reported, .. }) => assert_eq!(reported, path),
         other => panic!("expected Error::Io, got {other:?}"),
     }
+}
+
+/// SHA-256 of `bytes`, in hex.
+fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Every JPEG in `../shared/images` and in the fuzz corpus (baseline, progressive,
+/// grayscale, CMYK) decodes to exactly PIL's pixels (`scripts/pil_reference.py` recorded
+/// their SHA-256): libjpeg-turbo with PIL's settings.
+#[test]
+fn jpegs_decode_to_pils_pixels_byte_for_byte() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let table = std::fs::read_to_string(root.join("tests/data/pil_reference/jpeg_decoded.tsv"))
+        .expect("the PIL reference table");
+    let shared = common::shared_dir();
+    let mut checked = 0;
+    for line in table.lines().skip(1) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let [file, width, height, digest] = fields[..] else {
+            panic!("bad line {line:?}");
+        };
+        let path = match &shared {
+            Some(shared) if shared.join("images").join(file).is_file() => {
+                shared.join("images").join(file)
+            }
+            _ => root.join("fuzz/corpus/image").join(file),
+        };
+        if !path.is_file() {
+            continue; // a shared photo without ../shared (shared_dir said so)
+        }
+        let image = load_image(&path).expect("decodes");
+        assert_eq!(
+            (image.width().to_string(), image.height().to_string()),
+            (width.to_string(), height.to_string()),
+            "{file}"
+        );
+        assert_eq!(
+            sha256(image.as_raw()),
+            digest,
+            "{file}: pixels differ from PIL's"
+        );
+        checked += 1;
+    }
+    let expected = if shared.is_some() { 7 } else { 4 };
+    assert_eq!(checked, expected, "JPEGs compared");
 }

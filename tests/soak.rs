@@ -1,6 +1,7 @@
 //! Soak: many inferences in one session with flat memory: the number of live wgpu buffers
 //! and the process's resident memory are the same after the soak as after the warm-up,
-//! whether inferences run blocking, two in flight, as futures, or are dropped unread.
+//! whether inferences run blocking, two in flight, as futures, are dropped unread, or are
+//! futures dropped mid-inference.
 //! Both counts are taken after five inferences queued at once, which refills the pool of
 //! output buffers (an output dropped unread is freed, not pooled).
 //! CI runs 300; `SOAK_RUNS=10000 cargo test --release --test soak` runs the long one.
@@ -10,6 +11,7 @@ mod common;
 use mobilenet_wgpu::model::Model;
 use mobilenet_wgpu::models::{Arch, ArchConfig};
 use mobilenet_wgpu::runtime::Session;
+use std::future::Future;
 
 /// Resident memory in bytes (Linux: `VmRSS`, in kB), `None` elsewhere.
 fn resident_bytes() -> Option<u64> {
@@ -19,9 +21,9 @@ fn resident_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
-/// Inference `i` of the soak: the four ways a session is used, in turn.
+/// Inference `i` of the soak: the five ways a session is used, in turn.
 fn infer(session: &Session, input: &[f32], i: usize) {
-    match i % 4 {
+    match i % 5 {
         0 => drop(session.run(input).expect("run")),
         1 => {
             let first = session.queue(input).expect("queue");
@@ -30,7 +32,16 @@ fn infer(session: &Session, input: &[f32], i: usize) {
             second.wait().expect("second");
         }
         2 => drop(pollster::block_on(session.run_async(input)).expect("run_async")),
-        _ => drop(session.queue(input).expect("queue")),
+        3 => drop(session.queue(input).expect("queue")),
+        _ => {
+            // A future dropped mid-inference: polled once (its helper thread is polling
+            // the device), then abandoned.
+            let mut future = std::pin::pin!(session.run_async(input));
+            let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+            if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+                drop(output.expect("run_async"));
+            }
+        }
     }
 }
 

@@ -177,7 +177,8 @@ impl WorkerState {
             |n| n.to_string_lossy().into_owned(),
         );
         self.send(Reply::Status(format!("Opening {name}...")));
-        match image::open(path) {
+        // The library's decoder: PIL's pixels for JPEGs, and its limit on pixel counts.
+        match mobilenet_wgpu::preprocess::load_image(path).map(DynamicImage::ImageRgb8) {
             Ok(image) => {
                 let texture = upload(&self.runtime, &image);
                 self.send(Reply::Opened {
@@ -188,8 +189,7 @@ impl WorkerState {
                 true
             }
             Err(e) => {
-                let path = path.display();
-                self.send(Reply::Failed(format!("cannot open {path}: {e}")));
+                self.send(Reply::Failed(e.to_string())); // names the file
                 false
             }
         }

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Mutated real model files against the release binary (RELIABILITY.md, "Mutated model files").
+
+For every model in MODELS_DIR (default ../shared/models) it writes N mutants to a temporary
+folder: a few bytes flipped, a 32-bit word overwritten with an extreme value (0, -1, 2^31-1,
+2^31, 2^16), or the file truncated; mutations land in the first and last 64 KiB (where the
+flatbuffer tables and protobuf headers are) as often as anywhere else. Each mutant goes
+through `info` and, for the first CLASSIFY of them, `classify` on a photo. A run passes when
+every command exits 0 or 1 within the time limit, and a failure prints exactly one line
+starting with `error:` and no panic.
+
+Usage: python3 scripts/mutate_models.py [N] [CLASSIFY]   (default 30 and 10)
+Environment: BINARY (default target/release/mobilenet-wgpu), MODELS_DIR, PHOTO.
+"""
+
+import os
+import random
+import struct
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BINARY = os.environ.get("BINARY", str(REPO / "target/release/mobilenet-wgpu"))
+MODELS = Path(os.environ.get("MODELS_DIR", REPO.parent / "shared/models"))
+PHOTO = os.environ.get("PHOTO", str(REPO / "samples/chelsea.png"))
+EXTREMES = [0, 0xFFFFFFFF, 0x7FFFFFFF, 0x80000000, 0x10000]
+TIMEOUT = 120
+
+
+def position(rng, size):
+    window = min(size, 65536)
+    return rng.choice([rng.randrange(window), size - 1 - rng.randrange(window),
+                       rng.randrange(size)])
+
+
+def mutate(rng, data):
+    data = bytearray(data)
+    kind = rng.choice(["flip", "word", "truncate"])
+    if kind == "truncate":
+        return bytes(data[:rng.randrange(len(data))]), kind
+    for _ in range(rng.randint(1, 8)):
+        at = position(rng, len(data) - 4)
+        if kind == "flip":
+            data[at] ^= 1 << rng.randrange(8)
+        else:
+            data[at:at + 4] = struct.pack("<I", rng.choice(EXTREMES))
+    return bytes(data), kind
+
+
+def check(args):
+    """(what went wrong or None, exit code)."""
+    try:
+        done = subprocess.run([BINARY, *args], capture_output=True, text=True,
+                              timeout=TIMEOUT, env={**os.environ, "NODEVICE_SELECT": "1"})
+    except subprocess.TimeoutExpired:
+        return f"timed out after {TIMEOUT} s", None
+    stderr = [line for line in done.stderr.splitlines() if "XDG_RUNTIME_DIR" not in line]
+    if "panicked" in done.stderr:
+        return "panicked: " + done.stderr[-400:], done.returncode
+    if done.returncode not in (0, 1):
+        return f"exit {done.returncode}: {done.stderr[-400:]}", done.returncode
+    if done.returncode == 1 and (len(stderr) != 1 or not stderr[0].startswith("error:")):
+        return f"not one error line: {stderr}", done.returncode
+    return None, done.returncode
+
+
+def main():
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    classify = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+    rng = random.Random(20261205)
+    runs, refused, failures = 0, 0, []
+    with tempfile.TemporaryDirectory() as tmp:
+        for model in sorted(MODELS.glob("*.tflite")) + sorted(MODELS.glob("*.onnx")):
+            original = model.read_bytes()
+            for i in range(count):
+                data, kind = mutate(rng, original)
+                mutant = Path(tmp) / f"{model.stem}.{i}{model.suffix}"
+                mutant.write_bytes(data)
+                commands = [["info", "--model", str(mutant)]]
+                if i < classify:
+                    commands.append(["classify", "--model", str(mutant), PHOTO])
+                for args in commands:
+                    runs += 1
+                    problem, code = check(args)
+                    if problem:
+                        failures.append(f"{model.name} mutant {i} ({kind}) {args[0]}: {problem}")
+                        mutant.rename(REPO / f"failing-{mutant.name}")
+                        break
+                    refused += args[0] == "info" and code == 1
+                if mutant.exists():
+                    mutant.unlink()
+            print(f"{model.name}: {count} mutants", flush=True)
+    print(f"{runs} runs, {refused} mutants refused by `info` with an error, "
+          f"{len(failures)} failures")
+    for failure in failures:
+        print(failure)
+    sys.exit(1 if failures else 0)
+
+
+if __name__ == "__main__":
+    main()
