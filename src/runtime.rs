@@ -206,11 +206,7 @@ impl Runtime {
     /// storage binding of this device, else the batch of the fewest equal submissions that
     /// fit (a session runs the images as several submissions of it).
     pub fn plan(&self, model: &Model, batch: usize, precision: Precision) -> Result<Plan> {
-        let plan = |batch| {
-            let mut plan = Plan::build_with_precision(&model.graph, batch, precision)?;
-            plan.kernels = self.kernel_family();
-            Ok::<Plan, Error>(plan)
-        };
+        let plan = |batch| Plan::build_for(&model.graph, batch, precision, self.kernel_family());
         if batch <= 1 {
             return plan(batch);
         }

@@ -68,8 +68,8 @@ pub fn verify_graph(
     precision: Precision,
     kernels: KernelChoice,
 ) -> Result<VerifyReport> {
-    let mut plan = Plan::build_with_precision(graph, batch, precision)?;
-    plan.kernels = kernels.resolve(ctx.adapter_info.device_type);
+    let family = kernels.resolve(ctx.adapter_info.device_type);
+    let plan = Plan::build_for(graph, batch, precision, family)?;
     let executor = Executor::new(ctx, &plan)?;
     let gpu = executor.run_probed(input)?;
     let cpu = crate::cpu::run(graph, input, batch)?;

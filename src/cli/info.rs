@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 use mobilenet_wgpu::graph::Graph;
 use mobilenet_wgpu::model::{Format, Preset, TensorSpec};
-use mobilenet_wgpu::plan::{KernelChoice, Plan, Step, TensorRef};
+use mobilenet_wgpu::plan::{KernelChoice, KernelFamily, Plan, Step, TensorRef};
 use mobilenet_wgpu::{Precision, Result};
 
 use super::{print_json, ModelArgs};
@@ -81,7 +81,12 @@ struct Info<'a> {
 pub fn execute(args: &InfoArgs) -> Result<ExitCode> {
     let model = args.model.load(None)?;
     let graph = &model.graph;
-    let plan = Plan::build_with_precision(graph, args.batch, args.model.precision)?;
+    // `info` opens no device: with `auto` it shows the CPU-adapter family's plan.
+    let family = match args.model.kernels {
+        KernelChoice::Gpu => KernelFamily::Gpu,
+        KernelChoice::Auto | KernelChoice::CpuAdapter => KernelFamily::CpuAdapter,
+    };
+    let plan = Plan::build_for(graph, args.batch, args.model.precision, family)?;
     let layers = graph
         .nodes()
         .iter()
@@ -174,7 +179,9 @@ fn print_table(info: &Info) -> Result<()> {
     outln!("file output: {}", describe(info.output));
     outln!("classify preprocessing: {}", info.preprocess);
     let auto = match info.kernels {
-        KernelChoice::Auto => " (cpu-adapter on CPU adapters such as lavapipe, gpu on GPUs)",
+        KernelChoice::Auto => {
+            " (cpu-adapter on CPU adapters such as lavapipe, gpu on GPUs; the plan below is cpu-adapter's)"
+        }
         _ => "",
     };
     outln!("kernels: {}{auto}", info.kernels);

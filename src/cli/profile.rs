@@ -90,8 +90,8 @@ pub fn execute(args: &ProfileArgs, backend: Option<&str>) -> Result<ExitCode> {
     }
     let model = args.model.load(Some(hub::DEFAULT_MODEL))?;
     let ctx = open_gpu(backend)?;
-    let mut plan = Plan::build_with_precision(&model.graph, args.batch, args.model.precision)?;
-    plan.kernels = args.model.kernels.resolve(ctx.adapter_info.device_type);
+    let family = args.model.kernels.resolve(ctx.adapter_info.device_type);
+    let plan = Plan::build_for(&model.graph, args.batch, args.model.precision, family)?;
     let input = random_input(&model.graph, args.batch, args.model.seed);
     let timing = if args.wall_clock {
         Timing::WallClock

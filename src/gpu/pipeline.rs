@@ -167,7 +167,7 @@ impl PipelineCache {
 
 /// Every kernel's `Params` uniform fits in this many bytes: warm-up dispatches bind an
 /// all-zero buffer of this size (tests/shaders.rs checks every module).
-pub const MAX_PARAMS_BYTES: u64 = 256;
+pub const MAX_PARAMS_BYTES: u64 = 512;
 
 /// Some drivers compile a pipeline only at its first dispatch: lavapipe JIT-compiles it
 /// then, on its queue thread, and that was most of the first inference. So every new

@@ -3,16 +3,19 @@
 //!
 //! Passes, in order: [`fold`] (BatchNorm into the preceding convolution), [`fuse`]
 //! (activations, clamps and residual adds into the producing kernel's epilogue, kernel
-//! selection), [`memory`] (liveness analysis and slot assignment).
+//! selection), [`squeeze`] (for the GPU kernel family: a squeeze-excite block's pool and
+//! 1×1 convolutions into one step), [`memory`] (liveness analysis and slot assignment).
 
 mod fold;
 mod fuse;
 mod memory;
+mod squeeze;
 
 use crate::graph::{AvgPool, Conv2d, Dense, Graph, Shape, TensorId};
 use crate::Precision;
 
 pub use memory::Slot;
+pub use squeeze::{SqueezeExcite, MAX_CHANNELS as SE_MAX_CHANNELS, MAX_HIDDEN as SE_MAX_HIDDEN};
 
 /// Where a tensor lives during execution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -170,6 +173,8 @@ pub enum Kernel {
     /// Copies `inputs[0]` through the epilogue: standalone activations and (with a
     /// residual) standalone adds.
     Elementwise,
+    /// A squeeze-excite block's pool and two 1×1 convolutions, producing its C scales.
+    SqueezeExcite(Box<SqueezeExcite>),
     /// `inputs[0] * inputs[1]` with `inputs[1]` of shape 1×1×C (squeeze-excite).
     MulChannel,
     /// Writes `inputs[0]` into channels `[offset, offset + c)` of the output.
@@ -190,6 +195,7 @@ impl Kernel {
             Kernel::Dense(_) => "dense",
             Kernel::Softmax => "softmax",
             Kernel::Elementwise => "elementwise",
+            Kernel::SqueezeExcite(_) => "squeeze_excite",
             Kernel::MulChannel => "mul_channel",
             Kernel::ConcatPart { .. } => "concat",
         }
@@ -216,8 +222,8 @@ pub struct Plan {
     pub batch: usize,
     /// How activations and weights are stored; slot sizes follow it.
     pub precision: Precision,
-    /// Which shape of kernels runs the steps (set from the adapter by
-    /// [`Runtime::plan`](crate::runtime::Runtime::plan); CPU-adapter kernels by default).
+    /// Which shape of kernels runs the steps ([`Plan::build_for`]; chosen per adapter by
+    /// [`Runtime::plan`](crate::runtime::Runtime::plan)).
     pub kernels: KernelFamily,
     pub steps: Vec<Step>,
     pub slots: Vec<Slot>,
@@ -237,14 +243,32 @@ impl Plan {
         batch: usize,
         precision: Precision,
     ) -> crate::Result<Plan> {
+        Plan::build_for(graph, batch, precision, KernelFamily::default())
+    }
+
+    /// [`build_with_precision`](Self::build_with_precision) for the kernels of `family`:
+    /// with the GPU family, squeeze-excite blocks become one step (one workgroup per
+    /// image, which a CPU adapter runs on one core: there the three steps are faster).
+    pub fn build_for(
+        graph: &Graph,
+        batch: usize,
+        precision: Precision,
+        family: KernelFamily,
+    ) -> crate::Result<Plan> {
         if batch == 0 {
             return Err(crate::Error::InvalidArgument(
                 "batch size must be at least 1".into(),
             ));
         }
         let folded = fold::fold_batch_norms(graph)?;
-        let steps = fuse::select_kernels(&folded)?;
-        memory::assign(&folded, steps, batch, precision)
+        let mut steps = fuse::select_kernels(&folded)?;
+        if family == KernelFamily::Gpu {
+            let output = fuse::storage(&folded.graph, folded.graph.output());
+            steps = squeeze::merge(steps, output);
+        }
+        let mut plan = memory::assign(&folded, steps, batch, precision)?;
+        plan.kernels = family;
+        Ok(plan)
     }
 
     pub fn dispatch_count(&self) -> usize {

@@ -1,6 +1,8 @@
 //! Pooling, dense, softmax, squeeze-excite, concat and large element-wise dispatches.
 
 use mobilenet_wgpu::graph::{Activation, AvgPool, Dense, Graph, Op, Padding, Shape, TensorId};
+use mobilenet_wgpu::plan::{KernelFamily, Plan};
+use mobilenet_wgpu::Precision;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -93,6 +95,50 @@ fn squeeze_excite_mul_channel() {
         .unwrap();
     g.add("scale", Op::MulChannel, &[g.input(), s]).unwrap();
     check(&g, 3, 90, "mul_channel");
+}
+
+/// x → global pool → 1×1 conv (ReLU) → 1×1 conv → hard sigmoid → x · scale: with the GPU
+/// kernels the pool and both convolutions run as one squeeze_excite dispatch (CPU adapters
+/// keep three), over narrow and V3-wide channel counts, several map sizes and batches.
+#[test]
+fn squeeze_excite_blocks_run_as_one_dispatch() {
+    let cases = [
+        (Shape::new(7, 5, 16), 4, 1),
+        (Shape::new(1, 1, 20), 8, 2),
+        (Shape::new(13, 9, 72), 24, 3),
+        (Shape::new(7, 7, 960), 240, 2),
+    ];
+    for (i, (shape, hidden, batch)) in cases.into_iter().enumerate() {
+        let mut rng = ChaCha8Rng::seed_from_u64(95 + i as u64);
+        let mut g = Graph::new(shape).unwrap();
+        let s = g.add("gap", Op::GlobalAvgPool, &[g.input()]).unwrap();
+        let reduce = conv_op(&mut rng, shape.c, &ConvSpec::pointwise(hidden));
+        let s = g.add("reduce", reduce, &[s]).unwrap();
+        let s = g
+            .add("relu", Op::Activation(Activation::Relu), &[s])
+            .unwrap();
+        let expand = conv_op(&mut rng, hidden, &ConvSpec::pointwise(shape.c));
+        let s = g.add("expand", expand, &[s]).unwrap();
+        let s = g
+            .add("gate", Op::Activation(Activation::HARD_SIGMOID), &[s])
+            .unwrap();
+        g.add("scale", Op::MulChannel, &[g.input(), s]).unwrap();
+        let kernels = |family| {
+            let plan = Plan::build_for(&g, batch, Precision::F32, family).unwrap();
+            plan.steps
+                .iter()
+                .map(|s| s.kernel.name())
+                .collect::<Vec<_>>()
+        };
+        let unmerged = ["global_avg_pool", "pointwise", "pointwise", "mul_channel"];
+        assert_eq!(kernels(KernelFamily::CpuAdapter), unmerged, "{shape}");
+        assert_eq!(
+            kernels(KernelFamily::Gpu),
+            ["squeeze_excite", "mul_channel"],
+            "{shape}"
+        );
+        check(&g, batch, 95 + i as u64, "squeeze_excite");
+    }
 }
 
 #[test]

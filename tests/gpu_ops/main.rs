@@ -14,6 +14,7 @@ use mobilenet_wgpu::cpu;
 use mobilenet_wgpu::gpu::{Executor, GpuContext};
 use mobilenet_wgpu::graph::{Activation, Conv2d, Graph, Op, Padding, Shape};
 use mobilenet_wgpu::plan::{KernelFamily, Plan};
+use mobilenet_wgpu::Precision;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -45,14 +46,10 @@ pub fn check(graph: &Graph, batch: usize, seed: u64, kernel: &str) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let input = random(&mut rng, graph.input_shape().len() * batch, 2.0);
     let expected = cpu::run_output(graph, &input, batch).expect("cpu reference");
-    let mut plan = Plan::build(graph, batch).expect("plan");
-    let kernels: Vec<&str> = plan.steps.iter().map(|s| s.kernel.name()).collect();
-    assert!(
-        kernels.contains(&kernel),
-        "plan runs {kernels:?}, not {kernel}"
-    );
+    let mut ran = Vec::new();
     for family in [KernelFamily::CpuAdapter, KernelFamily::Gpu] {
-        plan.kernels = family;
+        let plan = Plan::build_for(graph, batch, Precision::F32, family).expect("plan");
+        ran.extend(plan.steps.iter().map(|s| s.kernel.name()));
         let executor = Executor::new(ctx, &plan).expect("executor");
         let actual = executor.run(&input).expect("gpu run");
         let name = &graph.node(graph.output()).name;
@@ -62,6 +59,7 @@ pub fn check(graph: &Graph, batch: usize, seed: u64, kernel: &str) {
             &format!("{name} (batch {batch}, {family} kernels)"),
         );
     }
+    assert!(ran.contains(&kernel), "the plans run {ran:?}, not {kernel}");
 }
 
 pub fn assert_close(actual: &[f32], expected: &[f32], what: &str) {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use mobilenet_wgpu::graph::{Activation, Graph, Op, Shape, TensorId};
 use mobilenet_wgpu::models::{build, Arch, ArchConfig};
-use mobilenet_wgpu::plan::{ActKind, ActStage, Kernel, Plan, Step, TensorRef};
+use mobilenet_wgpu::plan::{ActKind, ActStage, Epilogue, Kernel, Plan, Step, TensorRef};
 use mobilenet_wgpu::{cpu, Error};
 
 use crate::net::{Net, Rng};
@@ -219,6 +219,19 @@ fn execute(step: &Step, slots: &[Vec<f32>], batch: usize) -> Vec<f32> {
         Kernel::GlobalAvgPool => run_op(shape, Op::GlobalAvgPool, x, batch),
         Kernel::Softmax => run_op(shape, Op::Softmax, x, batch),
         Kernel::Elementwise => x.to_vec(),
+        Kernel::SqueezeExcite(se) => {
+            let finish = |e: &Epilogue, v: &[f32]| -> Vec<f32> {
+                let stage = |v: f32| e.pre.iter().fold(v, |v, s| apply_stage(*s, v));
+                v.iter().map(|&v| apply_stage(e.post, stage(v))).collect()
+            };
+            let pooled = run_op(shape, Op::GlobalAvgPool, x, batch);
+            let pooled = finish(&se.pool_epilogue, &pooled);
+            let reduce = Op::Conv2d(se.reduce.clone());
+            let hidden = run_op(Shape::new(1, 1, shape.c), reduce, &pooled, batch);
+            let hidden = finish(&se.reduce_epilogue, &hidden);
+            let hidden_shape = Shape::new(1, 1, se.reduce.out_channels);
+            run_op(hidden_shape, Op::Conv2d(se.expand.clone()), &hidden, batch)
+        }
         Kernel::MulChannel => {
             let scale = read(&step.inputs[1]);
             let at = |i: usize| i / shape.len() * shape.c + i % shape.c;

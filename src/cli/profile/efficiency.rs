@@ -52,8 +52,7 @@ pub fn measure_reference(
     options: ProfileOptions,
 ) -> Result<Reference> {
     let graph = reference_graph()?;
-    let mut plan = Plan::build_with_precision(&graph, 1, precision)?;
-    plan.kernels = kernels;
+    let plan = Plan::build_for(&graph, 1, precision, kernels)?;
     let input = random_input(&graph, 1, 0);
     let profiled = profile(ctx, &graph, &plan, &input, options)?;
     let step = &profiled.steps[0];

@@ -194,11 +194,12 @@ mod tests {
         check::<pointwise::TiledParams>(&pointwise::TILED_SHADER);
         check::<softmax::SoftmaxParams>(&softmax::SHADER);
         check::<elementwise::ElementwiseParams>(&elementwise::SHADER);
+        check::<squeeze_excite::SqueezeExciteParams>(&squeeze_excite::SHADER);
     }
 
     #[test]
     fn shared_constants_match() {
-        let pairs: [(&ShaderFile, &str, usize); 7] = [
+        let pairs: [(&ShaderFile, &str, usize); 9] = [
             (
                 &conv::SHADER,
                 "WG",
@@ -214,6 +215,16 @@ mod tests {
             (&pointwise::TILED_SHADER, "TILE_M", pointwise::TILE_M),
             (&pointwise::TILED_SHADER, "TILE_N", pointwise::TILE_N),
             (&pointwise::SHADER, "PX", pointwise::PIXELS_PER_THREAD),
+            (
+                &squeeze_excite::SHADER,
+                "MAX_CHANNELS",
+                crate::plan::SE_MAX_CHANNELS,
+            ),
+            (
+                &squeeze_excite::SHADER,
+                "MAX_HIDDEN",
+                crate::plan::SE_MAX_HIDDEN,
+            ),
         ];
         for (file, name, rust) in pairs {
             assert_eq!(constant(file, name), rust, "{}: {name}", file.name);

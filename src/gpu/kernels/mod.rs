@@ -12,6 +12,7 @@ mod elementwise;
 mod pointwise;
 mod pool;
 mod softmax;
+mod squeeze_excite;
 
 use bytemuck::{Pod, Zeroable};
 
@@ -21,7 +22,7 @@ use crate::graph::{Conv2d, Shape};
 use crate::plan::{ActKind, ActStage, Epilogue, Kernel, KernelFamily, Step};
 
 /// Every kernel file the runtime compiles.
-pub(crate) const SHADERS: [&ShaderFile; 9] = [
+pub(crate) const SHADERS: [&ShaderFile; 10] = [
     &conv::SHADER,
     &depthwise::SHADER,
     &pointwise::SHADER,
@@ -30,6 +31,7 @@ pub(crate) const SHADERS: [&ShaderFile; 9] = [
     &dense::SHADER,
     &dense::SPLIT_SHADER,
     &softmax::SHADER,
+    &squeeze_excite::SHADER,
     &elementwise::SHADER,
 ];
 
@@ -79,6 +81,7 @@ pub(crate) fn launch(step: &Step, batch: usize, family: KernelFamily) -> Result<
         Kernel::Dense(dense) => dense::launch(&io, dense, family),
         Kernel::Softmax => softmax::launch(&io),
         Kernel::Elementwise => elementwise::launch_copy(&io),
+        Kernel::SqueezeExcite(block) => squeeze_excite::launch(&io, block),
         Kernel::MulChannel => elementwise::launch_mul_channel(&io),
         Kernel::ConcatPart { offset } => elementwise::launch_concat(&io, *offset),
     }?;
@@ -174,7 +177,7 @@ pub(crate) struct EpilogueUniform {
 }
 
 impl EpilogueUniform {
-    fn new(epilogue: &Epilogue, has_residual: bool) -> Self {
+    pub(crate) fn new(epilogue: &Epilogue, has_residual: bool) -> Self {
         EpilogueUniform {
             pre: epilogue.pre.map(StageUniform::from),
             post: epilogue.post.into(),

@@ -102,7 +102,7 @@ fn launch_workgroup_tiled(io: &StepIo, conv: &Conv2d) -> Result<Launch> {
 }
 
 /// `[out][in]` → `[in][out]`: one row of output channels per input channel.
-fn transpose_weights(conv: &Conv2d, in_c: usize) -> Vec<f32> {
+pub(super) fn transpose_weights(conv: &Conv2d, in_c: usize) -> Vec<f32> {
     let out_c = conv.out_channels;
     (0..in_c)
         .flat_map(|i| (0..out_c).map(move |o| conv.weights[o * in_c + i]))
