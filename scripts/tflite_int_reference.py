@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""TFLite's reference-kernel outputs of every quantized shared model, the target of the
+integer execution path (issue #14): its raw output tensor must equal these byte for byte.
+
+For every quantized `.tflite` in ../shared/models (and the split V1 1.0 pair, chained: the
+extractor's uint8 output fed unchanged to the head, as ../shared/expected does) and every
+input below, LiteRT runs the model with its reference kernels (`OpResolverType.BUILTIN_REF`)
+and this writes the raw output tensor (uint8 or int8, the model's own type) to
+tests/data/tflite_int_reference/<model>/<input>.npy. Inputs:
+
+  <photo stem>   each photo of ../shared/images, preprocessed as ../shared/expected/README.md
+                 says ("center-crop-bilinear" to the model's size, uint8 NHWC, fed as is)
+  random_<k>     k = 0, 1: uniform bytes on the uint8 grid from `grid_bytes(seed, n)` below,
+                 seed = 1000 + k; a 64-bit LCG that the Rust tests reproduce
+                 (state = state * 6364136223846793005 + 1442695040888963407, byte = state >> 56)
+
+It also writes tests/data/tflite_int_reference/optimized_vs_reference.tsv: for each
+(model, input), how many output values TFLite's optimized kernels
+(`BUILTIN_WITHOUT_DEFAULT_DELEGATES`) and its default XNNPACK path (`AUTO`) give differently
+from the reference kernels, and by how many LSB at most.
+
+Needs: pip install ai-edge-litert numpy pillow
+Usage: python3 scripts/tflite_int_reference.py [SHARED_DIR]   (default: ../shared)
+"""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+from PIL import Image
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = REPO / "tests" / "data" / "tflite_int_reference"
+CHAIN = ("mobilenet_v1_1.0_224_quant_embedding_extractor", "mobilenet_v1_1.0_224_quant_head_layers")
+MASK = (1 << 64) - 1
+
+
+def grid_bytes(seed, count):
+    """`count` bytes from the LCG the Rust tests share (high byte of each state)."""
+    state = seed & MASK
+    out = np.empty(count, dtype=np.uint8)
+    for i in range(count):
+        state = (state * 6364136223846793005 + 1442695040888963407) & MASK
+        out[i] = state >> 56
+    return out
+
+
+def center_crop_bilinear(path, size):
+    img = Image.open(path).convert("RGB")
+    w, h = img.size
+    side = min(w, h)
+    left, top = (w - side) // 2, (h - side) // 2
+    img = img.crop((left, top, left + side, top + side)).resize((size, size), Image.BILINEAR)
+    return np.asarray(img, dtype=np.uint8)
+
+
+def interpreter(path, resolver):
+    runner = Interpreter(model_path=str(path), experimental_op_resolver_type=resolver)
+    runner.allocate_tensors()
+    return runner
+
+
+def run(runners, x):
+    """Feeds `x` through the chain of interpreters; the last one's raw output."""
+    for runner in runners:
+        runner.set_tensor(runner.get_input_details()[0]["index"], x)
+        runner.invoke()
+        x = runner.get_tensor(runner.get_output_details()[0]["index"]).copy()
+    return x
+
+
+def models(shared):
+    """(name, [paths]) of every quantized model, the split pair as one chained model."""
+    found = []
+    for path in sorted((shared / "models").glob("*.tflite")):
+        if path.stem in CHAIN:
+            continue
+        details = interpreter(path, OpResolverType.BUILTIN_REF).get_input_details()[0]
+        if details["dtype"] != np.float32:
+            found.append((path.stem, [path]))
+    chain = [shared / "models" / f"{m}.tflite" for m in CHAIN]
+    found.append((f"{CHAIN[0]}+head_layers", chain))
+    return found
+
+
+def main():
+    shared = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO.parent / "shared"
+    photos = sorted((shared / "images").iterdir())
+    rows = ["model\tinput\toptimized: values differing\toptimized: max LSB\t"
+            "XNNPACK: values differing\tXNNPACK: max LSB"]
+    for name, paths in models(shared):
+        reference = [interpreter(p, OpResolverType.BUILTIN_REF) for p in paths]
+        others = [[interpreter(p, kind) for p in paths]
+                  for kind in (OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES, OpResolverType.AUTO)]
+        details = reference[0].get_input_details()[0]
+        shape = tuple(details["shape"])
+        inputs = {p.stem: center_crop_bilinear(p, shape[1])[None] for p in photos}
+        for k in range(2):
+            inputs[f"random_{k}"] = grid_bytes(1000 + k, int(np.prod(shape))).reshape(shape)
+        folder = OUT / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for label, x in inputs.items():
+            x = x.astype(details["dtype"])
+            expected = run(reference, x)
+            np.save(folder / f"{label}.npy", expected)
+            row = [name, label]
+            for runners in others:
+                diff = np.abs(run(runners, x).astype(np.int32) - expected.astype(np.int32))
+                row += [str(int((diff > 0).sum())), str(int(diff.max()))]
+            rows.append("\t".join(row))
+        print(f"{name}: {len(inputs)} inputs", flush=True)
+    (OUT / "optimized_vs_reference.tsv").write_text("\n".join(rows) + "\n")
+
+
+if __name__ == "__main__":
+    main()
