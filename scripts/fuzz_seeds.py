@@ -7,14 +7,13 @@ or photo from ../shared.
            the importer must refuse
   onnx/    copies of small generated graphs from tests/data/onnx/
   image/   PNG (RGB, gray, palette, RGBA, 16-bit), JPEG (baseline, progressive, gray, CMYK)
-           and BMP images of a few pixels, and a 69-byte PNG whose header claims 60000x60000
+           and BMP images of a few pixels, and a 66-byte PNG whose header claims 60000x60000
   npy/     arrays of the fuzz model's input (float32, uint8, int8), a Fortran-ordered one
            and a float64 one
 
-It also writes tests/data/hostile/: model files with absurd dimensions (2^31 channels,
+The corpora also get `hostile_*` model files with absurd dimensions (2^31 channels,
 zero-sized kernels, negative padding, zero strides, weights claiming more than the file
-holds), which tests/hostile_models.rs expects to be refused with one-line errors; they are
-copied into the corpora too.
+holds), which tests/hostile_models.rs expects to be refused with one-line errors.
 
 Needs: pip install ai-edge-litert flatbuffers tflite numpy pillow onnx
 Usage: python3 scripts/fuzz_seeds.py
@@ -36,7 +35,6 @@ from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "fuzz" / "corpus"
-HOSTILE = REPO / "tests" / "data" / "hostile"
 TYPES = {np.float32: tflite.TensorType.FLOAT32, np.uint8: tflite.TensorType.UINT8,
          np.int8: tflite.TensorType.INT8, np.int32: tflite.TensorType.INT32}
 B = tflite.BuiltinOperator
@@ -346,10 +344,8 @@ def hostile_onnx():
 
 
 def hostile_seeds():
-    HOSTILE.mkdir(parents=True, exist_ok=True)
     for target, files in [("tflite", hostile_tflite()), ("onnx", hostile_onnx())]:
         for name, data in files.items():
-            (HOSTILE / name).write_bytes(data)
             (CORPUS / target / f"hostile_{name}").write_bytes(data)
 
 

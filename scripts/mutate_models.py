@@ -3,11 +3,11 @@
 
 For every model in MODELS_DIR (default ../shared/models) it writes N mutants to a temporary
 folder: a few bytes flipped, a 32-bit word overwritten with an extreme value (0, -1, 2^31-1,
-2^31, 2^16), or the file truncated; mutations land in the first and last 64 KiB (where the
-flatbuffer tables and protobuf headers are) as often as anywhere else. Each mutant goes
-through `info` and, for the first CLASSIFY of them, `classify` on a photo. A run passes when
-every command exits 0 or 1 within the time limit, and a failure prints exactly one line
-starting with `error:` and no panic.
+2^31, 2^16), or the file truncated; each mutated position is drawn from the first 64 KiB,
+the last 64 KiB (where the flatbuffer tables and protobuf headers are) or the whole file,
+with equal odds. Each mutant goes through `info` and, for the first CLASSIFY of them,
+`classify` on a photo. A run passes when every command exits 0 or 1 within the time limit,
+and a failure prints exactly one line starting with `error:` and no panic.
 
 Usage: python3 scripts/mutate_models.py [N] [CLASSIFY]   (default 30 and 10)
 Environment: BINARY (default target/release/mobilenet-wgpu), MODELS_DIR, PHOTO.

@@ -34,21 +34,24 @@ fn avg_pool(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgrou
         return;
     }
     let at = window_coords(win, idx);
+    // Only the input pixels under the window (a huge window over a small padded map costs
+    // what its pixels cost, not kernel² steps).
+    let rows = covered(at.y * win.stride, win.kernel_h, win.pad_top, win.in_h);
+    let cols = covered(at.z * win.stride, win.kernel_w, win.pad_left, win.in_w);
     var sum = 0.0;
-    var count = 0u;
-    for (var ky = 0u; ky < win.kernel_h; ky++) {
-        let iy = tap(at.y, ky, win.stride, win.pad_top, win.in_h);
-        if iy < 0 {
-            continue;
-        }
-        for (var kx = 0u; kx < win.kernel_w; kx++) {
-            let ix = tap(at.z, kx, win.stride, win.pad_left, win.in_w);
-            if ix < 0 {
-                continue;
-            }
-            sum += f32(input[((at.x * win.in_h + u32(iy)) * win.in_w + u32(ix)) * win.in_c + at.w]);
-            count++;
+    for (var iy = rows.x; iy < rows.y; iy++) {
+        for (var ix = cols.x; ix < cols.y; ix++) {
+            sum += f32(input[((at.x * win.in_h + iy) * win.in_w + ix) * win.in_c + at.w]);
         }
     }
+    let count = (rows.y - rows.x) * (cols.y - cols.x);
     store(params.ep, idx, sum / f32(max(count, 1u)));
+}
+
+/// Input rows (or columns) [x, y) under a window that starts at `start` in padded
+/// coordinates.
+fn covered(start: u32, kernel: u32, pad: u32, size: u32) -> vec2<u32> {
+    let first = max(start, pad) - pad;
+    let end = min(max(start + kernel, pad) - pad, size);
+    return vec2<u32>(first, max(end, first));
 }

@@ -187,7 +187,6 @@ impl Runtime {
         batch: usize,
         precision: Precision,
     ) -> Result<Session> {
-        self.ctx.ensure_alive()?;
         let plan = self.plan(model, batch, precision)?;
         budget::check(model, &plan, self.memory_budget)?;
         let executor = Executor::new(&self.ctx, &plan)?;
@@ -380,7 +379,10 @@ impl Session {
                 self.model.name
             )));
         }
-        let prepared = self.texture.prepare(texture)?;
+        let prepared = self
+            .executor
+            .context()
+            .while_alive(|| self.texture.prepare(texture))?;
         let mut data = self
             .executor
             .queue_filled(Duration::ZERO, |encoder, input| {

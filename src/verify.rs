@@ -87,7 +87,7 @@ pub fn verify_graph(
     let max_rel_diff = layers.iter().map(|l| l.max_rel_diff).fold(0.0, f32::max);
     Ok(VerifyReport {
         adapter: ctx.adapter_info.name.clone(),
-        kernels: plan.kernels,
+        kernels: plan.kernels(),
         batch,
         precision,
         max_abs_diff,

@@ -1,12 +1,13 @@
-//! Model files with absurd dimensions (made by `scripts/fuzz_seeds.py`): each is refused
-//! with a one-line error naming the file and the problem, before anything of the size it
-//! claims is allocated.
+//! Model files with absurd dimensions (`fuzz/corpus/*/hostile_*`, made by
+//! `scripts/fuzz_seeds.py`): each is refused with a one-line error naming the file and the
+//! problem, before anything of the size it claims is allocated.
 
 use mobilenet_wgpu::import;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// File in `tests/data/hostile/` → what its error must say.
+/// File (in `fuzz/corpus/tflite/` or `fuzz/corpus/onnx/`, prefixed `hostile_`) → what its
+/// error must say.
 const CASES: &[(&str, &str)] = &[
     (
         "channels_2_31.tflite",
@@ -37,9 +38,10 @@ const CASES: &[(&str, &str)] = &[
 
 #[test]
 fn absurd_dimensions_are_one_line_errors() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/hostile");
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus");
     for (file, expected) in CASES {
-        let path = dir.join(file);
+        let format = file.rsplit('.').next().unwrap_or_default();
+        let path = corpus.join(format).join(format!("hostile_{file}"));
         let start = Instant::now();
         let error = import::load(&path).expect_err(file).to_string();
         assert!(
@@ -54,11 +56,13 @@ fn absurd_dimensions_are_one_line_errors() {
         );
         assert!(error.contains(expected), "{file}: {error}");
     }
-    let files = std::fs::read_dir(&dir).unwrap().count();
-    assert_eq!(
-        files,
-        CASES.len(),
-        "every file in {} has a case",
-        dir.display()
-    );
+    let hostile = ["tflite", "onnx"]
+        .iter()
+        .flat_map(|format| std::fs::read_dir(corpus.join(format)).unwrap())
+        .filter(|entry| {
+            let name = entry.as_ref().unwrap().file_name();
+            name.to_string_lossy().starts_with("hostile_")
+        })
+        .count();
+    assert_eq!(hostile, CASES.len(), "every hostile corpus file has a case");
 }

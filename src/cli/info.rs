@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 use mobilenet_wgpu::graph::Graph;
 use mobilenet_wgpu::model::{Format, Preset, TensorSpec};
-use mobilenet_wgpu::plan::{KernelChoice, KernelFamily, Plan, Step, TensorRef};
+use mobilenet_wgpu::plan::{KernelChoice, Plan, Step, TensorRef};
 use mobilenet_wgpu::{Precision, Result};
 
 use super::{print_json, ModelArgs};
@@ -81,11 +81,8 @@ struct Info<'a> {
 pub fn execute(args: &InfoArgs) -> Result<ExitCode> {
     let model = args.model.load(None)?;
     let graph = &model.graph;
-    // `info` opens no device: with `auto` it shows the CPU-adapter family's plan.
-    let family = match args.model.kernels {
-        KernelChoice::Gpu => KernelFamily::Gpu,
-        KernelChoice::Auto | KernelChoice::CpuAdapter => KernelFamily::CpuAdapter,
-    };
+    // `info` opens no device: with `auto` it shows the plan a CPU adapter would run.
+    let family = args.model.kernels.resolve(wgpu::DeviceType::Cpu);
     let plan = Plan::build_for(graph, args.batch, args.model.precision, family)?;
     let layers = graph
         .nodes()

@@ -109,7 +109,7 @@ pub fn execute(args: &ProfileArgs, backend: Option<&str>) -> Result<ExitCode> {
         Some(measure_reference(
             &ctx,
             args.model.precision,
-            plan.kernels,
+            plan.kernels(),
             options,
         )?)
     };

@@ -1,6 +1,5 @@
 //! Average pooling: global (mean over H×W) and windowed.
 
-use super::input_coord;
 use crate::graph::{AvgPool, Shape};
 
 /// Mean over H and W per image and channel, giving 1×1×C.
@@ -50,25 +49,31 @@ fn window_mean(
     ox: usize,
     out_pixel: &mut [f32],
 ) {
-    let mut count = 0usize;
-    for ky in 0..pool.kernel {
-        let Some(iy) = input_coord(oy, ky, pool.stride, pool.padding.top, input.h) else {
-            continue;
-        };
-        for kx in 0..pool.kernel {
-            let Some(ix) = input_coord(ox, kx, pool.stride, pool.padding.left, input.w) else {
-                continue;
-            };
+    // Only the input pixels under the window: a huge window over a small padded map costs
+    // what its pixels cost, not kernel² steps.
+    let rows = covered(oy, pool, pool.padding.top, input.h);
+    let cols = covered(ox, pool, pool.padding.left, input.w);
+    for iy in rows.clone() {
+        for ix in cols.clone() {
             let start = (iy * input.w + ix) * input.c;
             for (sum, v) in out_pixel.iter_mut().zip(&image[start..start + input.c]) {
                 *sum += v;
             }
-            count += 1;
         }
     }
+    let count = rows.len() * cols.len();
     // Shape inference keeps padding smaller than the window, so every window holds at
     // least one input pixel and `count >= 1`.
     for sum in out_pixel.iter_mut() {
         *sum /= count as f32;
     }
+}
+
+/// The input rows (or columns) that the window of output `o` covers: its span in padded
+/// coordinates, `o·stride .. o·stride + kernel`, shifted by `pad` and clipped to the input.
+fn covered(o: usize, pool: &AvgPool, pad: usize, size: usize) -> std::ops::Range<usize> {
+    let start = o * pool.stride;
+    let first = start.saturating_sub(pad);
+    let end = (start + pool.kernel).saturating_sub(pad).min(size);
+    first..end.max(first)
 }

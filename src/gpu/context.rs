@@ -22,15 +22,17 @@ impl GpuContext {
     }
 
     /// Wraps a device created elsewhere (e.g. by an application sharing its device). This
-    /// sets the device's device-lost callback (wgpu keeps one per device), so that every
-    /// later call can report [`Error::DeviceLost`]; the app asks [`lost`](Self::lost).
+    /// sets the device's device-lost callback, so that every later call can report
+    /// [`Error::DeviceLost`]; the app asks [`lost`](Self::lost). wgpu keeps one callback
+    /// per device: share this context (or a `Runtime` made from it) rather than wrapping
+    /// the device twice, and do not set another callback afterwards.
     pub fn from_device(
         device: wgpu::Device,
         queue: wgpu::Queue,
         adapter_info: wgpu::AdapterInfo,
     ) -> Self {
         GpuContext {
-            health: DeviceHealth::watch(&device),
+            health: DeviceHealth::watch(&device, false),
             device,
             queue,
             adapter_info,
@@ -62,7 +64,7 @@ impl GpuContext {
             .await
             .map_err(|e| Error::Gpu(format!("cannot open device: {e}")))?;
         Ok(GpuContext {
-            health: DeviceHealth::watch(&device),
+            health: DeviceHealth::watch(&device, true),
             device,
             queue,
             adapter_info: adapter.get_info(),
@@ -89,17 +91,15 @@ impl GpuContext {
         &self.health
     }
 
-    /// `Err(`[`Error::DeviceLost`]`)` once the device is lost. Polls first: wgpu runs the
-    /// device-lost callback from a poll, e.g. the first one after `device.destroy()`.
+    /// `Err(`[`Error::DeviceLost`]`)` once the device is lost (or an earlier call's GPU
+    /// work failed outside an error scope). Polls first: wgpu runs the device-lost
+    /// callback from a poll, e.g. the first one after `device.destroy()`.
     pub(crate) fn ensure_alive(&self) -> Result<()> {
         if self.health.lost().is_none() {
             // A poll that fails is explained by the flag it sets, if by anything.
             let _ = self.device.poll(wgpu::PollType::Poll);
         }
-        match self.health.lost() {
-            Some(reason) => Err(Error::DeviceLost { reason }),
-            None => Ok(()),
-        }
+        self.health.check()
     }
 
     /// Runs `work` if the device is alive; a failure of `work` is reported as

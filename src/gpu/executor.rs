@@ -68,53 +68,61 @@ struct Dispatch {
 impl Executor {
     /// Compiles the plan's kernels, uploads its weights and allocates its buffers.
     pub fn new(ctx: &GpuContext, plan: &Plan) -> Result<Executor> {
-        ctx.while_alive(|| {
-            check_plan(plan)?;
-            check_precision(ctx, plan.precision)?;
-            let device = &ctx.device;
-            let limits = device.limits();
-            let slots = plan
-                .slots
-                .iter()
-                .enumerate()
-                .map(|(i, slot)| {
-                    let bytes = (slot.bytes as u64).max(16).next_multiple_of(16);
-                    check_storage_size(&limits, bytes, &format!("activation slot {i}"))?;
-                    Ok(storage_buffer(device, &format!("slot {i}"), bytes))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let unused = Unused::new(device);
-            let mut cache = PipelineCache::new(ctx, plan.precision);
-            let dispatches = captured(device, "creating the plan's GPU resources", || {
-                plan.steps
-                    .iter()
-                    .map(|step| prepare(ctx, &mut cache, &slots, &unused, step, plan))
-                    .collect::<Result<Vec<_>>>()
-            })??;
-            let largest = dispatches
-                .iter()
-                .map(|d| d.output)
-                .chain([plan.output])
-                .map(|t| copy_bytes(t, plan.batch, plan.precision));
-            let readback = Readback::new(device, largest.max().unwrap_or(F32));
-            Ok(Executor {
-                ctx: ctx.clone(),
-                batch: plan.batch,
-                precision: plan.precision,
-                input: plan.input,
-                output: plan.output,
-                slots,
-                dispatches,
-                readback,
-                uploads: upload::Uploads::new(
-                    device,
-                    plan.precision,
-                    plan.input.shape.len() * plan.batch,
-                ),
-                spare_outputs: Arc::default(),
-                running: Mutex::new(()),
+        ctx.while_alive(|| Executor::create(ctx, plan))
+    }
+
+    fn create(ctx: &GpuContext, plan: &Plan) -> Result<Executor> {
+        check_plan(plan)?;
+        check_precision(ctx, plan.precision)?;
+        let device = &ctx.device;
+        let limits = device.limits();
+        let slots = plan
+            .slots
+            .iter()
+            .enumerate()
+            .map(|(i, slot)| {
+                let bytes = (slot.bytes as u64).max(16).next_multiple_of(16);
+                check_storage_size(&limits, bytes, &format!("activation slot {i}"))?;
+                Ok(storage_buffer(device, &format!("slot {i}"), bytes))
             })
+            .collect::<Result<Vec<_>>>()?;
+        let unused = Unused::new(device);
+        let mut cache = PipelineCache::new(ctx, plan.precision);
+        let dispatches = captured(device, "creating the plan's GPU resources", || {
+            plan.steps
+                .iter()
+                .map(|step| prepare(ctx, &mut cache, &slots, &unused, step, plan))
+                .collect::<Result<Vec<_>>>()
+        })??;
+        let largest = dispatches
+            .iter()
+            .map(|d| d.output)
+            .chain([plan.output])
+            .map(|t| copy_bytes(t, plan.batch, plan.precision));
+        let readback = Readback::new(device, largest.max().unwrap_or(F32));
+        Ok(Executor {
+            ctx: ctx.clone(),
+            batch: plan.batch,
+            precision: plan.precision,
+            input: plan.input,
+            output: plan.output,
+            slots,
+            dispatches,
+            readback,
+            uploads: upload::Uploads::new(
+                device,
+                ctx.health().clone(),
+                plan.precision,
+                plan.input.shape.len() * plan.batch,
+            ),
+            spare_outputs: Arc::default(),
+            running: Mutex::new(()),
         })
+    }
+
+    /// The device this executor runs on.
+    pub(crate) fn context(&self) -> &GpuContext {
+        &self.ctx
     }
 
     /// Batch size the plan was built for.
@@ -136,39 +144,43 @@ impl Executor {
     /// after that step (one submission per step), for per-layer verification. A concat
     /// part returns the whole concatenated tensor with the channels written so far.
     pub fn run_probed(&self, input: &[f32]) -> Result<Vec<Vec<f32>>> {
-        self.ctx.while_alive(|| {
-            self.check_input(input)?;
-            // Staged before taking the lock, as `queue` does: a staging buffer may only come
-            // back once a queued inference holding the other one has been submitted.
-            let staged = self.uploads.stage(input)?;
-            let _running = self
-                .running
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            self.upload(staged)?;
-            self.dispatches
-                .iter()
-                .enumerate()
-                .map(|(i, d)| self.submit(std::iter::once(i), d.output))
-                .collect()
-        })
+        self.ctx.while_alive(|| self.probed(input))
+    }
+
+    fn probed(&self, input: &[f32]) -> Result<Vec<Vec<f32>>> {
+        self.check_input(input)?;
+        // Staged before taking the lock, as `queue` does: a staging buffer may only come
+        // back once a queued inference holding the other one has been submitted.
+        let staged = self.uploads.stage(input)?;
+        let _running = self
+            .running
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.upload(staged)?;
+        self.dispatches
+            .iter()
+            .enumerate()
+            .map(|(i, d)| self.submit(std::iter::once(i), d.output))
+            .collect()
     }
 
     /// Queues one inference on host `input` (NHWC, `batch` images) without waiting for
     /// it. The output goes to a buffer of its own, so the next inference can be queued at
     /// once (queue order keeps the shared activation slots consistent).
     pub fn queue(&self, input: &[f32]) -> Result<InFlight> {
-        self.ctx.while_alive(|| {
-            self.check_input(input)?;
-            let start = Instant::now();
-            let staged = self.uploads.stage(input)?;
-            let upload = start.elapsed();
-            let in_flight =
-                self.queue_filled(upload, |encoder, slot| staged.record_copy(encoder, slot));
-            let submission = in_flight.as_ref().ok().map(|i| i.submission().clone());
-            self.uploads.recycle(staged, submission);
-            in_flight
-        })
+        self.ctx.while_alive(|| self.stage_and_queue(input))
+    }
+
+    fn stage_and_queue(&self, input: &[f32]) -> Result<InFlight> {
+        self.check_input(input)?;
+        let start = Instant::now();
+        let staged = self.uploads.stage(input)?;
+        let upload = start.elapsed();
+        let in_flight =
+            self.encode_and_submit(upload, |encoder, slot| staged.record_copy(encoder, slot));
+        let submission = in_flight.as_ref().ok().map(|i| i.submission().clone());
+        self.uploads.recycle(staged, submission);
+        in_flight
     }
 
     /// Like [`queue`](Self::queue), but `fill` records the GPU commands that write the
@@ -179,47 +191,54 @@ impl Executor {
         upload: Duration,
         fill: impl FnOnce(&mut wgpu::CommandEncoder, &wgpu::Buffer),
     ) -> Result<InFlight> {
-        self.ctx.while_alive(|| {
-            let _running = self.running.lock().unwrap_or_else(|p| p.into_inner());
-            let device = &self.ctx.device;
+        self.ctx
+            .while_alive(|| self.encode_and_submit(upload, fill))
+    }
+
+    fn encode_and_submit(
+        &self,
+        upload: Duration,
+        fill: impl FnOnce(&mut wgpu::CommandEncoder, &wgpu::Buffer),
+    ) -> Result<InFlight> {
+        let _running = self.running.lock().unwrap_or_else(|p| p.into_inner());
+        let device = &self.ctx.device;
+        let start = Instant::now();
+        let bytes = copy_bytes(self.output, self.batch, self.precision);
+        let buffer = self.output_buffer(bytes);
+        let (index, encode, submit) = captured(device, "running the plan", || {
+            let mut encoder = device.create_command_encoder(&Default::default());
+            fill(&mut encoder, &self.slots[self.input.slot]);
+            {
+                let mut pass = encoder.begin_compute_pass(&Default::default());
+                (0..self.dispatches.len()).for_each(|i| self.encode_dispatch(&mut pass, i));
+            }
+            encoder.copy_buffer_to_buffer(&self.slots[self.output.slot], 0, &buffer, 0, bytes);
+            let commands = encoder.finish();
+            let encode = start.elapsed();
             let start = Instant::now();
-            let bytes = copy_bytes(self.output, self.batch, self.precision);
-            let buffer = self.output_buffer(bytes);
-            let (index, encode, submit) = captured(device, "running the plan", || {
-                let mut encoder = device.create_command_encoder(&Default::default());
-                fill(&mut encoder, &self.slots[self.input.slot]);
-                {
-                    let mut pass = encoder.begin_compute_pass(&Default::default());
-                    (0..self.dispatches.len()).for_each(|i| self.encode_dispatch(&mut pass, i));
-                }
-                encoder.copy_buffer_to_buffer(&self.slots[self.output.slot], 0, &buffer, 0, bytes);
-                let commands = encoder.finish();
-                let encode = start.elapsed();
-                let start = Instant::now();
-                let index = self.ctx.queue.submit([commands]);
-                (index, encode, start.elapsed())
-            })?;
-            let submitted = Submitted {
-                buffer,
-                bytes,
-                values: self.output.shape.len() * self.batch,
-                precision: self.precision,
-                index,
-                spares: Arc::clone(&self.spare_outputs),
-                unmapped_after_read: AtomicBool::new(false),
-            };
-            let cpu = CpuCost {
-                upload,
-                encode,
-                submit,
-            };
-            Ok(InFlight::new(
-                device,
-                self.ctx.health().clone(),
-                submitted,
-                cpu,
-            ))
-        })
+            let index = self.ctx.queue.submit([commands]);
+            (index, encode, start.elapsed())
+        })?;
+        let submitted = Submitted {
+            buffer,
+            bytes,
+            values: self.output.shape.len() * self.batch,
+            precision: self.precision,
+            index,
+            spares: Arc::clone(&self.spare_outputs),
+            unmapped_after_read: AtomicBool::new(false),
+        };
+        let cpu = CpuCost {
+            upload,
+            encode,
+            submit,
+        };
+        Ok(InFlight::new(
+            device,
+            self.ctx.health().clone(),
+            submitted,
+            cpu,
+        ))
     }
 
     /// A spare output buffer, or a new one while every spare is still in use.
@@ -326,7 +345,7 @@ fn prepare(
 ) -> Result<Dispatch> {
     let device = &ctx.device;
     let limits = device.limits();
-    let launch: Launch = kernels::launch(step, plan.batch, plan.kernels)?;
+    let launch: Launch = kernels::launch(step, plan.batch, plan.kernels())?;
     let pipeline = cache.get(launch.shader, launch.entry, &launch.constants)?;
     let workgroups = launch
         .grid

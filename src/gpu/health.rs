@@ -2,36 +2,76 @@
 //! `device.destroy()`) only through the device-lost callback, which it runs from a device
 //! poll; the operations themselves then fail silently. Every executor checks the flag
 //! that callback sets before it starts, and turns its own failures into
-//! [`Error::DeviceLost`] once the flag is up.
+//! [`Error::DeviceLost`] once the flag is up. Waits that depend on the GPU check it too.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::error::Error;
 
 /// Whether a device has been lost, and why. Cheap to clone; all clones see the same device.
 #[derive(Clone, Debug, Default)]
-pub(crate) struct DeviceHealth(Arc<Mutex<Option<String>>>);
+pub(crate) struct DeviceHealth(Arc<Mutex<State>>);
+
+#[derive(Debug, Default)]
+struct State {
+    /// Why the device was lost, once it was.
+    lost: Option<String>,
+    /// An error no error scope caught, not yet reported.
+    uncaptured: Option<String>,
+}
 
 impl DeviceHealth {
     /// Watches `device` through its device-lost callback (wgpu keeps one per device: this
-    /// replaces any set before).
-    pub(crate) fn watch(device: &wgpu::Device) -> DeviceHealth {
+    /// replaces any set before). With `own_device`, also takes the errors no error scope
+    /// catches, which wgpu's default handler turns into panics; on an application's device
+    /// those stay the application's.
+    pub(crate) fn watch(device: &wgpu::Device, own_device: bool) -> DeviceHealth {
         let health = DeviceHealth::default();
         let lost = health.clone();
         device.set_device_lost_callback(move |reason, message| {
             let reason = match (reason, message.trim()) {
                 (wgpu::DeviceLostReason::Destroyed, _) => "destroyed".to_string(),
                 (_, "") => "reason unknown".to_string(),
-                (_, message) => message.lines().next().unwrap_or(message).to_string(),
+                (_, message) => message.to_string(),
             };
-            *lost.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
+            lost.state().lost = Some(reason);
         });
+        if own_device {
+            let uncaptured = health.clone();
+            device.on_uncaptured_error(Arc::new(move |error| {
+                uncaptured
+                    .state()
+                    .uncaptured
+                    .get_or_insert_with(|| error.to_string());
+            }));
+        }
         health
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Why the device was lost, or `None` while it works.
     pub(crate) fn lost(&self) -> Option<String> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.state().lost.clone()
+    }
+
+    /// `Err(DeviceLost)` once the device is lost; else, once, the first error no error scope
+    /// caught since the last check (a failure of an earlier call's GPU work).
+    pub(crate) fn check(&self) -> Result<(), Error> {
+        let mut state = self.state();
+        if let Some(reason) = &state.lost {
+            return Err(Error::DeviceLost {
+                reason: reason.clone(),
+            });
+        }
+        match state.uncaptured.take() {
+            Some(error) => Err(Error::Gpu(format!(
+                "an earlier GPU operation failed: {error}"
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// `error`, or [`Error::DeviceLost`] when the device has been lost meanwhile (the

@@ -130,6 +130,11 @@ fn check_bias(bias: &Option<Vec<f32>>, n: usize) -> Result<(), String> {
     }
 }
 
+/// The largest window side (convolution or pooling) a graph may have: MobileNets use at
+/// most 7 (a 224 input's final pool), and a side bounds the padding, hence the loops over
+/// padded windows.
+const MAX_WINDOW: usize = 4096;
+
 /// Output size of a sliding window; rejects windows larger than the padded input.
 fn window_out(
     x: Shape,
@@ -140,6 +145,11 @@ fn window_out(
 ) -> Result<(usize, usize), String> {
     if stride == 0 || kh == 0 || kw == 0 {
         return Err("kernel size and stride must be at least 1".into());
+    }
+    if kh.max(kw) > MAX_WINDOW {
+        return Err(format!(
+            "a {kh}x{kw} window is larger than the {MAX_WINDOW} per side this runtime takes"
+        ));
     }
     let padded = |side: usize, a: usize, b: usize| side.checked_add(a)?.checked_add(b);
     let (Some(padded_h), Some(padded_w)) = (

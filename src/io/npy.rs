@@ -3,6 +3,7 @@
 //! before anything the size of the array is allocated.
 
 use super::Values;
+use crate::model::DType;
 use crate::{Error, Result};
 use npyz::WriterBuilder;
 use std::path::Path;
@@ -23,25 +24,26 @@ pub fn parse(bytes: &[u8], name: &str) -> Result<(Vec<usize>, Values)> {
             "Fortran-ordered arrays are not supported; save it C-ordered".into(),
         ));
     }
-    let type_str = match npy.dtype() {
-        npyz::DType::Plain(t) => t.to_string(),
+    let dtype = match npy.dtype() {
+        npyz::DType::Plain(t) => match t.to_string().as_str() {
+            "<f4" => DType::F32,
+            "|u1" => DType::U8,
+            "|i1" => DType::I8,
+            other => {
+                return Err(bad(format!(
+                    "array type `{other}` is not supported (float32, uint8 or int8)"
+                )))
+            }
+        },
         other => return Err(bad(format!("unsupported array type {}", other.descr()))),
     };
-    let element_bytes = match type_str.as_str() {
-        "<f4" => 4,
-        "|u1" | "|i1" => 1,
-        other => {
-            return Err(bad(format!(
-                "array type `{other}` is not supported (float32, uint8 or int8)"
-            )))
-        }
-    };
+    let element_bytes = if dtype == DType::F32 { 4 } else { 1 };
     let shape = checked_shape(npy.shape(), element_bytes, bytes.len()).map_err(bad)?;
     let read = |e: std::io::Error| bad(format!("cannot read the data: {e}"));
-    let values = match element_bytes {
-        4 => Values::F32(npy.into_vec::<f32>().map_err(read)?),
-        _ if type_str == "|u1" => Values::U8(npy.into_vec::<u8>().map_err(read)?),
-        _ => Values::I8(npy.into_vec::<i8>().map_err(read)?),
+    let values = match dtype {
+        DType::F32 => Values::F32(npy.into_vec::<f32>().map_err(read)?),
+        DType::U8 => Values::U8(npy.into_vec::<u8>().map_err(read)?),
+        DType::I8 => Values::I8(npy.into_vec::<i8>().map_err(read)?),
     };
     Ok((shape, values))
 }
@@ -75,27 +77,28 @@ fn checked_shape(
 ) -> Result<Vec<usize>, String> {
     let data_bytes = dims
         .iter()
-        .try_fold(element_bytes, |acc, &d| acc.checked_mul(d))
-        .filter(|&n| n <= file_bytes as u64)
-        .ok_or_else(|| {
-            format!(
-                "its header's shape {dims:?} needs more data than the file's {file_bytes} bytes"
-            )
-        })?;
-    debug_assert!(data_bytes <= file_bytes as u64);
-    Ok(dims.iter().map(|&d| d as usize).collect())
+        .try_fold(element_bytes, |acc, &d| acc.checked_mul(d));
+    match data_bytes {
+        Some(n) if n <= file_bytes as u64 => Ok(dims.iter().map(|&d| d as usize).collect()),
+        _ => Err(format!(
+            "its header's shape {dims:?} needs more data than the file's {file_bytes} bytes"
+        )),
+    }
 }
 
 /// Writes `values` as a C-ordered array of `shape`.
 pub fn write(path: &Path, shape: &[usize], values: &Values) -> Result<()> {
-    let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
     let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    let writer = std::io::BufWriter::new(file);
-    let io_error = |e| Error::io(path, e);
+    encode(std::io::BufWriter::new(file), shape, values).map_err(|e| Error::io(path, e))
+}
+
+/// [`write`] into any writer.
+fn encode(writer: impl std::io::Write, shape: &[usize], values: &Values) -> std::io::Result<()> {
+    let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
     match values {
-        Values::F32(v) => write_values(writer, &shape, v).map_err(io_error),
-        Values::U8(v) => write_values(writer, &shape, v).map_err(io_error),
-        Values::I8(v) => write_values(writer, &shape, v).map_err(io_error),
+        Values::F32(v) => write_values(writer, &shape, v),
+        Values::U8(v) => write_values(writer, &shape, v),
+        Values::I8(v) => write_values(writer, &shape, v),
     }
 }
 
@@ -118,11 +121,9 @@ mod tests {
     use super::*;
 
     fn npy_bytes(shape: &[usize], values: &Values) -> Vec<u8> {
-        let dir = std::env::temp_dir().join(format!("npy-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join(format!("{}.npy", values.dtype()));
-        write(&path, shape, values).unwrap();
-        std::fs::read(&path).unwrap()
+        let mut bytes = Vec::new();
+        encode(&mut bytes, shape, values).unwrap();
+        bytes
     }
 
     #[test]

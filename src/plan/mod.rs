@@ -223,8 +223,9 @@ pub struct Plan {
     /// How activations and weights are stored; slot sizes follow it.
     pub precision: Precision,
     /// Which shape of kernels runs the steps ([`Plan::build_for`]; chosen per adapter by
-    /// [`Runtime::plan`](crate::runtime::Runtime::plan)).
-    pub kernels: KernelFamily,
+    /// [`Runtime::plan`](crate::runtime::Runtime::plan)). Read-only: the steps were
+    /// planned for it.
+    kernels: KernelFamily,
     pub steps: Vec<Step>,
     pub slots: Vec<Slot>,
     pub input: TensorRef,
@@ -269,6 +270,11 @@ impl Plan {
         let mut plan = memory::assign(&folded, steps, batch, precision)?;
         plan.kernels = family;
         Ok(plan)
+    }
+
+    /// The kernel family the plan was built for.
+    pub fn kernels(&self) -> KernelFamily {
+        self.kernels
     }
 
     pub fn dispatch_count(&self) -> usize {

@@ -75,7 +75,7 @@ fn squeeze_excite(pool: &Step, reduce: &Step, expand: &Step) -> Option<Step> {
         && pooled.w == 1
         && pooled.c <= MAX_CHANNELS
         && reduce.output.shape.c <= MAX_HIDDEN
-        && expand.output.shape.c <= MAX_CHANNELS;
+        && expand.output.shape.c == pooled.c;
     let chained = reads_only(reduce, pool)
         && reads_only(expand, reduce)
         && pool.residual.is_none()

@@ -97,31 +97,43 @@ fn squeeze_excite_mul_channel() {
     check(&g, 3, 90, "mul_channel");
 }
 
+const HARD_SIGMOID: Activation = Activation::HARD_SIGMOID;
+
 /// x → global pool → 1×1 conv (ReLU) → 1×1 conv → hard sigmoid → x · scale: with the GPU
 /// kernels the pool and both convolutions run as one squeeze_excite dispatch (CPU adapters
 /// keep three), over narrow and V3-wide channel counts, several map sizes and batches.
 #[test]
 fn squeeze_excite_blocks_run_as_one_dispatch() {
     let cases = [
-        (Shape::new(7, 5, 16), 4, 1),
-        (Shape::new(1, 1, 20), 8, 2),
-        (Shape::new(13, 9, 72), 24, 3),
-        (Shape::new(7, 7, 960), 240, 2),
+        (Shape::new(7, 5, 16), 4, 1, Activation::Relu, HARD_SIGMOID),
+        // Only the reduce conv activates (the gate is a clamp): the merged kernel must
+        // still compile its activation code.
+        (
+            Shape::new(1, 1, 20),
+            8,
+            2,
+            Activation::HardSwish,
+            Activation::Relu6,
+        ),
+        (Shape::new(13, 9, 72), 24, 3, Activation::Relu, HARD_SIGMOID),
+        (
+            Shape::new(7, 7, 960),
+            240,
+            2,
+            Activation::Sigmoid,
+            HARD_SIGMOID,
+        ),
     ];
-    for (i, (shape, hidden, batch)) in cases.into_iter().enumerate() {
+    for (i, (shape, hidden, batch, act, gate)) in cases.into_iter().enumerate() {
         let mut rng = ChaCha8Rng::seed_from_u64(95 + i as u64);
         let mut g = Graph::new(shape).unwrap();
         let s = g.add("gap", Op::GlobalAvgPool, &[g.input()]).unwrap();
         let reduce = conv_op(&mut rng, shape.c, &ConvSpec::pointwise(hidden));
         let s = g.add("reduce", reduce, &[s]).unwrap();
-        let s = g
-            .add("relu", Op::Activation(Activation::Relu), &[s])
-            .unwrap();
+        let s = g.add("act", Op::Activation(act), &[s]).unwrap();
         let expand = conv_op(&mut rng, hidden, &ConvSpec::pointwise(shape.c));
         let s = g.add("expand", expand, &[s]).unwrap();
-        let s = g
-            .add("gate", Op::Activation(Activation::HARD_SIGMOID), &[s])
-            .unwrap();
+        let s = g.add("gate", Op::Activation(gate), &[s]).unwrap();
         g.add("scale", Op::MulChannel, &[g.input(), s]).unwrap();
         let kernels = |family| {
             let plan = Plan::build_for(&g, batch, Precision::F32, family).unwrap();
@@ -139,6 +151,32 @@ fn squeeze_excite_blocks_run_as_one_dispatch() {
         );
         check(&g, batch, 95 + i as u64, "squeeze_excite");
     }
+}
+
+/// A pool and two 1×1 convolutions that end with other channels than they start (a small
+/// classifier head) are not a squeeze-excite block: they stay three steps.
+#[test]
+fn a_pool_and_two_convs_changing_the_width_are_not_merged() {
+    let mut rng = ChaCha8Rng::seed_from_u64(99);
+    let mut g = Graph::new(Shape::new(4, 4, 12)).unwrap();
+    let s = g.add("gap", Op::GlobalAvgPool, &[g.input()]).unwrap();
+    let s = g
+        .add(
+            "hidden",
+            conv_op(&mut rng, 12, &ConvSpec::pointwise(6)),
+            &[s],
+        )
+        .unwrap();
+    g.add(
+        "logits",
+        conv_op(&mut rng, 6, &ConvSpec::pointwise(10)),
+        &[s],
+    )
+    .unwrap();
+    let plan = Plan::build_for(&g, 1, Precision::F32, KernelFamily::Gpu).unwrap();
+    let kernels: Vec<&str> = plan.steps.iter().map(|s| s.kernel.name()).collect();
+    assert_eq!(kernels, ["global_avg_pool", "pointwise", "pointwise"]);
+    check(&g, 2, 99, "pointwise");
 }
 
 #[test]

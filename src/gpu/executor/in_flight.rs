@@ -16,6 +16,9 @@ use std::time::Duration;
 use crate::gpu::health::DeviceHealth;
 use crate::{Error, Precision, Result};
 
+/// How long a blocking wait trusts another thread's poll before polling again itself.
+const POLL_AGAIN: Duration = Duration::from_millis(20);
+
 /// An inference queued by [`Executor::queue`](super::Executor::queue): [`wait`](Self::wait)
 /// for its output, or `.await` it. Dropping it unread abandons the output (nothing leaks).
 #[derive(Debug)]
@@ -102,6 +105,16 @@ impl Shared {
         }
         self.done.notify_all();
     }
+
+    /// Whether the outcome is in, waiting up to `wait` for it.
+    fn finished_within(&self, wait: Duration) -> bool {
+        let state = self.lock();
+        let (state, _) = self
+            .done
+            .wait_timeout_while(state, wait, |s| s.outcome.is_none())
+            .unwrap_or_else(|p| p.into_inner());
+        state.outcome.is_some()
+    }
 }
 
 impl InFlight {
@@ -145,17 +158,16 @@ impl InFlight {
         if let Err(e) = self.device.poll(self.poll_type()) {
             self.shared.finish(Err(format!("waiting for the GPU: {e}")));
         }
-        let mut state = self.shared.lock();
-        // Another thread's poll may have claimed the callback; it runs it shortly.
-        while state.outcome.is_none() {
-            state = self
-                .shared
-                .done
-                .wait(state)
-                .unwrap_or_else(|p| p.into_inner());
+        // Another thread's poll may have claimed the callback and runs it shortly; keep
+        // polling meanwhile, which also reports a device lost since (the callback of a
+        // lost device's mapping may never run).
+        while !self.shared.finished_within(POLL_AGAIN) {
+            let _ = self.device.poll(wgpu::PollType::Poll);
+            if let Some(reason) = self.health.lost() {
+                return Err(Error::DeviceLost { reason });
+            }
         }
-        let outcome = state.outcome.clone();
-        drop(state);
+        let outcome = self.shared.lock().outcome.clone();
         self.read(outcome)
     }
 

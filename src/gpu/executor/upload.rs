@@ -12,6 +12,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::gpu::health::DeviceHealth;
 use crate::gpu::pipeline::captured;
 use crate::Precision;
 
@@ -34,6 +35,7 @@ const RETURN_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub(super) struct Uploads {
     device: wgpu::Device,
+    health: DeviceHealth,
     precision: Precision,
     /// Staging buffer size: the encoded input in whole 4-byte words.
     bytes: u64,
@@ -66,7 +68,12 @@ pub(super) struct Staged {
 }
 
 impl Uploads {
-    pub fn new(device: &wgpu::Device, precision: Precision, values: usize) -> Self {
+    pub fn new(
+        device: &wgpu::Device,
+        health: DeviceHealth,
+        precision: Precision,
+        values: usize,
+    ) -> Self {
         let bytes = (precision.encoded_len(values.max(1)) as u64).next_multiple_of(4);
         let buffers = (0..STAGING_BUFFERS).map(|_| {
             device.create_buffer(&wgpu::BufferDescriptor {
@@ -78,6 +85,7 @@ impl Uploads {
         });
         Uploads {
             device: device.clone(),
+            health,
             precision,
             bytes,
             free: Arc::new(Pool {
@@ -139,6 +147,10 @@ impl Uploads {
         loop {
             if let Some(buffer) = self.free.lock().pop() {
                 return Ok(buffer);
+            }
+            // A lost device never hands its buffers back.
+            if let Some(reason) = self.health.lost() {
+                return Err(Error::DeviceLost { reason });
             }
             let oldest = self
                 .copying

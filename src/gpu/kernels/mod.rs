@@ -85,9 +85,15 @@ pub(crate) fn launch(step: &Step, batch: usize, family: KernelFamily) -> Result<
         Kernel::MulChannel => elementwise::launch_mul_channel(&io),
         Kernel::ConcatPart { offset } => elementwise::launch_concat(&io, *offset),
     }?;
-    launch
-        .constants
-        .push(("ACTIVATIONS", has_activations(&step.epilogue).into()));
+    // The merged squeeze-excite step also applies its pool's and reduce conv's epilogues.
+    let activations = match &step.kernel {
+        Kernel::SqueezeExcite(block) => [block.pool_epilogue, block.reduce_epilogue]
+            .iter()
+            .chain([&step.epilogue])
+            .any(has_activations),
+        _ => has_activations(&step.epilogue),
+    };
+    launch.constants.push(("ACTIVATIONS", activations.into()));
     Ok(launch)
 }
 

@@ -49,7 +49,7 @@ pub(super) fn step_figures(
     plan.steps
         .iter()
         .map(|step| {
-            let launch = kernels::launch(step, plan.batch, plan.kernels)?;
+            let launch = kernels::launch(step, plan.batch, plan.kernels())?;
             let (x, y) = launch
                 .grid
                 .workgroups(limits.max_compute_workgroups_per_dimension)?;
