@@ -5,7 +5,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{bias_or_zeros, to_u32, EpilogueUniform, Launch, StepIo, Weights};
+use super::{bias_or_zeros, to_u32, transpose, EpilogueUniform, Launch, StepIo, Weights};
 use crate::error::Result;
 use crate::gpu::pipeline::{Grid, ShaderFile};
 use crate::graph::Dense;
@@ -100,17 +100,6 @@ fn launch_split(io: &StepIo, dense: &Dense) -> Result<Launch> {
         bias: Some(bias_or_zeros(&dense.bias, outputs)),
         grid: Grid::Workgroups(groups as u64),
     })
-}
-
-/// `[rows][cols]` → `[cols][rows]`.
-fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
-    let mut out = vec![0.0; values.len()];
-    for (r, row) in values.chunks_exact(cols).enumerate() {
-        for (c, &v) in row.iter().enumerate() {
-            out[c * rows + r] = v;
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -270,6 +270,18 @@ pub(crate) struct WindowParams {
     pub win: WindowUniform,
 }
 
+/// `[rows][cols]` → `[cols][rows]`: weights stored input-major, so that threads computing
+/// neighbouring outputs read neighbouring values.
+pub(crate) fn transpose(values: &[f32], rows: usize, cols: usize) -> Vec<f32> {
+    let mut out = vec![0.0; values.len()];
+    for (r, row) in values.chunks_exact(cols).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            out[c * rows + r] = v;
+        }
+    }
+    out
+}
+
 /// The conv bias, or zeros: kernels always add a bias, so a missing one costs nothing.
 pub(crate) fn bias_or_zeros(bias: &Option<Vec<f32>>, channels: usize) -> Vec<f32> {
     bias.clone().unwrap_or_else(|| vec![0.0; channels])

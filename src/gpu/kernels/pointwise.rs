@@ -5,7 +5,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::conv::check_conv;
-use super::{bias_or_zeros, to_u32, EpilogueUniform, Launch, StepIo, Weights};
+use super::{bias_or_zeros, to_u32, transpose, EpilogueUniform, Launch, StepIo, Weights};
 use crate::error::Result;
 use crate::gpu::pipeline::{Grid, ShaderFile};
 use crate::graph::Conv2d;
@@ -95,18 +95,10 @@ fn launch_workgroup_tiled(io: &StepIo, conv: &Conv2d) -> Result<Launch> {
         entry: "pointwise_tiled",
         constants: Vec::new(),
         params: bytemuck::bytes_of(&params).to_vec(),
-        weights: Weights::Data(transpose_weights(conv, io.input.c)),
+        weights: Weights::Data(transpose(&conv.weights, io.output.c, io.input.c)),
         bias: Some(bias_or_zeros(&conv.bias, io.output.c)),
         grid: Grid::Workgroups(tiles as u64),
     })
-}
-
-/// `[out][in]` → `[in][out]`: one row of output channels per input channel.
-pub(super) fn transpose_weights(conv: &Conv2d, in_c: usize) -> Vec<f32> {
-    let out_c = conv.out_channels;
-    (0..in_c)
-        .flat_map(|i| (0..out_c).map(move |o| conv.weights[o * in_c + i]))
-        .collect()
 }
 
 /// The CPU-adapter family: 8 pixels × 8 output channels per thread.

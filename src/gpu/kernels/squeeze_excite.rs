@@ -3,7 +3,7 @@
 
 use bytemuck::{Pod, Zeroable};
 
-use super::{bias_or_zeros, to_u32, EpilogueUniform, Launch, StepIo, Weights};
+use super::{bias_or_zeros, to_u32, transpose, EpilogueUniform, Launch, StepIo, Weights};
 use crate::error::Result;
 use crate::gpu::pipeline::{Grid, ShaderFile};
 use crate::plan::SqueezeExcite;
@@ -51,8 +51,8 @@ pub(crate) fn launch(io: &StepIo, block: &SqueezeExcite) -> Result<Launch> {
     };
     // Input-major ([in][out]): the threads of a workgroup, one per output, read
     // neighbouring weights (coalesced on GPUs, whole vectors on CPU adapters).
-    let mut weights = super::pointwise::transpose_weights(&block.reduce, channels);
-    weights.extend(super::pointwise::transpose_weights(&block.expand, hidden));
+    let mut weights = transpose(&block.reduce.weights, hidden, channels);
+    weights.extend(transpose(&block.expand.weights, channels, hidden));
     let mut bias = bias_or_zeros(&block.reduce.bias, hidden);
     bias.extend(bias_or_zeros(&block.expand.bias, channels));
     Ok(Launch {
