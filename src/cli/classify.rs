@@ -74,11 +74,11 @@ pub fn execute(args: &ClassifyArgs, backend: Option<&str>) -> Result<ExitCode> {
             model.name
         )));
     }
-    let images = inputs::collect(&args.images)?;
+    let inputs::Collected { images, unreadable } = inputs::collect(&args.images);
     if images.is_empty() {
-        return Err(Error::InvalidArgument(
-            "no JPEG, PNG or BMP images in the given folders".into(),
-        ));
+        return Err(unreadable.into_iter().next().unwrap_or_else(|| {
+            Error::InvalidArgument("no JPEG, PNG or BMP images in the given folders".into())
+        }));
     }
     let runtime = open_runtime(backend, args.model.kernels)?;
     let batch = args.batch.min(images.len());
@@ -90,7 +90,18 @@ pub fn execute(args: &ClassifyArgs, backend: Option<&str>) -> Result<ExitCode> {
             runtime.adapter_name()
         );
     }
-    let summary = classify_all(&session, &images, args)?;
+    // A folder that could not be read is a failure like a file that could not be decoded.
+    let unreadable = unreadable
+        .into_iter()
+        .map(|e| ImageError {
+            image: match &e {
+                Error::Io { path, .. } => path.display().to_string(),
+                _ => String::new(),
+            },
+            error: e.to_string(),
+        })
+        .collect();
+    let summary = classify_all(&session, &images, unreadable, args)?;
     summary.report(args.json);
     Ok(if summary.failures.is_empty() {
         ExitCode::SUCCESS
@@ -129,12 +140,21 @@ impl Summary {
 
 /// Classifies `images` batch by batch, preparing the next batch on worker threads while
 /// the GPU runs the current one; prints each result as it comes.
-fn classify_all(session: &Session, images: &[PathBuf], args: &ClassifyArgs) -> Result<Summary> {
+fn classify_all(
+    session: &Session,
+    images: &[PathBuf],
+    unreadable: Vec<ImageError>,
+    args: &ClassifyArgs,
+) -> Result<Summary> {
     let start = Instant::now();
+    if args.json {
+        unreadable.iter().try_for_each(print_json)?;
+    }
+    let mut failures = unreadable;
+    let attempted = images.len() + failures.len();
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let progress = progress_bar(images.len());
     let chunks: Vec<&[PathBuf]> = images.chunks(session.batch()).collect();
-    let mut failures = Vec::new();
     let mut prepared = inputs::prepare(session.model(), chunks[0], threads);
     for (i, _) in chunks.iter().enumerate() {
         let next = chunks.get(i + 1).copied();
@@ -165,7 +185,7 @@ fn classify_all(session: &Session, images: &[PathBuf], args: &ClassifyArgs) -> R
     }
     progress.finish_and_clear();
     Ok(Summary {
-        images: images.len(),
+        images: attempted,
         seconds: start.elapsed().as_secs_f64(),
         failures,
     })

@@ -91,3 +91,21 @@ fn a_large_input_uploaded_in_parallel_parts_arrives_whole() {
         }
     }
 }
+
+/// A future polled again after it returned its output says so, instead of reading a
+/// buffer that is no longer mapped.
+#[test]
+fn polling_a_finished_inference_again_is_a_clear_error() {
+    let Some(ctx) = context() else { return };
+    let g = conv_graph(Shape::new(4, 4, 3), ConvSpec::pointwise(2), None, 130);
+    let executor = Executor::new(ctx, &Plan::build(&g, 1).unwrap()).unwrap();
+    let input = random(&mut ChaCha8Rng::seed_from_u64(131), 4 * 4 * 3, 1.0);
+    let mut in_flight = executor.queue(&input).unwrap();
+    let output = pollster::block_on(&mut in_flight).expect("the output");
+    assert_eq!(output, executor.run(&input).unwrap());
+    let again = pollster::block_on(&mut in_flight).unwrap_err();
+    assert!(
+        matches!(&again, Error::InvalidArgument(m) if m.contains("already returned")),
+        "{again}"
+    );
+}

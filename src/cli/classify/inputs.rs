@@ -5,43 +5,65 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use mobilenet_wgpu::model::Model;
-use mobilenet_wgpu::{preprocess, Error, Result};
+use mobilenet_wgpu::{preprocess, Error};
 
 /// File extensions a folder walk picks up (compared without case).
 const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "bmp"];
 
+/// What a walk over `classify`'s arguments found.
+pub struct Collected {
+    /// Every image the arguments name, in order.
+    pub images: Vec<PathBuf>,
+    /// Folders (or entries) that could not be read: failures of their own, which do not
+    /// stop the walk.
+    pub unreadable: Vec<Error>,
+}
+
 /// Every image `paths` names, in order: a file as given (whatever its name: decoding
 /// decides), a folder's images recursively, sorted by path. Links to files are followed,
 /// links to folders are not (they could loop).
-pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut images = Vec::new();
+pub fn collect(paths: &[PathBuf]) -> Collected {
+    let mut collected = Collected {
+        images: Vec::new(),
+        unreadable: Vec::new(),
+    };
     for path in paths {
         if path.is_dir() {
             let mut found = Vec::new();
-            walk(path, &mut found)?;
+            walk(path, &mut found, &mut collected.unreadable);
             found.sort();
-            images.extend(found);
+            collected.images.extend(found);
         } else {
-            images.push(path.clone());
+            collected.images.push(path.clone());
         }
     }
-    Ok(images)
+    collected
 }
 
-fn walk(dir: &Path, found: &mut Vec<PathBuf>) -> Result<()> {
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;
+fn walk(dir: &Path, found: &mut Vec<PathBuf>, unreadable: &mut Vec<Error>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => return unreadable.push(Error::io(dir, e)),
+    };
     for entry in entries {
-        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                unreadable.push(Error::io(dir, e));
+                continue;
+            }
+        };
         let path = entry.path();
         // The entry's own type, not its target's: a link to a parent folder would loop.
-        let kind = entry.file_type().map_err(|e| Error::io(&path, e))?;
-        if kind.is_dir() {
-            walk(&path, found)?;
-        } else if is_image_name(&path) && !(kind.is_symlink() && path.is_dir()) {
-            found.push(path);
+        match entry.file_type() {
+            Ok(kind) if kind.is_dir() => walk(&path, found, unreadable),
+            Ok(kind) if is_image_name(&path) && !(kind.is_symlink() && path.is_dir()) => {
+                found.push(path)
+            }
+            Ok(_) => {}
+            Err(e) => unreadable.push(Error::io(&path, e)),
         }
     }
-    Ok(())
 }
 
 fn is_image_name(path: &Path) -> bool {
@@ -121,8 +143,31 @@ mod tests {
         std::fs::write(inner.join("a.png"), b"x").expect("file");
         std::os::unix::fs::symlink(&root, inner.join("loop")).expect("folder link");
         std::os::unix::fs::symlink(inner.join("a.png"), root.join("b.PNG")).expect("file link");
-        let found = collect(std::slice::from_ref(&root)).expect("walk");
+        let found = collect(std::slice::from_ref(&root));
         std::fs::remove_dir_all(&root).ok();
-        assert_eq!(found, [root.join("b.PNG"), inner.join("a.png")]);
+        assert_eq!(found.images, [root.join("b.PNG"), inner.join("a.png")]);
+        assert!(found.unreadable.is_empty());
+    }
+
+    /// A folder that cannot be read is a failure of its own; the rest is still walked.
+    #[cfg(unix)]
+    #[test]
+    fn an_unreadable_folder_does_not_stop_the_walk() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = std::env::temp_dir().join(format!("walk-unreadable-{}", std::process::id()));
+        let (locked, open) = (root.join("a_locked"), root.join("b_open"));
+        std::fs::create_dir_all(&locked).expect("folders");
+        std::fs::create_dir_all(&open).expect("folders");
+        std::fs::write(open.join("x.jpg"), b"x").expect("file");
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o000)).expect("chmod");
+        let readable_anyway = std::fs::read_dir(&locked).is_ok(); // root reads everything
+        let found = collect(std::slice::from_ref(&root));
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o755)).ok();
+        std::fs::remove_dir_all(&root).ok();
+        assert_eq!(found.images, [open.join("x.jpg")]);
+        if !readable_anyway {
+            assert_eq!(found.unreadable.len(), 1);
+            assert!(found.unreadable[0].to_string().contains("a_locked"));
+        }
     }
 }

@@ -203,6 +203,12 @@ impl InFlight {
     }
 
     fn read_mapped(&self, outcome: Option<Result<(), String>>) -> Result<Vec<f32>> {
+        if self.submitted.unmapped_after_read.load(Ordering::Acquire) {
+            // Only a future polled again after it returned its output gets here.
+            return Err(Error::InvalidArgument(
+                "this inference's output was already returned".into(),
+            ));
+        }
         outcome
             .unwrap_or_else(|| Err("the output was never mapped".into()))
             .map_err(Error::Gpu)?;
