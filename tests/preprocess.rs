@@ -321,3 +321,19 @@ fn jpegs_decode_to_pils_pixels_byte_for_byte() {
     let expected = if shared.is_some() { 7 } else { 4 };
     assert_eq!(checked, expected, "JPEGs compared");
 }
+
+/// A JPEG cut anywhere (before its frame header, in its header, in its data) is a one-line
+/// error naming the file and saying what is wrong.
+#[test]
+fn truncated_jpegs_are_clear_errors() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/image/progressive.jpg");
+    let bytes = std::fs::read(path).expect("corpus JPEG");
+    for len in [3, 20, 150, bytes.len() / 2, bytes.len() - 2] {
+        let error = decode_image(&bytes[..len], "cut.jpg")
+            .expect_err("truncated")
+            .to_string();
+        assert!(!error.contains('\n'), "{len}: {error}");
+        assert!(error.starts_with("image `cut.jpg`: "), "{len}: {error}");
+        assert!(!error.contains("overflowed"), "{len}: {error}");
+    }
+}

@@ -23,7 +23,13 @@ pub(super) fn decode(
 ) -> Result<RgbImage, String> {
     let turbo = |e: turbojpeg::Error| e.to_string();
     let mut decompressor = Decompressor::new().map_err(turbo)?;
-    let header = decompressor.read_header(bytes).map_err(turbo)?;
+    let header = decompressor.read_header(bytes).map_err(|e| match e {
+        // The crate's report when the file ends (or breaks) before the frame header.
+        turbojpeg::Error::IntegerOverflow(_) => {
+            "the JPEG header is incomplete (a truncated or corrupt file)".to_string()
+        }
+        other => turbo(other),
+    })?;
     let (width, height) = (header.width, header.height);
     check_size(width as u64, height as u64)?;
     let too_large = || format!("{width}×{height} is too large for one image buffer");
