@@ -7,14 +7,20 @@ folder: a few bytes flipped, a 32-bit word overwritten with an extreme value (0,
 the last 64 KiB (where the flatbuffer tables and protobuf headers are) or the whole file,
 with equal odds. Each mutant goes through `info` and, for the first CLASSIFY of them,
 `classify` on a photo. A run passes when every command exits 0 or 1 within the time limit,
-and a failure prints exactly one line starting with `error:` and no panic.
+and a failure prints exactly one line starting with `error:` (besides `classify`'s closing
+summary) and no panic.
+
+With KIND=images it mutates the photos of ../shared/images and the corpus images of
+fuzz/corpus/image instead, and runs each through `classify` (a small V3-Small with random
+weights), with the same pass rule.
 
 Usage: python3 scripts/mutate_models.py [N] [CLASSIFY]   (default 30 and 10)
-Environment: BINARY (default target/release/mobilenet-wgpu), MODELS_DIR, PHOTO.
+Environment: BINARY (default target/release/mobilenet-wgpu), MODELS_DIR, PHOTO, KIND.
 """
 
 import os
 import random
+import re
 import struct
 import subprocess
 import sys
@@ -27,6 +33,7 @@ MODELS = Path(os.environ.get("MODELS_DIR", REPO.parent / "shared/models"))
 PHOTO = os.environ.get("PHOTO", str(REPO / "samples/chelsea.png"))
 EXTREMES = [0, 0xFFFFFFFF, 0x7FFFFFFF, 0x80000000, 0x10000]
 TIMEOUT = 120
+SUMMARY = re.compile(r"^\d+ of \d+ images classified in ")
 
 
 def position(rng, size):
@@ -61,39 +68,61 @@ def check(args):
         return "panicked: " + done.stderr[-400:], done.returncode
     if done.returncode not in (0, 1):
         return f"exit {done.returncode}: {done.stderr[-400:]}", done.returncode
-    if done.returncode == 1 and (len(stderr) != 1 or not stderr[0].startswith("error:")):
+    # `classify` adds its summary ("0 of 1 images classified ...") after the error.
+    other = [line for line in stderr if not SUMMARY.match(line)]
+    if done.returncode == 1 and (len(other) != 1 or not other[0].startswith("error:")):
         return f"not one error line: {stderr}", done.returncode
     return None, done.returncode
 
 
+def mutants(rng, files, count, folder):
+    """`count` mutants of each of `files`, written to `folder` one at a time."""
+    for original in files:
+        data = original.read_bytes()
+        for i in range(count):
+            mutated, kind = mutate(rng, data)
+            mutant = Path(folder) / f"{original.stem}.{i}{original.suffix}"
+            mutant.write_bytes(mutated)
+            yield original, i, kind, mutant
+            if mutant.exists():
+                mutant.unlink()
+        print(f"{original.name}: {count} mutants", flush=True)
+
+
+def commands_for(mutant, i, classify, images):
+    """`info` and (for the first `classify`) `classify` for a model; `classify` on a
+    small random-weight model for an image."""
+    if images:
+        return [["classify", "--arch", "v3-small", "--resolution", "96", str(mutant)]]
+    commands = [["info", "--model", str(mutant)]]
+    if i < classify:
+        commands.append(["classify", "--model", str(mutant), PHOTO])
+    return commands
+
+
 def main():
+    images = os.environ.get("KIND") == "images"
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 30
     classify = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     rng = random.Random(20261205)
+    if images:
+        files = sorted((MODELS.parent / "images").iterdir()) + sorted(
+            (REPO / "fuzz/corpus/image").iterdir())
+    else:
+        files = sorted(MODELS.glob("*.tflite")) + sorted(MODELS.glob("*.onnx"))
     runs, refused, failures = 0, 0, []
     with tempfile.TemporaryDirectory() as tmp:
-        for model in sorted(MODELS.glob("*.tflite")) + sorted(MODELS.glob("*.onnx")):
-            original = model.read_bytes()
-            for i in range(count):
-                data, kind = mutate(rng, original)
-                mutant = Path(tmp) / f"{model.stem}.{i}{model.suffix}"
-                mutant.write_bytes(data)
-                commands = [["info", "--model", str(mutant)]]
-                if i < classify:
-                    commands.append(["classify", "--model", str(mutant), PHOTO])
-                for args in commands:
-                    runs += 1
-                    problem, code = check(args)
-                    if problem:
-                        failures.append(f"{model.name} mutant {i} ({kind}) {args[0]}: {problem}")
-                        mutant.rename(REPO / f"failing-{mutant.name}")
-                        break
-                    refused += args[0] == "info" and code == 1
-                if mutant.exists():
-                    mutant.unlink()
-            print(f"{model.name}: {count} mutants", flush=True)
-    print(f"{runs} runs, {refused} mutants refused by `info` with an error, "
-          f"{len(failures)} failures")
+        for original, i, kind, mutant in mutants(rng, files, count, tmp):
+            for args in commands_for(mutant, i, classify, images):
+                runs += 1
+                problem, code = check(args)
+                if problem:
+                    failures.append(f"{original.name} mutant {i} ({kind}) {args[0]}: {problem}")
+                    mutant.rename(REPO / f"failing-{mutant.name}")
+                    break
+                refused += args[0] == ("classify" if images else "info") and code == 1
+    what = "images refused by `classify`" if images else "mutants refused by `info`"
+    print(f"{runs} runs, {refused} {what} with an error, {len(failures)} failures")
     for failure in failures:
         print(failure)
     sys.exit(1 if failures else 0)
