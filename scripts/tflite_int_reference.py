@@ -19,7 +19,7 @@ It also writes tests/data/tflite_int_reference/optimized_vs_reference.tsv: for e
 (`BUILTIN_WITHOUT_DEFAULT_DELEGATES`) and its default XNNPACK path (`AUTO`) give differently
 from the reference kernels, and by how many LSB at most.
 
-Needs: pip install ai-edge-litert numpy pillow
+Needs: pip install ai-edge-litert numpy pillow (and scripts/pil_reference.py beside it)
 Usage: python3 scripts/tflite_int_reference.py [SHARED_DIR]   (default: ../shared)
 """
 
@@ -28,7 +28,8 @@ from pathlib import Path
 
 import numpy as np
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
-from PIL import Image
+
+from pil_reference import center_crop_bilinear  # the shared "center-crop-bilinear"
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "tests" / "data" / "tflite_int_reference"
@@ -44,15 +45,6 @@ def grid_bytes(seed, count):
         state = (state * 6364136223846793005 + 1442695040888963407) & MASK
         out[i] = state >> 56
     return out
-
-
-def center_crop_bilinear(path, size):
-    img = Image.open(path).convert("RGB")
-    w, h = img.size
-    side = min(w, h)
-    left, top = (w - side) // 2, (h - side) // 2
-    img = img.crop((left, top, left + side, top + side)).resize((size, size), Image.BILINEAR)
-    return np.asarray(img, dtype=np.uint8)
 
 
 def interpreter(path, resolver):
@@ -95,7 +87,7 @@ def main():
                   for kind in (OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES, OpResolverType.AUTO)]
         details = reference[0].get_input_details()[0]
         shape = tuple(details["shape"])
-        inputs = {p.stem: center_crop_bilinear(p, shape[1])[None] for p in photos}
+        inputs = {p.stem: center_crop_bilinear(p, shape[2], shape[1])[None] for p in photos}
         for k in range(2):
             inputs[f"random_{k}"] = grid_bytes(1000 + k, int(np.prod(shape))).reshape(shape)
         folder = OUT / name

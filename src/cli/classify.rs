@@ -76,9 +76,10 @@ pub fn execute(args: &ClassifyArgs, backend: Option<&str>) -> Result<ExitCode> {
     }
     let inputs::Collected { images, unreadable } = inputs::collect(&args.images);
     if images.is_empty() {
-        return Err(unreadable.into_iter().next().unwrap_or_else(|| {
-            Error::InvalidArgument("no JPEG, PNG or BMP images in the given folders".into())
-        }));
+        return Err(unreadable.into_iter().next().map_or_else(
+            || Error::InvalidArgument("no JPEG, PNG or BMP images in the given folders".into()),
+            |(_, error)| error,
+        ));
     }
     let runtime = open_runtime(backend, args.model.kernels)?;
     let batch = args.batch.min(images.len());
@@ -93,12 +94,9 @@ pub fn execute(args: &ClassifyArgs, backend: Option<&str>) -> Result<ExitCode> {
     // A folder that could not be read is a failure like a file that could not be decoded.
     let unreadable = unreadable
         .into_iter()
-        .map(|e| ImageError {
-            image: match &e {
-                Error::Io { path, .. } => path.display().to_string(),
-                _ => String::new(),
-            },
-            error: e.to_string(),
+        .map(|(path, error)| ImageError {
+            image: path.display().to_string(),
+            error: error.to_string(),
         })
         .collect();
     let summary = classify_all(&session, &images, unreadable, args)?;

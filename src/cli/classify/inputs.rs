@@ -14,9 +14,9 @@ const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "bmp"];
 pub struct Collected {
     /// Every image the arguments name, in order.
     pub images: Vec<PathBuf>,
-    /// Folders (or entries) that could not be read: failures of their own, which do not
-    /// stop the walk.
-    pub unreadable: Vec<Error>,
+    /// Folders (or entries) that could not be read, and why: failures of their own, which
+    /// do not stop the walk.
+    pub unreadable: Vec<(PathBuf, Error)>,
 }
 
 /// Every image `paths` names, in order: a file as given (whatever its name: decoding
@@ -40,16 +40,16 @@ pub fn collect(paths: &[PathBuf]) -> Collected {
     collected
 }
 
-fn walk(dir: &Path, found: &mut Vec<PathBuf>, unreadable: &mut Vec<Error>) {
+fn walk(dir: &Path, found: &mut Vec<PathBuf>, unreadable: &mut Vec<(PathBuf, Error)>) {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(e) => return unreadable.push(Error::io(dir, e)),
+        Err(e) => return unreadable.push(failure(dir, e)),
     };
     for entry in entries {
         let entry = match entry {
             Ok(entry) => entry,
             Err(e) => {
-                unreadable.push(Error::io(dir, e));
+                unreadable.push(failure(dir, e));
                 continue;
             }
         };
@@ -61,9 +61,13 @@ fn walk(dir: &Path, found: &mut Vec<PathBuf>, unreadable: &mut Vec<Error>) {
                 found.push(path)
             }
             Ok(_) => {}
-            Err(e) => unreadable.push(Error::io(&path, e)),
+            Err(e) => unreadable.push(failure(&path, e)),
         }
     }
+}
+
+fn failure(path: &Path, e: std::io::Error) -> (PathBuf, Error) {
+    (path.to_path_buf(), Error::io(path, e))
 }
 
 fn is_image_name(path: &Path) -> bool {
@@ -167,7 +171,7 @@ mod tests {
         assert_eq!(found.images, [open.join("x.jpg")]);
         if !readable_anyway {
             assert_eq!(found.unreadable.len(), 1);
-            assert!(found.unreadable[0].to_string().contains("a_locked"));
+            assert_eq!(found.unreadable[0].0, locked);
         }
     }
 }
