@@ -43,6 +43,10 @@ pub enum Error {
         index: usize,
     },
 
+    /// A layer that cannot run on the integer grid (`--precision int8`).
+    #[error("layer `{}` cannot run in int8: {}", one_line(.layer), one_line(.reason))]
+    NotInteger { layer: String, reason: String },
+
     /// Image decoding or preprocessing.
     #[error("image `{}`: {}", one_line(&.path.display().to_string()), one_line(.reason))]
     Image { path: PathBuf, reason: String },

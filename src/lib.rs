@@ -17,6 +17,7 @@ pub mod models;
 pub mod plan;
 pub mod precision;
 pub mod preprocess;
+pub mod quant;
 pub mod runtime;
 pub mod verify;
 

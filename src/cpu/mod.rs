@@ -86,7 +86,7 @@ fn run_node(
                 .collect();
             concat::concat_channels(&parts, node.shape, batch)
         }
-        Op::Flatten | Op::Dropout => arg(0).to_vec(),
+        Op::Flatten | Op::Dropout | Op::Quantize => arg(0).to_vec(),
     }
 }
 

@@ -31,7 +31,7 @@ pub(super) fn output_shape(op: &Op, shapes: &[Shape]) -> Result<Shape, String> {
             }
             Ok(shapes[0])
         }
-        Op::Activation(_) | Op::Dropout | Op::Softmax => Ok(shapes[0]),
+        Op::Activation(_) | Op::Dropout | Op::Quantize | Op::Softmax => Ok(shapes[0]),
         Op::Add => {
             if shapes[0] != shapes[1] {
                 return Err(format!(

@@ -5,9 +5,11 @@
 
 mod infer;
 mod ops;
+mod quant;
 mod stats;
 
 pub use ops::{Activation, AvgPool, BatchNorm, Conv2d, Dense, Op, Padding};
+pub use quant::{IntConstant, IntForm, IntType, IntWeights, Integer, TensorQuant};
 pub use stats::LayerStats;
 
 use crate::error::{Error, Result};
@@ -75,6 +77,9 @@ pub struct Node {
     pub op: Op,
     pub inputs: Vec<TensorId>,
     pub shape: Shape,
+    /// How the node computes on the integer grid: set by the TFLite importer on quantized
+    /// files, `None` elsewhere (and where an op has no integer form).
+    pub integer: Option<Integer>,
 }
 
 /// A model: nodes in topological order (inputs always precede their consumers).
@@ -95,6 +100,7 @@ impl Graph {
             op: Op::Input,
             inputs: vec![],
             shape: input,
+            integer: None,
         };
         Ok(Graph {
             nodes: Arc::new(vec![node]),
@@ -125,8 +131,27 @@ impl Graph {
             op,
             inputs: inputs.to_vec(),
             shape,
+            integer: None,
         });
         Ok(TensorId(self.nodes.len() - 1))
+    }
+
+    /// Sets how node `id` computes on the integer grid.
+    pub fn set_integer(&mut self, id: TensorId, integer: Integer) -> Result<()> {
+        let node = Arc::make_mut(&mut self.nodes)
+            .get_mut(id.0)
+            .ok_or_else(|| Error::graph("integer", format!("tensor #{} does not exist", id.0)))?;
+        node.integer = Some(integer);
+        Ok(())
+    }
+
+    /// Appends a copy of `node` reading `inputs`, keeping its integer form.
+    fn add_copy(&mut self, node: &Node, inputs: &[TensorId]) -> Result<TensorId> {
+        let id = self.add(node.name.clone(), node.op.clone(), inputs)?;
+        if let Some(integer) = &node.integer {
+            self.set_integer(id, integer.clone())?;
+        }
+        Ok(id)
     }
 
     /// Marks the graph output (defaults to the last node).
@@ -172,6 +197,7 @@ impl Graph {
         }
         let mut new_id = vec![TensorId(0); self.nodes.len()];
         let mut graph = Graph::new(self.input_shape())?;
+        graph.copy_input_integer(self)?;
         for (i, node) in self
             .nodes
             .iter()
@@ -180,7 +206,7 @@ impl Graph {
             .filter(|(i, _)| needed[*i])
         {
             let inputs: Vec<TensorId> = node.inputs.iter().map(|id| new_id[id.0]).collect();
-            new_id[i] = graph.add(node.name.clone(), node.op.clone(), &inputs)?;
+            new_id[i] = graph.add_copy(node, &inputs)?;
         }
         graph.set_output(new_id[self.output().0])?;
         Ok(graph)
@@ -261,6 +287,7 @@ impl Graph {
                 ),
             ));
         }
+        let joint = self.regrid(joint, other.node(other.input()))?;
         let offset = self.nodes.len() - 1;
         let remap = |id: TensorId| {
             if id.0 == 0 {
@@ -271,9 +298,32 @@ impl Graph {
         };
         for node in &other.nodes[1..] {
             let inputs: Vec<TensorId> = node.inputs.iter().map(|&i| remap(i)).collect();
-            self.add(node.name.clone(), node.op.clone(), &inputs)?;
+            self.add_copy(node, &inputs)?;
         }
         self.output = Some(remap(other.output()));
         Ok(self)
+    }
+
+    /// `id`, or a [`Op::Quantize`] of it where `input` (another graph's input) expects
+    /// another integer grid than `id` is stored on.
+    fn regrid(&mut self, id: TensorId, input: &Node) -> Result<TensorId> {
+        let stored = self.node(id).integer.as_ref().map(|i| i.output);
+        match (&input.integer, stored) {
+            (Some(expected), Some(stored)) if expected.output != stored => {
+                let name = format!("{}/requantize", input.name);
+                let regridded = self.add(name, Op::Quantize, &[id])?;
+                self.set_integer(regridded, expected.clone())?;
+                Ok(regridded)
+            }
+            _ => Ok(id),
+        }
+    }
+
+    /// Gives this graph's input the integer form of `other`'s.
+    fn copy_input_integer(&mut self, other: &Graph) -> Result<()> {
+        match &other.node(other.input()).integer {
+            Some(integer) => self.set_integer(self.input(), integer.clone()),
+            None => Ok(()),
+        }
     }
 }

@@ -218,6 +218,9 @@ pub enum Op {
     Concat,
     /// Identity at inference.
     Dropout,
+    /// Identity on real values; on the integer grid, a move to the node's grid (TFLite's
+    /// QUANTIZE between uint8 and int8, and any pass-through that changes the grid).
+    Quantize,
 }
 
 impl Op {
@@ -237,6 +240,7 @@ impl Op {
             Op::Flatten => "Flatten",
             Op::Concat => "Concat",
             Op::Dropout => "Dropout",
+            Op::Quantize => "Quantize",
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::graph::{Activation, Graph, Op, TensorId};
 /// The tensor whose storage holds `id`: Flatten and Dropout only relabel their input
 /// (NHWC memory is unchanged), so they share its buffer.
 pub(super) fn storage(graph: &Graph, mut id: TensorId) -> TensorId {
-    while let Op::Flatten | Op::Dropout = graph.node(id).op {
+    while let Op::Flatten | Op::Dropout | Op::Quantize = graph.node(id).op {
         id = graph.node(id).inputs[0];
     }
     id
@@ -63,7 +63,7 @@ impl Fuser<'_> {
         }
         let node = self.graph.node(id);
         let mut draft = match &node.op {
-            Op::Input | Op::Flatten | Op::Dropout => return Ok(()),
+            Op::Input | Op::Flatten | Op::Dropout | Op::Quantize => return Ok(()),
             Op::BatchNorm(_) => {
                 return Err(Error::graph(
                     &node.name,

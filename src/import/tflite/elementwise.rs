@@ -4,7 +4,7 @@
 use super::tensors;
 use super::walk::{Call, Value, Walker};
 use crate::error::Result;
-use crate::graph::{Activation, Conv2d, Op, Padding, Shape};
+use crate::graph::{Activation, Conv2d, IntForm, Op, Padding, Shape};
 use tract_tflite::tflite;
 
 impl Walker<'_, '_> {
@@ -80,6 +80,15 @@ impl Walker<'_, '_> {
         let bias = shift
             .map(|t| self.per_channel(call, t, channels))
             .transpose()?;
+        let integer = match (scale, shift) {
+            (Some(t), None) => self
+                .int_constant(call, t, channels)?
+                .map(IntForm::MulConstant),
+            (None, Some(t)) => self
+                .int_constant(call, t, channels)?
+                .map(IntForm::AddConstant),
+            _ => None,
+        };
         let conv = Conv2d {
             out_channels: channels,
             kernel_h: 1,
@@ -90,7 +99,9 @@ impl Walker<'_, '_> {
             weights,
             bias,
         };
-        self.emit(call, Op::Conv2d(conv), &[x.id])
+        let id = self.emit(call, Op::Conv2d(conv), &[x.id])?;
+        self.attach(id, integer)?;
+        Ok(id)
     }
 
     /// A constant broadcast over channels: a scalar, or C values along the last axis only.

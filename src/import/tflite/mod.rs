@@ -4,9 +4,12 @@
 //! Quantized files are dequantized at load time: weights and biases become f32, and every op
 //! whose output tensor is quantized gets a clamp to that tensor's representable range, because
 //! several converters encode ReLU/ReLU6 only as that range. Computing in float with those clamps
-//! reproduces the network the integer kernels compute, up to rounding.
+//! reproduces the network the integer kernels compute, up to rounding. Each node also keeps
+//! its integer form (the tensor's grid, the 8-bit weights and int32 biases), from which the
+//! integer path computes exactly what TFLite's integer kernels do.
 
 mod elementwise;
+mod integer;
 mod ops;
 mod tensors;
 mod walk;

@@ -3,7 +3,7 @@
 
 use super::walk::{Call, Value, Walker};
 use crate::error::{Error, Result};
-use crate::graph::{Activation, AvgPool, Conv2d, Dense, Op, Padding};
+use crate::graph::{Activation, AvgPool, Conv2d, Dense, IntForm, Op, Padding};
 use tract_tflite::tflite;
 
 /// Stride, dilation and padding mode of a windowed op, as the file states them.
@@ -76,7 +76,9 @@ impl Walker<'_, '_> {
             weights: self.constant(call, filter)?,
             bias: self.bias(call, out_channels)?,
         };
+        let integer = self.int_weights(call, 0, out_channels, <[i32]>::to_vec)?;
         let id = self.emit(call, Op::Conv2d(conv), &[x.id])?;
+        self.attach(id, integer)?;
         self.finish(call, id, opts.fused_activation_function(), None)
     }
 
@@ -105,12 +107,11 @@ impl Walker<'_, '_> {
                 ),
             ));
         }
-        let hwo = self.constant(call, filter)?;
         let taps = kernel_h * kernel_w;
-        let weights = (0..out_channels)
-            .flat_map(|o| (0..taps).map(move |t| t * out_channels + o))
-            .map(|i| hwo[i])
-            .collect();
+        let weights = hwo_to_ohwi(&self.constant(call, filter)?, taps, out_channels);
+        let integer = self.int_weights(call, 3, out_channels, |hwo| {
+            hwo_to_ohwi(hwo, taps, out_channels)
+        })?;
         let (stride, padding) = self.stride_and_padding(call, x, kernel_h, kernel_w, &window)?;
         let conv = Conv2d {
             out_channels,
@@ -123,6 +124,7 @@ impl Walker<'_, '_> {
             bias: self.bias(call, out_channels)?,
         };
         let id = self.emit(call, Op::Conv2d(conv), &[x.id])?;
+        self.attach(id, integer)?;
         self.finish(call, id, opts.fused_activation_function(), None)
     }
 
@@ -163,13 +165,18 @@ impl Walker<'_, '_> {
                 .graph
                 .add(name, Op::Flatten, &[input])
                 .map_err(|e| self.op_fail(call, e))?;
+            if let Some(integer) = self.graph.node(x.id).integer.clone() {
+                self.graph.set_integer(input, integer)?;
+            }
         }
         let dense = Dense {
             out_features,
             weights: self.constant(call, filter)?,
             bias: self.bias(call, out_features)?,
         };
+        let integer = self.int_weights(call, 0, out_features, <[i32]>::to_vec)?;
         let id = self.emit(call, Op::Dense(dense), &[input])?;
+        self.attach(id, integer)?;
         self.finish(call, id, fused, None)
     }
 
@@ -233,6 +240,7 @@ impl Walker<'_, '_> {
             ));
         }
         let id = self.emit(call, Op::GlobalAvgPool, &[x.id])?;
+        self.attach(id, Some(IntForm::Mean))?;
         self.finish(call, id, tflite::ActivationFunctionType::NONE, x.range)
     }
 
@@ -315,4 +323,13 @@ impl Walker<'_, '_> {
         };
         Ok((stride, total))
     }
+}
+
+/// TFLite's depthwise layout `[1, kh, kw, out]` (output channel fastest) as the IR's OHWI
+/// `[out][kh][kw][1]`.
+fn hwo_to_ohwi<T: Copy>(hwo: &[T], taps: usize, out_channels: usize) -> Vec<T> {
+    (0..out_channels)
+        .flat_map(|o| (0..taps).map(move |t| t * out_channels + o))
+        .map(|i| hwo[i])
+        .collect()
 }

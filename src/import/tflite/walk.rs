@@ -3,7 +3,7 @@
 
 use super::tensors::{self, Range, TensorInfo};
 use crate::error::{Error, Result};
-use crate::graph::{Activation, Graph, Op, Padding, Shape, TensorId};
+use crate::graph::{Activation, Graph, IntForm, Integer, Op, Padding, Shape, TensorId};
 use std::collections::HashMap;
 use std::path::Path;
 use tract_tflite::tflite;
@@ -35,6 +35,8 @@ pub(super) struct Walker<'a, 'f> {
     /// Constants computed at load time (DEQUANTIZE of a float16 or int8 weight).
     pub folded: HashMap<usize, Vec<f32>>,
     pub graph: Graph,
+    /// The first node of the operator being mapped: nodes before it are other ops'.
+    pub op_start: usize,
 }
 
 /// Builds the IR graph of `subgraph`, whose input and output tensors are given.
@@ -59,7 +61,14 @@ pub(super) fn build_graph(
         })
         .unwrap_or_default();
     let shape = tensors::activation_shape(&tensors[input]).map_err(invalid)?;
-    let graph = Graph::new(shape).map_err(|e| invalid(format!("input: {e}")))?;
+    let mut graph = Graph::new(shape).map_err(|e| invalid(format!("input: {e}")))?;
+    if let Some(output) = tensors::grid(&tensors[input]).map_err(invalid)? {
+        let integer = Integer {
+            output,
+            form: None,
+        };
+        graph.set_integer(graph.input(), integer)?;
+    }
     let mut values = vec![None; tensors.len()];
     values[input] = Some(Value {
         id: graph.input(),
@@ -72,6 +81,7 @@ pub(super) fn build_graph(
         values,
         folded: HashMap::new(),
         graph,
+        op_start: 1,
     };
     for (index, op) in subgraph.operators().into_iter().flatten().enumerate() {
         let (code, custom) = *codes.get(op.opcode_index() as usize).ok_or_else(|| {
@@ -82,6 +92,7 @@ pub(super) fn build_graph(
             ))
         })?;
         let call = walker.call(index, code, custom, op)?;
+        walker.op_start = walker.graph.nodes().len();
         walker.operator(&call)?;
     }
     let result = walker.values[output]
@@ -223,12 +234,51 @@ impl<'a, 'f> Walker<'a, 'f> {
         self.graph.shape(id)
     }
 
-    /// Adds a node named after the op's output tensor.
+    /// Adds a node named after the op's output tensor, stored on that tensor's integer grid
+    /// when it is quantized.
     pub fn emit(&mut self, call: &Call, op: Op, inputs: &[TensorId]) -> Result<TensorId> {
         let name = self.tensors[call.output].name.clone();
-        self.graph
+        let id = self
+            .graph
             .add(name, op, inputs)
-            .map_err(|e| self.op_fail(call, e))
+            .map_err(|e| self.op_fail(call, e))?;
+        if let Some(output) = self.output_grid(call)? {
+            let integer = Integer {
+                output,
+                form: None,
+            };
+            self.graph.set_integer(id, integer)?;
+        }
+        Ok(id)
+    }
+
+    /// Gives node `id`, just emitted, what it computes with on the integer grid.
+    pub fn attach(&mut self, id: TensorId, form: Option<IntForm>) -> Result<()> {
+        if let (Some(form), Some(integer)) = (form, &self.graph.node(id).integer) {
+            let integer = Integer {
+                output: integer.output,
+                form: Some(form),
+            };
+            self.graph.set_integer(id, integer)?;
+        }
+        Ok(())
+    }
+
+    /// The integer grid of the op's output tensor, `None` when it is float.
+    fn output_grid(&self, call: &Call) -> Result<Option<crate::graph::TensorQuant>> {
+        tensors::grid(&self.tensors[call.output]).map_err(|e| self.op_fail(call, e))
+    }
+
+    /// `id` stored on the op's output grid: a node another op computed (a pass-through such
+    /// as RESHAPE, RELU or QUANTIZE) gets a [`Op::Quantize`] after it when its grid differs.
+    fn on_output_grid(&mut self, call: &Call, id: TensorId) -> Result<TensorId> {
+        let stored = self.graph.node(id).integer.as_ref().map(|i| i.output);
+        match self.output_grid(call)? {
+            Some(grid) if id.0 < self.op_start && stored != Some(grid) => {
+                self.emit(call, Op::Quantize, &[id])
+            }
+            _ => Ok(id),
+        }
     }
 
     /// Records `id` as the op's output after its fused activation and its output tensor's
@@ -241,6 +291,7 @@ impl<'a, 'f> Walker<'a, 'f> {
         known: Option<Range>,
     ) -> Result<()> {
         self.check_shape(call, self.shape(id))?;
+        let id = self.on_output_grid(call, id)?;
         let activation = fused_bounds(fused).map_err(|e| self.op_fail(call, e))?;
         let quantized =
             tensors::range(&self.tensors[call.output]).map_err(|e| self.op_fail(call, e))?;
