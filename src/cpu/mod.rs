@@ -11,6 +11,7 @@ mod concat;
 mod conv;
 mod dense;
 mod elementwise;
+pub mod int;
 mod pool;
 mod softmax;
 

@@ -71,7 +71,7 @@ fn window_mean(
 
 /// The input rows (or columns) that the window of output `o` covers: its span in padded
 /// coordinates, `o·stride .. o·stride + kernel`, shifted by `pad` and clipped to the input.
-fn covered(o: usize, pool: &AvgPool, pad: usize, size: usize) -> std::ops::Range<usize> {
+pub(super) fn covered(o: usize, pool: &AvgPool, pad: usize, size: usize) -> std::ops::Range<usize> {
     let start = o * pool.stride;
     let first = start.saturating_sub(pad);
     let end = (start + pool.kernel).saturating_sub(pad).min(size);

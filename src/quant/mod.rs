@@ -5,3 +5,4 @@
 pub mod fixed;
 pub mod gemmlowp;
 pub mod params;
+pub mod lower;

@@ -1,0 +1,171 @@
+//! Lowering a quantized graph to integer steps: for each node, what TFLite's reference kernel
+//! computes there, with every parameter derived. The integer CPU reference runs these steps
+//! and int8 GPU plans are built from them, so both compute from one definition.
+
+use super::params::{self, Add, DenseRequant, HardSwish, Mean, Mul, Requant, Requantize, Softmax};
+use crate::error::{Error, Result};
+use crate::graph::{
+    Activation, AvgPool, Conv2d, Graph, IntConstant, IntForm, IntWeights, Node, Op, TensorQuant,
+};
+
+/// What one node computes on the integer grid.
+#[derive(Clone, Debug)]
+pub enum IntStep<'g> {
+    Input,
+    /// Flatten, Dropout: the stored values as they are.
+    Copy,
+    /// A convolution (depthwise when `conv.groups` equals the input channels).
+    Conv {
+        conv: &'g Conv2d,
+        weights: &'g IntWeights,
+        requant: Requant,
+    },
+    Dense {
+        weights: &'g IntWeights,
+        requant: DenseRequant,
+    },
+    /// AVERAGE_POOL_2D: the stored codes averaged; `None` pools the whole map.
+    AvgPool(Option<AvgPool>),
+    /// MEAN over the whole map.
+    Mean(Mean),
+    Requantize(Requantize),
+    Add(Add),
+    /// ADD of a constant broadcast over channels.
+    AddConstant(Add, &'g IntConstant),
+    /// MUL of two tensors: equal shapes, or the second 1×1×C (squeeze-excite).
+    Mul(Mul),
+    MulConstant(Mul, &'g IntConstant),
+    HardSwish(HardSwish),
+    /// LOGISTIC: a table over the input type's values, from its minimum up.
+    Lookup(Vec<i32>),
+    Softmax(Softmax),
+    /// Saturation to `[min, max]` (ReLU, ReLU6 and range clamps).
+    Clamp { min: i32, max: i32 },
+}
+
+/// The integer step of every node, in graph order.
+pub fn lower(graph: &Graph) -> Result<Vec<IntStep<'_>>> {
+    graph.nodes().iter().map(|node| step(graph, node)).collect()
+}
+
+fn step<'g>(graph: &'g Graph, node: &'g Node) -> Result<IntStep<'g>> {
+    let fail = |reason: &str| Error::NotInteger {
+        layer: node.name.clone(),
+        reason: reason.to_string(),
+    };
+    let integer = node.integer.as_ref().ok_or_else(|| {
+        fail("the model stores it in float (int8 needs a fully quantized TFLite file)")
+    })?;
+    let output = integer.output;
+    let grid = |k: usize| -> Result<TensorQuant> {
+        let input = graph.node(node.inputs[k]);
+        input.integer.as_ref().map(|i| i.output).ok_or_else(|| {
+            fail(&format!(
+                "its input `{}` is stored in float, not on an integer grid",
+                input.name
+            ))
+        })
+    };
+    let same_grid = || -> Result<()> {
+        match grid(0)? == output {
+            true => Ok(()),
+            false => Err(fail("it changes the grid, which TFLite's kernel for it cannot")),
+        }
+    };
+    let form = integer.form.as_ref();
+    Ok(match (&node.op, form) {
+        (Op::Input, _) => IntStep::Input,
+        (Op::Flatten | Op::Dropout, _) => {
+            same_grid()?;
+            IntStep::Copy
+        }
+        (Op::Quantize, _) => IntStep::Requantize(Requantize::new(grid(0)?, output)),
+        (Op::Conv2d(conv), Some(IntForm::Weights(w))) => {
+            let input = grid(0)?;
+            let depthwise = conv.is_depthwise(graph.shape(node.inputs[0]).c);
+            check_weight_type(input, w, depthwise).map_err(|r| fail(&r))?;
+            IntStep::Conv {
+                conv,
+                weights: w,
+                requant: Requant::conv(input, w, output, conv.out_channels),
+            }
+        }
+        (Op::Conv2d(_), Some(IntForm::AddConstant(c))) => {
+            IntStep::AddConstant(Add::new(grid(0)?, c.quant, output), c)
+        }
+        (Op::Conv2d(_), Some(IntForm::MulConstant(c))) => {
+            IntStep::MulConstant(Mul::new(grid(0)?, c.quant, output), c)
+        }
+        (Op::Dense(dense), Some(IntForm::Weights(w))) => {
+            let input = grid(0)?;
+            if w.dtype != input.dtype {
+                return Err(fail("its weights and input have different integer types"));
+            }
+            IntStep::Dense {
+                weights: w,
+                requant: DenseRequant::new(input, w, output, dense.out_features),
+            }
+        }
+        (Op::Conv2d(_) | Op::Dense(_), _) => {
+            return Err(fail("its weights are not stored as 8-bit integers"))
+        }
+        (Op::GlobalAvgPool, Some(IntForm::Mean)) => {
+            let input = graph.shape(node.inputs[0]);
+            IntStep::Mean(Mean::new(grid(0)?, output, input.h * input.w))
+        }
+        (Op::GlobalAvgPool, _) => IntStep::AvgPool(None),
+        (Op::AvgPool(pool), _) => IntStep::AvgPool(Some(*pool)),
+        (Op::Add, _) => IntStep::Add(Add::new(grid(0)?, grid(1)?, output)),
+        (Op::MulChannel, _) => IntStep::Mul(Mul::new(grid(0)?, grid(1)?, output)),
+        (Op::Softmax, _) => IntStep::Softmax(
+            Softmax::new(grid(0)?, output.dtype)
+                .ok_or_else(|| fail("its input scale is outside what TFLite's softmax accepts"))?,
+        ),
+        (Op::Activation(activation), _) => activation_step(*activation, grid(0)?, output)
+            .map_err(|reason| fail(&reason))?,
+        (Op::BatchNorm(_) | Op::Concat, _) => {
+            return Err(fail("the integer path has no kernel for it yet"))
+        }
+    })
+}
+
+fn activation_step<'g>(
+    activation: Activation,
+    input: TensorQuant,
+    output: TensorQuant,
+) -> std::result::Result<IntStep<'g>, String> {
+    let clamp = |min: f32, max: f32| {
+        if input != output {
+            return Err("a clamp that changes the grid".to_string());
+        }
+        let (min, max) = params::clamp_bounds(min, max, output);
+        Ok(IntStep::Clamp { min, max })
+    };
+    match activation {
+        Activation::Relu => clamp(0.0, f32::INFINITY),
+        Activation::Relu6 => clamp(0.0, 6.0),
+        Activation::Clamp { min, max } => clamp(min, max),
+        Activation::HardSwish => HardSwish::new(input, output)
+            .map(IntStep::HardSwish)
+            .ok_or_else(|| "its output scale is outside what TFLite's hard-swish accepts".into()),
+        Activation::Sigmoid => Ok(IntStep::Lookup(params::logistic_table(input, output))),
+        Activation::HardSigmoid { .. } => Err("TFLite has no integer hard sigmoid".into()),
+    }
+}
+
+/// TFLite's kernels take weights of the input's type, and int8 convolutions refuse weight
+/// zero points (depthwise ones ignore them).
+fn check_weight_type(
+    input: TensorQuant,
+    w: &IntWeights,
+    depthwise: bool,
+) -> std::result::Result<(), String> {
+    if w.dtype != input.dtype {
+        return Err("its weights and input have different integer types".into());
+    }
+    let int8 = input.dtype == crate::graph::IntType::I8;
+    if int8 && !depthwise && w.zero_points.iter().any(|&z| z != 0) {
+        return Err("its int8 weights have a nonzero zero point, which TFLite refuses".into());
+    }
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! The integer path against LiteRT's reference kernels (`BUILTIN_REF`): on every quantized
+//! shared model and every committed input, the raw output tensor must be byte-identical to
+//! the one `scripts/tflite_int_reference.py` recorded in tests/data/tflite_int_reference/.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use mobilenet_wgpu::cpu;
+use mobilenet_wgpu::io::{npy, Values};
+use mobilenet_wgpu::model::Model;
+use mobilenet_wgpu::preprocess;
+
+fn reference_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tflite_int_reference")
+}
+
+/// The committed reference outputs: (model name, input name, raw values).
+fn references() -> Vec<(String, String, Vec<i32>)> {
+    let mut found = Vec::new();
+    for model in std::fs::read_dir(reference_dir()).expect("reference dir").flatten() {
+        if !model.path().is_dir() {
+            continue;
+        }
+        for file in std::fs::read_dir(model.path()).expect("model dir").flatten() {
+            let (_, values) = npy::read(&file.path()).expect("reference npy");
+            let input = file.path().file_stem().unwrap().to_string_lossy().to_string();
+            found.push((model.file_name().to_string_lossy().to_string(), input, stored(values)));
+        }
+    }
+    found.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    found
+}
+
+fn stored(values: Values) -> Vec<i32> {
+    match values {
+        Values::U8(v) => v.into_iter().map(i32::from).collect(),
+        Values::I8(v) => v.into_iter().map(i32::from).collect(),
+        Values::F32(_) => panic!("references are integer tensors"),
+    }
+}
+
+/// The bytes of the script's LCG (`grid_bytes`): the high byte of each state.
+fn grid_bytes(seed: u64, count: usize) -> Vec<i32> {
+    let mut state = seed;
+    (0..count)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 56) as i32
+        })
+        .collect()
+}
+
+/// The model's stored input for `input`: a photo center-cropped and resized like PIL, or the
+/// script's random bytes.
+fn input_values(shared: &Path, model: &Model, input: &str) -> Vec<i32> {
+    let shape = model.graph.input_shape();
+    if let Some(k) = input.strip_prefix("random_") {
+        return grid_bytes(1000 + k.parse::<u64>().unwrap(), shape.len());
+    }
+    let photo = std::fs::read_dir(shared.join("images"))
+        .unwrap()
+        .flatten()
+        .find(|f| f.path().file_stem().is_some_and(|s| s == input))
+        .unwrap_or_else(|| panic!("no photo named {input}"));
+    let rgb = preprocess::load_image(&photo.path()).expect("photo");
+    preprocess::center_crop_resize(&rgb, shape.w, shape.h)
+        .into_iter()
+        .map(|v| v as i32)
+        .collect()
+}
+
+#[test]
+fn the_integer_cpu_reference_is_byte_identical_to_tflite() {
+    let Some(shared) = common::shared_dir() else {
+        return;
+    };
+    let mut checked = 0;
+    let mut model: Option<(String, Model)> = None;
+    for (name, input, expected) in references() {
+        if model.as_ref().is_none_or(|(n, _)| *n != name) {
+            model = Some((name.clone(), common::shared_models::load(&shared, &name)));
+        }
+        let graph = &model.as_ref().unwrap().1.graph;
+        let x = input_values(&shared, &model.as_ref().unwrap().1, &input);
+        let got = cpu::int::run_output(graph, &x, 1).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let differing = got.iter().zip(&expected).filter(|(a, b)| a != b).count();
+        let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs()).max();
+        assert_eq!(
+            (got.len(), differing),
+            (expected.len(), 0),
+            "{name} on {input}: {differing} values differ, by up to {worst:?} LSB"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 120, "10 models x 12 inputs");
+}
