@@ -1,6 +1,7 @@
-//! Storage precision of activations and weights on the GPU. Kernels always compute in
-//! f32; f16 halves the memory traffic and the activation memory, at about three decimal
-//! digits per stored value.
+//! Storage precision of activations and weights on the GPU. Float kernels always compute
+//! in f32; f16 halves the memory traffic and the activation memory, at about three decimal
+//! digits per stored value. Int8 is another kind of plan: a quantized TFLite file run on its
+//! own integer grid with TFLite's integer arithmetic (`quant`, `plan::int`).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -17,6 +18,9 @@ pub enum Precision {
     F32,
     /// IEEE half precision storage, f32 arithmetic; needs `wgpu::Features::SHADER_F16`.
     F16,
+    /// The model's own 8-bit integers, four to a word, and TFLite's integer arithmetic:
+    /// byte-identical to TFLite's reference kernels (fully quantized TFLite files only).
+    Int8,
 }
 
 impl Precision {
@@ -25,33 +29,43 @@ impl Precision {
         match self {
             Precision::F32 => 4,
             Precision::F16 => 2,
+            Precision::Int8 => 1,
         }
     }
 
-    /// WGSL put before every kernel file: the storage types `Elem` and `Quad` and their
-    /// conversions (`shaders/precision_*.wgsl`).
-    pub(crate) fn wgsl_header(self) -> &'static str {
+    /// The storage of a float plan's values: int8 plans store theirs on each tensor's own
+    /// grid (`gpu::Codec::Int`), and pack weights themselves, so they never encode floats.
+    fn float(self) -> FloatStorage {
         match self {
-            Precision::F32 => include_str!("../shaders/precision_f32.wgsl"),
-            Precision::F16 => include_str!("../shaders/precision_f16.wgsl"),
+            Precision::F16 => FloatStorage::F16,
+            Precision::F32 | Precision::Int8 => FloatStorage::F32,
+        }
+    }
+
+    /// WGSL put before every float kernel file: the storage types `Elem` and `Quad` and
+    /// their conversions (`shaders/precision_*.wgsl`).
+    pub(crate) fn wgsl_header(self) -> &'static str {
+        match self.float() {
+            FloatStorage::F32 => include_str!("../shaders/precision_f32.wgsl"),
+            FloatStorage::F16 => include_str!("../shaders/precision_f16.wgsl"),
         }
     }
 
     /// Bytes `count` values take on the GPU, padded to whole 4-byte words (buffer writes
     /// and copies move whole words).
     pub(crate) fn encoded_len(self, count: usize) -> usize {
-        match self {
-            Precision::F32 => count * 4,
-            Precision::F16 => count.next_multiple_of(2) * 2,
+        match self.float() {
+            FloatStorage::F32 => count * 4,
+            FloatStorage::F16 => count.next_multiple_of(2) * 2,
         }
     }
 
     /// Writes `values` as stored on the GPU into `out` (`encoded_len` bytes, the padding
     /// zeroed): straight into a staging buffer, without an intermediate allocation.
     pub(crate) fn encode_into(self, values: &[f32], out: &mut [u8]) {
-        match self {
-            Precision::F32 => out.copy_from_slice(bytemuck::cast_slice(values)),
-            Precision::F16 => {
+        match self.float() {
+            FloatStorage::F32 => out.copy_from_slice(bytemuck::cast_slice(values)),
+            FloatStorage::F16 => {
                 for (bytes, &v) in out.chunks_exact_mut(2).zip(values) {
                     bytes.copy_from_slice(&half::f16::from_f32(v).to_le_bytes());
                 }
@@ -63,9 +77,9 @@ impl Precision {
     /// `values` as stored on the GPU, padded with zeros to whole 4-byte words (buffer
     /// writes and copies move whole words). Borrowed, without a copy, at f32.
     pub(crate) fn encode(self, values: &[f32]) -> Cow<'_, [u8]> {
-        match self {
-            Precision::F32 => Cow::Borrowed(bytemuck::cast_slice(values)),
-            Precision::F16 => {
+        match self.float() {
+            FloatStorage::F32 => Cow::Borrowed(bytemuck::cast_slice(values)),
+            FloatStorage::F16 => {
                 let mut bytes = vec![0; self.encoded_len(values.len())];
                 self.encode_into(values, &mut bytes);
                 Cow::Owned(bytes)
@@ -75,16 +89,26 @@ impl Precision {
 
     /// The first `count` values of GPU storage `bytes`, as f32s.
     pub(crate) fn decode(self, bytes: &[u8], count: usize) -> Vec<f32> {
-        let stored = bytes.chunks_exact(self.bytes()).take(count);
-        match self {
-            Precision::F32 => stored
+        match self.float() {
+            FloatStorage::F32 => bytes
+                .chunks_exact(4)
+                .take(count)
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect(),
-            Precision::F16 => stored
+            FloatStorage::F16 => bytes
+                .chunks_exact(2)
+                .take(count)
                 .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
                 .collect(),
         }
     }
+}
+
+/// The float storage types.
+#[derive(Clone, Copy)]
+enum FloatStorage {
+    F32,
+    F16,
 }
 
 impl fmt::Display for Precision {
@@ -92,6 +116,7 @@ impl fmt::Display for Precision {
         f.write_str(match self {
             Precision::F32 => "f32",
             Precision::F16 => "f16",
+            Precision::Int8 => "int8",
         })
     }
 }
@@ -103,8 +128,9 @@ impl FromStr for Precision {
         match s.to_ascii_lowercase().as_str() {
             "f32" | "fp32" => Ok(Precision::F32),
             "f16" | "fp16" | "half" => Ok(Precision::F16),
+            "int8" | "i8" | "uint8" | "u8" => Ok(Precision::Int8),
             _ => Err(Error::InvalidArgument(format!(
-                "unknown precision `{s}` (expected f32 or f16)"
+                "unknown precision `{s}` (expected f32, f16 or int8)"
             ))),
         }
     }

@@ -14,11 +14,15 @@ pub const TOLERANCE: f32 = 1e-4;
 /// (relative error up to 4.9e-4), and the rounding compounds from layer to layer.
 pub const F16_TOLERANCE: f32 = 3e-2;
 
+/// Int8 plans compute TFLite's integer arithmetic exactly: not one LSB may differ.
+pub const INT8_TOLERANCE: f32 = 0.0;
+
 /// The tolerance [`verify_graph`] applies at `precision`.
 pub fn tolerance(precision: Precision) -> f32 {
     match precision {
         Precision::F32 => TOLERANCE,
         Precision::F16 => F16_TOLERANCE,
+        Precision::Int8 => INT8_TOLERANCE,
     }
 }
 

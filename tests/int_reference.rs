@@ -7,9 +7,11 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use mobilenet_wgpu::cpu;
+use mobilenet_wgpu::graph::TensorQuant;
 use mobilenet_wgpu::io::{npy, Values};
 use mobilenet_wgpu::model::Model;
-use mobilenet_wgpu::preprocess;
+use mobilenet_wgpu::runtime::Session;
+use mobilenet_wgpu::{preprocess, Precision};
 
 fn reference_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tflite_int_reference")
@@ -92,6 +94,46 @@ fn the_integer_cpu_reference_is_byte_identical_to_tflite() {
             (got.len(), differing),
             (expected.len(), 0),
             "{name} on {input}: {differing} values differ, by up to {worst:?} LSB"
+        );
+        checked += 1;
+    }
+    assert_eq!(checked, 120, "10 models x 12 inputs");
+}
+
+/// The grid of tensor `id` of `graph`.
+fn grid(graph: &mobilenet_wgpu::graph::Graph, id: mobilenet_wgpu::graph::TensorId) -> TensorQuant {
+    graph.node(id).integer.as_ref().expect("an integer graph").output
+}
+
+#[test]
+fn the_int8_gpu_path_is_byte_identical_to_tflite() {
+    let (Some(shared), Some(runtime)) = (common::shared_dir(), common::runtime()) else {
+        return;
+    };
+    let mut checked = 0;
+    let mut session: Option<(String, Session)> = None;
+    for (name, input, expected) in references() {
+        if session.as_ref().is_none_or(|(n, _)| *n != name) {
+            let model = common::shared_models::load(&shared, &name);
+            let s = runtime
+                .session_with_precision(&model, 1, Precision::Int8)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            session = Some((name.clone(), s));
+        }
+        let session = &session.as_ref().unwrap().1;
+        let graph = &session.model().graph;
+        let (input_grid, output_grid) = (grid(graph, graph.input()), grid(graph, graph.output()));
+        let x: Vec<f32> = input_values(&shared, session.model(), &input)
+            .into_iter()
+            .map(|q| input_grid.dequantize(q))
+            .collect();
+        let output = session.run(&x).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let got: Vec<i32> = output.data.iter().map(|&v| output_grid.quantize(v)).collect();
+        let differing = got.iter().zip(&expected).filter(|(a, b)| a != b).count();
+        assert_eq!(
+            (got.len(), differing),
+            (expected.len(), 0),
+            "{name} on {input}: {differing} values differ on the GPU"
         );
         checked += 1;
     }

@@ -16,6 +16,7 @@ fn all_shaders() -> Vec<(ComposedShader, naga::valid::Capabilities)> {
             naga::valid::Capabilities::SHADER_FLOAT16
                 | naga::valid::Capabilities::SHADER_FLOAT16_IN_FLOAT32,
         ),
+        (Precision::Int8, naga::valid::Capabilities::empty()),
     ]
     .into_iter()
     .flat_map(|(precision, caps)| {
@@ -39,7 +40,7 @@ fn validate(name: &str, source: &str, caps: naga::valid::Capabilities) -> naga::
 fn every_shader_validates_with_its_entry_points() {
     let shaders = all_shaders();
     assert!(
-        shaders.len() >= 2 * 7,
+        shaders.len() >= 2 * 7 + 4,
         "expected one module per kernel file and precision, got {}",
         shaders.len()
     );
@@ -62,9 +63,13 @@ fn every_shader_validates_with_its_entry_points() {
 #[test]
 fn every_shader_starts_with_the_common_prelude() {
     for (shader, _) in all_shaders() {
+        let prelude = match shader.name.starts_with("int_") {
+            true => "fn mbqm(",
+            false => "fn store(ep: Epilogue",
+        };
         assert!(
-            shader.source.contains("fn store(ep: Epilogue"),
-            "{} lacks the epilogue",
+            shader.source.contains(prelude),
+            "{} lacks its prelude",
             shader.name
         );
     }

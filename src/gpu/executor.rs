@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use wgpu::util::DeviceExt;
 
+use super::codec::Codec;
 use super::context::GpuContext;
 use super::kernels::{self, Launch, Weights};
 use super::pipeline::{bind_group, captured, PipelineCache};
@@ -44,6 +45,8 @@ pub struct Executor {
     precision: Precision,
     input: TensorRef,
     output: TensorRef,
+    /// How the host reads the output (the uploads know how to write the input).
+    output_codec: Codec,
     slots: Vec<wgpu::Buffer>,
     dispatches: Vec<Dispatch>,
     readback: Readback,
@@ -63,6 +66,8 @@ struct Dispatch {
     bind_group: wgpu::BindGroup,
     workgroups: (u32, u32),
     output: TensorRef,
+    /// How the host reads the step's output (per-layer probes).
+    codec: Codec,
 }
 
 impl Executor {
@@ -106,13 +111,14 @@ impl Executor {
             precision: plan.precision,
             input: plan.input,
             output: plan.output,
+            output_codec: codec(plan, plan.output),
             slots,
             dispatches,
             readback,
             uploads: upload::Uploads::new(
                 device,
                 ctx.health().clone(),
-                plan.precision,
+                codec(plan, plan.input),
                 plan.input.shape.len() * plan.batch,
             ),
             spare_outputs: Arc::default(),
@@ -160,7 +166,7 @@ impl Executor {
         self.dispatches
             .iter()
             .enumerate()
-            .map(|(i, d)| self.submit(std::iter::once(i), d.output))
+            .map(|(i, d)| self.submit(std::iter::once(i), d.output, d.codec))
             .collect()
     }
 
@@ -223,7 +229,7 @@ impl Executor {
             buffer,
             bytes,
             values: self.output.shape.len() * self.batch,
-            precision: self.precision,
+            codec: self.output_codec,
             index,
             spares: Arc::clone(&self.spare_outputs),
             unmapped_after_read: AtomicBool::new(false),
@@ -313,6 +319,7 @@ impl Executor {
         &self,
         dispatches: impl Iterator<Item = usize>,
         result: TensorRef,
+        codec: Codec,
     ) -> Result<Vec<f32>> {
         let device = &self.ctx.device;
         let bytes = copy_bytes(result, self.batch, self.precision);
@@ -330,7 +337,7 @@ impl Executor {
         })?;
         let count = result.shape.len() * self.batch;
         self.readback
-            .read(device, bytes, |stored| self.precision.decode(stored, count))
+            .read(device, bytes, |stored| codec.decode(stored, count))
     }
 }
 
@@ -369,6 +376,10 @@ fn prepare(
             (buffer, unused.uniform.clone())
         }
         Weights::StepInput(i) => (slots[step.inputs[*i].slot].clone(), unused.uniform.clone()),
+        Weights::Words(words) => {
+            let buffer = constant_buffer(device, &limits, &label, bytemuck::cast_slice(words))?;
+            (buffer, unused.uniform.clone())
+        }
         Weights::Uniform(values) => {
             // Uniform buffers hold f32, but the values are those the plan's precision
             // stores, so f16 rounds the stem's weights like every other kernel's.
@@ -401,5 +412,14 @@ fn prepare(
         bind_group,
         workgroups,
         output: step.output,
+        codec: codec(plan, step.output),
     })
+}
+
+/// How the host writes or reads tensor `t` of `plan`.
+fn codec(plan: &Plan, t: TensorRef) -> Codec {
+    match plan.grid(t.tensor) {
+        Some(grid) if plan.precision == Precision::Int8 => Codec::Int(grid),
+        _ => Codec::Float(plan.precision),
+    }
 }

@@ -5,6 +5,7 @@
 //! override constants), and per-step shapes live in uniform buffers, so a whole model
 //! needs only a handful of pipelines.
 
+mod codec;
 mod context;
 mod executor;
 mod health;
@@ -34,9 +35,14 @@ pub struct ComposedShader {
     pub entry_points: &'static [&'static str],
 }
 
-/// Every shader module the runtime can compile at `precision` (for offline validation).
+/// Every shader module the runtime can compile at `precision` (for offline validation):
+/// the float kernels, or at int8 the integer ones.
 pub fn shader_sources(precision: crate::Precision) -> Vec<ComposedShader> {
-    kernels::SHADERS
+    let files: &[&pipeline::ShaderFile] = match precision {
+        crate::Precision::Int8 => &kernels::int::SHADERS,
+        _ => &kernels::SHADERS,
+    };
+    files
         .iter()
         .map(|file| ComposedShader {
             name: file.name,

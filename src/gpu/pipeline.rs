@@ -7,8 +7,10 @@ use super::GpuContext;
 use crate::error::{Error, Result};
 use crate::Precision;
 
-/// Shared by every kernel file: the epilogue, activations and binding declarations.
+/// Shared by every float kernel file: the epilogue, activations and binding declarations.
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
+/// Shared by every integer kernel file: packing, bindings and TFLite's fixed point.
+const INT_COMMON: &str = include_str!("../../shaders/int/common.wgsl");
 
 /// Number of bindings in the shared layout (see `shaders/common.wgsl`).
 pub(crate) const BINDINGS: usize = 7;
@@ -32,9 +34,13 @@ pub(crate) struct ShaderFile {
 
 impl ShaderFile {
     /// The module exactly as compiled: the precision's storage types, common.wgsl, then
-    /// the kernel file.
+    /// the kernel file; for int8 plans (whose files are all `shaders/int/`), int/common.wgsl
+    /// then the kernel file.
     pub fn compose(&self, precision: Precision) -> String {
-        format!("{}{COMMON}\n{}", precision.wgsl_header(), self.source)
+        match precision {
+            Precision::Int8 => format!("{INT_COMMON}\n{}", self.source),
+            _ => format!("{}{COMMON}\n{}", precision.wgsl_header(), self.source),
+        }
     }
 }
 

@@ -212,15 +212,15 @@ impl Graph {
         Ok(graph)
     }
 
-    /// The final softmax node, looking through the range clamps a quantized file puts
-    /// after it; `None` when the graph does not end in a softmax.
+    /// The final softmax node, looking through the range clamps and the requantization a
+    /// quantized file puts after it; `None` when the graph does not end in a softmax.
     pub fn final_softmax(&self) -> Option<TensorId> {
         let mut id = self.output();
         loop {
             let node = self.node(id);
             match node.op {
                 Op::Softmax => return Some(id),
-                Op::Activation(Activation::Clamp { .. }) => id = node.inputs[0],
+                Op::Activation(Activation::Clamp { .. }) | Op::Quantize => id = node.inputs[0],
                 _ => return None,
             }
         }

@@ -34,6 +34,24 @@ pub struct TensorQuant {
 }
 
 impl TensorQuant {
+    /// `real` on this grid as TFLite's QUANTIZE stores it: `round(real / scale)` in f32,
+    /// half away from zero, plus the zero point, saturated. NaN and out-of-range values
+    /// convert to `i32::MIN` first, as C's cast does on x86-64, where TFLite runs.
+    pub fn quantize(&self, real: f32) -> i32 {
+        let q = (real / self.scale).round();
+        let q = if q.is_nan() || !(-2_147_483_648.0..2_147_483_648.0).contains(&q) {
+            i32::MIN
+        } else {
+            q as i32
+        };
+        self.dtype.saturate(q.wrapping_add(self.zero_point))
+    }
+
+    /// The real value of stored `q` (TFLite's DEQUANTIZE).
+    pub fn dequantize(&self, q: i32) -> f32 {
+        self.scale * (q - self.zero_point) as f32
+    }
+
     /// The integer nearest `real` (TFLite's rounding: half away from zero, in f32), not
     /// saturated: how TFLite turns an activation's real bounds into integer bounds.
     pub fn quantize_unsaturated(&self, real: f32) -> i64 {

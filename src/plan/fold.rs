@@ -21,6 +21,14 @@ pub(super) struct Folded {
 }
 
 impl Folded {
+    /// `graph` as it is: integer graphs have no BatchNorm to fold.
+    pub fn unfolded(graph: &Graph) -> Folded {
+        Folded {
+            graph: graph.clone(),
+            sources: (0..graph.nodes().len()).map(|i| vec![TensorId(i)]).collect(),
+        }
+    }
+
     /// The original tensor whose value folded tensor `id` holds.
     fn original(&self, id: TensorId) -> TensorId {
         let sources = &self.sources[id.0];

@@ -5,7 +5,6 @@
 //! chain ping-pongs between two, a residual block needs a third for its skip input.
 
 use super::fold::Folded;
-use super::fuse::storage;
 use super::{KernelFamily, Plan, Step, TensorRef};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, TensorId};
@@ -29,14 +28,15 @@ struct Lifetime {
 }
 
 /// Binds every tensor of `steps` to a slot and assembles the plan.
+/// `output` is the tensor whose storage holds the graph output.
 pub(super) fn assign(
     folded: &Folded,
     mut steps: Vec<Step>,
+    output: TensorId,
     batch: usize,
     precision: Precision,
 ) -> Result<Plan> {
     let graph = &folded.graph;
-    let output = storage(graph, graph.output());
     if output == graph.input() {
         return Err(Error::graph(
             "output",
@@ -77,6 +77,7 @@ pub(super) fn assign(
         slots,
         input,
         output,
+        grids: Vec::new(),
     };
     folded.restore_ids(&mut plan);
     Ok(plan)

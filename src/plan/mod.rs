@@ -8,12 +8,14 @@
 
 mod fold;
 mod fuse;
+mod int;
 mod memory;
 mod squeeze;
 
-use crate::graph::{AvgPool, Conv2d, Dense, Graph, Shape, TensorId};
+use crate::graph::{AvgPool, Conv2d, Dense, Graph, Shape, TensorId, TensorQuant};
 use crate::Precision;
 
+pub use int::IntKernel;
 pub use memory::Slot;
 pub use squeeze::{SqueezeExcite, MAX_CHANNELS as SE_MAX_CHANNELS, MAX_HIDDEN as SE_MAX_HIDDEN};
 
@@ -181,6 +183,8 @@ pub enum Kernel {
     ConcatPart {
         offset: usize,
     },
+    /// An int8 plan's step: TFLite's integer arithmetic on packed 8-bit values.
+    Int(Box<IntKernel>),
 }
 
 impl Kernel {
@@ -198,6 +202,7 @@ impl Kernel {
             Kernel::SqueezeExcite(_) => "squeeze_excite",
             Kernel::MulChannel => "mul_channel",
             Kernel::ConcatPart { .. } => "concat",
+            Kernel::Int(int) => int.step.name(),
         }
     }
 }
@@ -230,6 +235,8 @@ pub struct Plan {
     pub slots: Vec<Slot>,
     pub input: TensorRef,
     pub output: TensorRef,
+    /// Int8 plans: the integer grid of every tensor, by `TensorId` (empty for float plans).
+    grids: Vec<Option<TensorQuant>>,
 }
 
 impl Plan {
@@ -250,6 +257,8 @@ impl Plan {
     /// [`build_with_precision`](Self::build_with_precision) for the kernels of `family`:
     /// with the GPU family, squeeze-excite blocks become one step (one workgroup per
     /// image, which a CPU adapter runs on one core: there the three steps are faster).
+    /// At [`Precision::Int8`] the graph's integer steps are planned instead (a clear error
+    /// for graphs without an integer form).
     pub fn build_for(
         graph: &Graph,
         batch: usize,
@@ -261,15 +270,23 @@ impl Plan {
                 "batch size must be at least 1".into(),
             ));
         }
+        if precision == Precision::Int8 {
+            return int::build(graph, batch, family);
+        }
         let folded = fold::fold_batch_norms(graph)?;
         let mut steps = fuse::select_kernels(&folded)?;
+        let output = fuse::storage(&folded.graph, folded.graph.output());
         if family == KernelFamily::Gpu {
-            let output = fuse::storage(&folded.graph, folded.graph.output());
             steps = squeeze::merge(steps, output);
         }
-        let mut plan = memory::assign(&folded, steps, batch, precision)?;
+        let mut plan = memory::assign(&folded, steps, output, batch, precision)?;
         plan.kernels = family;
         Ok(plan)
+    }
+
+    /// The integer grid tensor `id` is stored on, for int8 plans.
+    pub fn grid(&self, id: TensorId) -> Option<TensorQuant> {
+        self.grids.get(id.0).copied().flatten()
     }
 
     /// The kernel family the plan was built for.

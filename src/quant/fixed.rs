@@ -34,12 +34,13 @@ impl Multiplier {
         }
     }
 
-    /// TFLite's `MultiplyByQuantizedMultiplier`: `x · m`, rounded.
+    /// TFLite's `MultiplyByQuantizedMultiplier`: `x · m`, rounded. The left shift wraps,
+    /// and a shift of 32 or more counts modulo 32, as on x86 (and in WGSL).
     pub fn apply(self, x: i32) -> i32 {
-        let left = self.shift.max(0);
+        let left = self.shift.max(0) as u32;
         let right = (-self.shift).max(0);
         rounding_divide_by_pot(
-            saturating_rounding_doubling_high_mul(x.wrapping_mul(1 << left), self.multiplier),
+            saturating_rounding_doubling_high_mul(x.wrapping_shl(left), self.multiplier),
             right,
         )
     }

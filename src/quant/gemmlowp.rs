@@ -38,9 +38,16 @@ pub fn rounding_divide_by_pot_i16(x: i16, exponent: i32) -> i16 {
     (x >> exponent.min(15)).wrapping_add(i16::from(remainder > threshold))
 }
 
-/// `x · 2^n` saturated to 16 bits.
+/// `x · 2^n` saturated to 16 bits (`n ≥ 0`).
 pub fn saturating_left_shift_i16(x: i16, n: i32) -> i16 {
-    (i64::from(x) << n).clamp(i64::from(i16::MIN), i64::from(i16::MAX)) as i16
+    if n >= 16 {
+        return match x.signum() {
+            1 => i16::MAX,
+            -1 => i16::MIN,
+            _ => 0,
+        };
+    }
+    (i32::from(x) << n).clamp(i32::from(i16::MIN), i32::from(i16::MAX)) as i16
 }
 
 /// `SaturatingRoundingMultiplyByPOT` on 32 bits: `x · 2^exponent`, saturated or rounded.

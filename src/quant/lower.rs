@@ -5,23 +5,48 @@
 use super::params::{self, Add, DenseRequant, HardSwish, Mean, Mul, Requant, Requantize, Softmax};
 use crate::error::{Error, Result};
 use crate::graph::{
-    Activation, AvgPool, Conv2d, Graph, IntConstant, IntForm, IntWeights, Node, Op, TensorQuant,
+    Activation, AvgPool, Conv2d, Graph, IntConstant, IntForm, IntWeights, Node, Op, Padding,
+    TensorQuant,
 };
+
+/// The geometry of a convolution (its weights are the integer ones).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ConvGeometry {
+    pub out_channels: usize,
+    pub kernel_h: usize,
+    pub kernel_w: usize,
+    pub stride: usize,
+    pub padding: Padding,
+    pub groups: usize,
+}
+
+impl From<&Conv2d> for ConvGeometry {
+    fn from(conv: &Conv2d) -> Self {
+        ConvGeometry {
+            out_channels: conv.out_channels,
+            kernel_h: conv.kernel_h,
+            kernel_w: conv.kernel_w,
+            stride: conv.stride,
+            padding: conv.padding,
+            groups: conv.groups,
+        }
+    }
+}
 
 /// What one node computes on the integer grid.
 #[derive(Clone, Debug)]
-pub enum IntStep<'g> {
+pub enum IntStep {
     Input,
     /// Flatten, Dropout: the stored values as they are.
     Copy,
     /// A convolution (depthwise when `conv.groups` equals the input channels).
     Conv {
-        conv: &'g Conv2d,
-        weights: &'g IntWeights,
+        conv: ConvGeometry,
+        weights: IntWeights,
         requant: Requant,
     },
     Dense {
-        weights: &'g IntWeights,
+        weights: IntWeights,
         requant: DenseRequant,
     },
     /// AVERAGE_POOL_2D: the stored codes averaged; `None` pools the whole map.
@@ -31,10 +56,10 @@ pub enum IntStep<'g> {
     Requantize(Requantize),
     Add(Add),
     /// ADD of a constant broadcast over channels.
-    AddConstant(Add, &'g IntConstant),
+    AddConstant(Add, IntConstant),
     /// MUL of two tensors: equal shapes, or the second 1×1×C (squeeze-excite).
     Mul(Mul),
-    MulConstant(Mul, &'g IntConstant),
+    MulConstant(Mul, IntConstant),
     HardSwish(HardSwish),
     /// LOGISTIC: a table over the input type's values, from its minimum up.
     Lookup(Vec<i32>),
@@ -44,11 +69,11 @@ pub enum IntStep<'g> {
 }
 
 /// The integer step of every node, in graph order.
-pub fn lower(graph: &Graph) -> Result<Vec<IntStep<'_>>> {
+pub fn lower(graph: &Graph) -> Result<Vec<IntStep>> {
     graph.nodes().iter().map(|node| step(graph, node)).collect()
 }
 
-fn step<'g>(graph: &'g Graph, node: &'g Node) -> Result<IntStep<'g>> {
+fn step(graph: &Graph, node: &Node) -> Result<IntStep> {
     let fail = |reason: &str| Error::NotInteger {
         layer: node.name.clone(),
         reason: reason.to_string(),
@@ -85,16 +110,16 @@ fn step<'g>(graph: &'g Graph, node: &'g Node) -> Result<IntStep<'g>> {
             let depthwise = conv.is_depthwise(graph.shape(node.inputs[0]).c);
             check_weight_type(input, w, depthwise).map_err(|r| fail(&r))?;
             IntStep::Conv {
-                conv,
-                weights: w,
+                conv: conv.into(),
+                weights: w.clone(),
                 requant: Requant::conv(input, w, output, conv.out_channels),
             }
         }
         (Op::Conv2d(_), Some(IntForm::AddConstant(c))) => {
-            IntStep::AddConstant(Add::new(grid(0)?, c.quant, output), c)
+            IntStep::AddConstant(Add::new(grid(0)?, c.quant, output), c.clone())
         }
         (Op::Conv2d(_), Some(IntForm::MulConstant(c))) => {
-            IntStep::MulConstant(Mul::new(grid(0)?, c.quant, output), c)
+            IntStep::MulConstant(Mul::new(grid(0)?, c.quant, output), c.clone())
         }
         (Op::Dense(dense), Some(IntForm::Weights(w))) => {
             let input = grid(0)?;
@@ -102,7 +127,7 @@ fn step<'g>(graph: &'g Graph, node: &'g Node) -> Result<IntStep<'g>> {
                 return Err(fail("its weights and input have different integer types"));
             }
             IntStep::Dense {
-                weights: w,
+                weights: w.clone(),
                 requant: DenseRequant::new(input, w, output, dense.out_features),
             }
         }
@@ -129,11 +154,11 @@ fn step<'g>(graph: &'g Graph, node: &'g Node) -> Result<IntStep<'g>> {
     })
 }
 
-fn activation_step<'g>(
+fn activation_step(
     activation: Activation,
     input: TensorQuant,
     output: TensorQuant,
-) -> std::result::Result<IntStep<'g>, String> {
+) -> std::result::Result<IntStep, String> {
     let clamp = |min: f32, max: f32| {
         if input != output {
             return Err("a clamp that changes the grid".to_string());
@@ -168,4 +193,33 @@ fn check_weight_type(
         return Err("its int8 weights have a nonzero zero point, which TFLite refuses".into());
     }
     Ok(())
+}
+
+impl IntStep {
+    /// Short name for tables.
+    pub fn name(&self) -> &'static str {
+        match self {
+            IntStep::Input => "input",
+            IntStep::Copy => "copy",
+            IntStep::Conv { conv, weights, .. } => {
+                if conv.groups > 1 && weights.values.len() == conv.out_channels * conv.kernel_h * conv.kernel_w {
+                    "int_depthwise"
+                } else {
+                    "int_conv"
+                }
+            }
+            IntStep::Dense { .. } => "int_dense",
+            IntStep::AvgPool(_) => "int_avg_pool",
+            IntStep::Mean(_) => "int_mean",
+            IntStep::Requantize(_) => "int_requantize",
+            IntStep::Add(_) => "int_add",
+            IntStep::AddConstant(..) => "int_add_constant",
+            IntStep::Mul(_) => "int_mul",
+            IntStep::MulConstant(..) => "int_mul_constant",
+            IntStep::HardSwish(_) => "int_hard_swish",
+            IntStep::Lookup(_) => "int_lookup",
+            IntStep::Softmax(_) => "int_softmax",
+            IntStep::Clamp { .. } => "int_clamp",
+        }
+    }
 }

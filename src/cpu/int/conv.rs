@@ -3,11 +3,12 @@
 //! padding with the input's zero point.
 
 use crate::cpu::input_coord;
-use crate::graph::{Conv2d, IntWeights, Shape};
+use crate::graph::{IntWeights, Shape};
+use crate::quant::lower::ConvGeometry;
 use crate::quant::params::{DenseRequant, Requant};
 
 pub(super) fn conv2d(
-    conv: &Conv2d,
+    conv: &ConvGeometry,
     w: &IntWeights,
     requant: &Requant,
     x: &[i32],
@@ -33,7 +34,7 @@ pub(super) fn conv2d(
 
 /// The bias plus `Σ (x − x_zp)(w − w_zp)` over output channel `o`'s window.
 fn accumulate(
-    conv: &Conv2d,
+    conv: &ConvGeometry,
     w: &IntWeights,
     requant: &Requant,
     image: &[i32],

@@ -14,7 +14,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use crate::gpu::health::DeviceHealth;
-use crate::{Error, Precision, Result};
+use crate::gpu::codec::Codec;
+use crate::{Error, Result};
 
 /// How long a blocking wait trusts another thread's poll before polling again itself.
 const POLL_AGAIN: Duration = Duration::from_millis(20);
@@ -55,7 +56,7 @@ impl std::ops::Add for CpuCost {
     }
 }
 
-/// Submission `index` copies the output (`values` values at `precision`) into `buffer`
+/// Submission `index` copies the output (`values` values stored as `codec`) into `buffer`
 /// (MAP_READ, `bytes` long), which belongs to this inference until it is dropped; then the
 /// buffer goes back to the executor's spares if it was read and unmapped.
 #[derive(Debug)]
@@ -63,7 +64,7 @@ pub(super) struct Submitted {
     pub buffer: wgpu::Buffer,
     pub bytes: u64,
     pub values: usize,
-    pub precision: Precision,
+    pub codec: Codec,
     pub index: wgpu::SubmissionIndex,
     pub spares: Arc<Mutex<Vec<wgpu::Buffer>>>,
     pub unmapped_after_read: AtomicBool,
@@ -219,7 +220,7 @@ impl InFlight {
                 .get_mapped_range()
                 .map_err(|e| Error::Gpu(format!("reading back results: {e}")))?;
             self.submitted
-                .precision
+                .codec
                 .decode(&view, self.submitted.values)
         };
         buffer.unmap();

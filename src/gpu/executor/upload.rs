@@ -4,7 +4,7 @@
 //! copied out of it, so a session allocates nothing per inference (allocating and pinning
 //! tens of MB of host memory per batch costs a real GPU more than its inference).
 //!
-//! A batch's values are converted to the storage precision by all cores, each writing its
+//! A batch's values are converted to their storage (`Codec`) by all cores, each writing its
 //! own part of the mapping.
 
 use std::collections::VecDeque;
@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use crate::error::{Error, Result};
 use crate::gpu::health::DeviceHealth;
 use crate::gpu::pipeline::captured;
+use crate::gpu::codec::Codec;
 use crate::Precision;
 
 /// Values converted at a time through a thread's scratch buffer (even: f16 pairs).
@@ -36,7 +37,7 @@ const RETURN_TIMEOUT: Duration = Duration::from_secs(30);
 pub(super) struct Uploads {
     device: wgpu::Device,
     health: DeviceHealth,
-    precision: Precision,
+    codec: Codec,
     /// Staging buffer size: the encoded input in whole 4-byte words.
     bytes: u64,
     /// Mapped buffers ready for the next input.
@@ -71,10 +72,10 @@ impl Uploads {
     pub fn new(
         device: &wgpu::Device,
         health: DeviceHealth,
-        precision: Precision,
+        codec: Codec,
         values: usize,
     ) -> Self {
-        let bytes = (precision.encoded_len(values.max(1)) as u64).next_multiple_of(4);
+        let bytes = (codec.encoded_len(values.max(1)) as u64).next_multiple_of(4);
         let buffers = (0..STAGING_BUFFERS).map(|_| {
             device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("input staging"),
@@ -86,7 +87,7 @@ impl Uploads {
         Uploads {
             device: device.clone(),
             health,
-            precision,
+            codec,
             bytes,
             free: Arc::new(Pool {
                 buffers: Mutex::new(buffers.collect()),
@@ -100,7 +101,7 @@ impl Uploads {
     /// Writes `input` (exactly the plan's input length) into a free staging buffer.
     pub fn stage(&self, input: &[f32]) -> Result<Staged> {
         let buffer = self.take()?;
-        let filled = fill(&buffer, self.precision, input, self.threads);
+        let filled = fill(&buffer, self.codec, input, self.threads);
         // Captured: unmapping a buffer of a device lost meanwhile is an error, not a panic.
         let unmapped = captured(&self.device, "writing the input", || buffer.unmap());
         let filled = filled.and(unmapped);
@@ -191,28 +192,28 @@ impl Staged {
     }
 }
 
-/// Writes `input` at `precision` into mapped `buffer` from offset 0, in parallel parts.
-fn fill(buffer: &wgpu::Buffer, precision: Precision, input: &[f32], cores: usize) -> Result<()> {
+/// Writes `input` as `codec` stores it into mapped `buffer` from offset 0, in parallel parts.
+fn fill(buffer: &wgpu::Buffer, codec: Codec, input: &[f32], cores: usize) -> Result<()> {
     let threads = input.len().div_ceil(PER_THREAD).clamp(1, cores);
     // Whole chunks per thread keep every part's byte offset a multiple of the mapping
     // alignment; the last part runs to the buffer's end (whole words).
     let per_thread = input.len().div_ceil(threads).next_multiple_of(CHUNK);
     let mut parts = input.chunks(per_thread).enumerate().map(|(i, part)| {
-        let offset = precision.encoded_len(i * per_thread) as u64;
+        let offset = codec.encoded_len(i * per_thread) as u64;
         let last = (i + 1) * per_thread >= input.len();
         let end = if last {
             buffer.size()
         } else {
-            offset + precision.encoded_len(part.len()) as u64
+            offset + codec.encoded_len(part.len()) as u64
         };
         (part, offset..end)
     });
     if threads == 1 {
-        return parts.try_for_each(|(part, range)| write_part(buffer, precision, part, range));
+        return parts.try_for_each(|(part, range)| write_part(buffer, codec, part, range));
     }
     std::thread::scope(|scope| {
         let handles: Vec<_> = parts
-            .map(|(part, range)| scope.spawn(move || write_part(buffer, precision, part, range)))
+            .map(|(part, range)| scope.spawn(move || write_part(buffer, codec, part, range)))
             .collect();
         handles.into_iter().try_for_each(|handle| {
             handle
@@ -225,23 +226,23 @@ fn fill(buffer: &wgpu::Buffer, precision: Precision, input: &[f32], cores: usize
 /// Writes `values` into the mapped `range` of `buffer` through a view of its own.
 fn write_part(
     buffer: &wgpu::Buffer,
-    precision: Precision,
+    codec: Codec,
     values: &[f32],
     range: std::ops::Range<u64>,
 ) -> Result<()> {
     let mut view = buffer
         .get_mapped_range_mut(range)
         .map_err(|e| Error::Gpu(format!("writing the input: {e}")))?;
-    if precision == Precision::F32 {
+    if codec == Codec::Float(Precision::F32) {
         let bytes: &[u8] = bytemuck::cast_slice(values);
         view.slice(..bytes.len()).copy_from_slice(bytes);
         return Ok(());
     }
-    let mut scratch = vec![0u8; precision.encoded_len(CHUNK)];
+    let mut scratch = vec![0u8; codec.encoded_len(CHUNK)];
     let mut at = 0;
     for chunk in values.chunks(CHUNK) {
-        let bytes = &mut scratch[..precision.encoded_len(chunk.len())];
-        precision.encode_into(chunk, bytes);
+        let bytes = &mut scratch[..codec.encoded_len(chunk.len())];
+        codec.encode_into(chunk, bytes);
         view.slice(at..at + bytes.len()).copy_from_slice(bytes);
         at += bytes.len();
     }

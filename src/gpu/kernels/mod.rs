@@ -9,6 +9,7 @@ mod conv;
 mod dense;
 mod depthwise;
 mod elementwise;
+pub(crate) mod int;
 mod pointwise;
 mod pool;
 mod softmax;
@@ -47,6 +48,9 @@ pub(crate) enum Weights {
     DataF32(Vec<f32>),
     /// Another input of the step (the squeeze-excite scale of mul_channel).
     StepInput(usize),
+    /// Words uploaded once as they are: integer kernels' packed weights and per-channel
+    /// parameters.
+    Words(Vec<u32>),
     /// Constant data in the uniform-weights binding (at most `UNIFORM_WEIGHTS_BYTES`),
     /// held as f32 but rounded to the plan's precision: small weight sets that every thread
     /// reads at the same addresses (the stem). GPUs serve those from their constant cache;
@@ -84,6 +88,7 @@ pub(crate) fn launch(step: &Step, batch: usize, family: KernelFamily) -> Result<
         Kernel::SqueezeExcite(block) => squeeze_excite::launch(&io, block),
         Kernel::MulChannel => elementwise::launch_mul_channel(&io),
         Kernel::ConcatPart { offset } => elementwise::launch_concat(&io, *offset),
+        Kernel::Int(kernel) => return int::launch(&io, kernel),
     }?;
     // The merged squeeze-excite step also applies its pool's and reduce conv's epilogues.
     let activations = match &step.kernel {

@@ -120,6 +120,7 @@ fn bytes_read(step: &Step, launch: &Launch, plan: &Plan) -> u64 {
     let weights = match &launch.weights {
         Weights::Data(values) => (values.len() * plan.precision.bytes()) as u64,
         Weights::DataF32(values) | Weights::Uniform(values) => values.len() as u64 * F32,
+        Weights::Words(words) => words.len() as u64 * 4,
         // Another input (already counted above) or nothing.
         Weights::None | Weights::StepInput(_) => 0,
     };

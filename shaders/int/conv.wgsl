@@ -1,0 +1,125 @@
+// Integer convolution, any groups (so depthwise with any multiplier too): TFLite's
+// reference Conv/DepthwiseConv(PerChannel). One thread per output word (4 values). Taps in
+// the padding read the input zero point, which contributes nothing, as TFLite skips them.
+//
+// Per output channel `o`, words `channels + 5·o ..` of `weights` hold: bias, the bias with
+// the dot-product path's zero-point terms folded in, multiplier, shift, weight zero point.
+// With `DOT4` (channel quads that start on words), inner products go four at a time
+// through dot4I8Packed / dot4U8Packed: Σ(x−xz)(w−wz) = Σx·w − wz·Σx + (N·xz·wz − xz·Σw).
+
+struct Params {
+    batch: u32,
+    in_h: u32,
+    in_w: u32,
+    in_c: u32,
+    out_h: u32,
+    out_w: u32,
+    out_c: u32,
+    kernel_h: u32,
+    kernel_w: u32,
+    stride: u32,
+    pad_top: u32,
+    pad_left: u32,
+    in_per_group: u32,
+    out_per_group: u32,
+    total: u32,
+    channels: u32,
+    input_zp: i32,
+    output_zp: i32,
+    clamp_lo: i32,
+    clamp_hi: i32,
+    /// 1 for int8 values, 0 for uint8 (input, weights and output share the type).
+    signed: u32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(5) var<storage, read_write> output: array<u32>;
+
+/// Whether the inner product runs on packed quads.
+override DOT4: bool = false;
+
+/// Input row/column of a window tap, or -1 in the padding.
+fn tap(o: u32, k: u32, pad: u32, size: u32) -> i32 {
+    let pos = i32(o * params.stride + k) - i32(pad);
+    return select(pos, -1, pos < 0 || pos >= i32(size));
+}
+
+fn dot(x: u32, w: u32) -> i32 {
+    if params.signed != 0u {
+        return dot4I8Packed(x, w);
+    }
+    return bitcast<i32>(dot4U8Packed(x, w));
+}
+
+/// Σ(x−xz)(w−wz) plus the bias, for output element `idx`.
+fn accumulate(idx: u32) -> i32 {
+    let o = idx % params.out_c;
+    let pixel = idx / params.out_c;
+    let ox = pixel % params.out_w;
+    let oy = (pixel / params.out_w) % params.out_h;
+    let n = pixel / (params.out_w * params.out_h);
+    let first_in = (o / params.out_per_group) * params.in_per_group;
+    let record = params.channels + 5u * o;
+    let w_zp = bitcast<i32>(weights[record + 4u]);
+    let taps = params.kernel_h * params.kernel_w;
+    if DOT4 {
+        var acc = bitcast<i32>(weights[record + 1u]);
+        var sum_x = 0;
+        let quads = params.in_per_group / 4u;
+        let zp_byte = bitcast<u32>(params.input_zp) & 0xffu;
+        let padding = zp_byte * 0x01010101u;
+        for (var t = 0u; t < taps; t++) {
+            let iy = tap(oy, t / params.kernel_w, params.pad_top, params.in_h);
+            let ix = tap(ox, t % params.kernel_w, params.pad_left, params.in_w);
+            let inside = iy >= 0 && ix >= 0;
+            let pixel_word = ((n * params.in_h + u32(max(iy, 0))) * params.in_w + u32(max(ix, 0)))
+                * (params.in_c / 4u) + first_in / 4u;
+            let weight_word = (o * taps + t) * quads;
+            for (var q = 0u; q < quads; q++) {
+                let x = select(padding, input[pixel_word + q], inside);
+                acc += dot(x, weights[weight_word + q]);
+                sum_x += dot(x, 0x01010101u);
+            }
+        }
+        return acc - w_zp * sum_x;
+    }
+    var acc = bitcast<i32>(weights[record]);
+    for (var t = 0u; t < taps; t++) {
+        let iy = tap(oy, t / params.kernel_w, params.pad_top, params.in_h);
+        let ix = tap(ox, t % params.kernel_w, params.pad_left, params.in_w);
+        if iy < 0 || ix < 0 {
+            continue;
+        }
+        let first = ((n * params.in_h + u32(iy)) * params.in_w + u32(ix)) * params.in_c + first_in;
+        let first_w = (o * taps + t) * params.in_per_group;
+        for (var i = 0u; i < params.in_per_group; i++) {
+            let x = input_value(first + i, params.signed) - params.input_zp;
+            acc += x * (weight_value(first_w + i, params.signed) - w_zp);
+        }
+    }
+    return acc;
+}
+
+@compute @workgroup_size(64)
+fn conv(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let word = linear_index(gid, nwg);
+    if word * 4u >= params.total {
+        return;
+    }
+    var values = vec4<i32>(0);
+    for (var lane = 0u; lane < 4u; lane++) {
+        let idx = word * 4u + lane;
+        if idx < params.total {
+            let o = idx % params.out_c;
+            let record = params.channels + 5u * o;
+            let multiplier = bitcast<i32>(weights[record + 2u]);
+            let shift = bitcast<i32>(weights[record + 3u]);
+            let v = mbqm(accumulate(idx), multiplier, shift) + params.output_zp;
+            values[lane] = clamp(saturate(v, params.signed), params.clamp_lo, params.clamp_hi);
+        }
+    }
+    output[word] = pack4(values);
+}

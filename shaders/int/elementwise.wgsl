@@ -1,0 +1,176 @@
+// Integer element-wise kernels, one thread per output word: requantization, ADD (TFLite's
+// 20-bit left-shift scheme), MUL, HARD_SWISH (TFLite's 16-bit fixed point), table lookups
+// (LOGISTIC) and clamps. A second tensor operand (ADD's other input, MUL's 1×1×C scale)
+// is bound as `weights`; a constant operand (one value or one per channel) or a table is
+// stored in `weights` as one value per word.
+
+struct Params {
+    total: u32,
+    channels: u32,
+    /// Values per image (MUL's scale is per image and channel).
+    image: u32,
+    /// Number of constant values: 1 (broadcast) or `channels`.
+    constants: u32,
+    signed: u32,
+    signed_b: u32,
+    out_signed: u32,
+    /// The smallest input value (where a lookup table starts).
+    lowest: i32,
+    zp: i32,
+    zp_b: i32,
+    output_zp: i32,
+    multiplier: i32,
+    shift: i32,
+    multiplier_b: i32,
+    shift_b: i32,
+    output_multiplier: i32,
+    output_shift: i32,
+    clamp_lo: i32,
+    clamp_hi: i32,
+    pad0: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(5) var<storage, read_write> output: array<u32>;
+
+fn constant(idx: u32) -> i32 {
+    let k = select(idx % params.channels, 0u, params.constants == 1u);
+    return bitcast<i32>(weights[k]);
+}
+
+fn add(a: i32, b: i32) -> i32 {
+    let x = mbqm((a - params.zp) << 20u, params.multiplier, params.shift);
+    let y = mbqm((b - params.zp_b) << 20u, params.multiplier_b, params.shift_b);
+    return mbqm(x + y, params.output_multiplier, params.output_shift) + params.output_zp;
+}
+
+fn mul(a: i32, b: i32) -> i32 {
+    return mbqm((a - params.zp) * (b - params.zp_b), params.multiplier, params.shift) + params.output_zp;
+}
+
+/// An i16 value of C++, held sign-extended in an i32.
+fn i16_wrap(x: i32) -> i32 {
+    return (x << 16u) >> 16u;
+}
+
+fn srdhm16(a: i32, b: i32) -> i32 {
+    if a == -32768 && b == -32768 {
+        return 32767;
+    }
+    let ab = a * b;
+    return i16_wrap((ab + select(1 - 16384, 16384, ab >= 0)) / 32768);
+}
+
+fn rdbpot16(x: i32, e: i32) -> i32 {
+    let mask = i16_wrap(bitcast<i32>((1u << u32(e)) - 1u));
+    let remainder = i16_wrap(x & mask);
+    let threshold = i16_wrap((mask >> 1u) + select(0, 1, x < 0));
+    return i16_wrap((x >> u32(min(e, 15))) + select(0, 1, remainder > threshold));
+}
+
+fn saturating_left_shift16(x: i32, n: i32) -> i32 {
+    if n >= 16 {
+        return select(select(0, -32768, x < 0), 32767, x > 0);
+    }
+    return clamp(x << u32(n), -32768, 32767);
+}
+
+/// TFLite's reference HARD_SWISH: `multiplier`/`shift` the output multiplier (Q15) and
+/// exponent, `multiplier_b`/`shift_b` the "reluish" ones.
+fn hard_swish(v: i32) -> i32 {
+    let hires = i16_wrap((v - params.zp) * 128);
+    let preshift = srdhm16(hires, params.multiplier);
+    var r = hires;
+    if params.shift_b > 0 {
+        r = saturating_left_shift16(r, params.shift_b - 1);
+    }
+    r = srdhm16(r, params.multiplier_b);
+    if params.shift_b > 0 {
+        r = saturating_left_shift16(r, 1);
+    } else if params.shift_b < 0 {
+        r = rdbpot16(r, -params.shift_b);
+    }
+    r = i16_wrap((r + 32768) >> 1u);
+    // SaturatingDoublingHighMul: like srdhm16, but truncating.
+    var pre = 32767;
+    if r != -32768 || preshift != -32768 {
+        pre = i16_wrap((r * preshift) / 32768);
+    }
+    return i16_wrap(rdbpot16(pre, -params.shift) + params.output_zp);
+}
+
+/// Applies `op` to every value of the output word.
+fn store(word: u32, op: u32) {
+    var values = vec4<i32>(0);
+    for (var lane = 0u; lane < 4u; lane++) {
+        let idx = word * 4u + lane;
+        if idx >= params.total {
+            continue;
+        }
+        let a = input_value(idx, params.signed);
+        var v: i32;
+        switch op {
+            case 0u: { v = mbqm(a - params.zp, params.multiplier, params.shift) + params.output_zp; }
+            case 1u: { v = add(a, weight_value(idx, params.signed_b)); }
+            case 2u: { v = add(a, constant(idx)); }
+            case 3u: {
+                let scale = (idx / params.image) * params.channels + idx % params.channels;
+                v = mul(a, weight_value(scale, params.signed_b));
+            }
+            case 4u: { v = mul(a, constant(idx)); }
+            case 5u: { v = hard_swish(a); }
+            case 6u: { v = bitcast<i32>(weights[u32(a - params.lowest)]); }
+            default: { v = a; }
+        }
+        values[lane] = clamp(saturate(v, params.out_signed), params.clamp_lo, params.clamp_hi);
+    }
+    output[word] = pack4(values);
+}
+
+@compute @workgroup_size(64)
+fn requantize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let word = linear_index(gid, nwg);
+    if word * 4u < params.total { store(word, 0u); }
+}
+
+@compute @workgroup_size(64)
+fn add_tensors(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let word = linear_index(gid, nwg);
+    if word * 4u < params.total { store(word, 1u); }
+}
+
+@compute @workgroup_size(64)
+fn add_constant(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let word = linear_index(gid, nwg);
+    if word * 4u < params.total { store(word, 2u); }
+}
+
+@compute @workgroup_size(64)
+fn mul_channels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let word = linear_index(gid, nwg);
+    if word * 4u < params.total { store(word, 3u); }
+}
+
+@compute @workgroup_size(64)
+fn mul_constant(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let word = linear_index(gid, nwg);
+    if word * 4u < params.total { store(word, 4u); }
+}
+
+@compute @workgroup_size(64)
+fn hard_swish_values(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let word = linear_index(gid, nwg);
+    if word * 4u < params.total { store(word, 5u); }
+}
+
+@compute @workgroup_size(64)
+fn lookup(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let word = linear_index(gid, nwg);
+    if word * 4u < params.total { store(word, 6u); }
+}
+
+@compute @workgroup_size(64)
+fn clamp_values(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let word = linear_index(gid, nwg);
+    if word * 4u < params.total { store(word, 7u); }
+}

@@ -1,0 +1,141 @@
+//! Integer convolution (`shaders/int/conv.wgsl`): weights packed four to a word in the IR's
+//! OHWI order, then five words per output channel (bias, bias with the dot path's
+//! zero-point terms, multiplier, shift, weight zero point).
+
+use bytemuck::{Pod, Zeroable};
+
+use super::super::{to_u32, Launch, StepIo, Weights};
+use super::signed;
+use crate::error::Result;
+use crate::gpu::pipeline::{Grid, ShaderFile};
+use crate::graph::IntWeights;
+use crate::plan::IntKernel;
+use crate::quant::lower::ConvGeometry;
+use crate::quant::params::Requant;
+
+pub(crate) const SHADER: ShaderFile = ShaderFile {
+    name: "int_conv",
+    source: include_str!("../../../../shaders/int/conv.wgsl"),
+    entry_points: &["conv"],
+};
+
+/// WGSL `Params` of shaders/int/conv.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub(crate) struct ConvParams {
+    batch: u32,
+    in_h: u32,
+    in_w: u32,
+    in_c: u32,
+    out_h: u32,
+    out_w: u32,
+    out_c: u32,
+    kernel_h: u32,
+    kernel_w: u32,
+    stride: u32,
+    pad_top: u32,
+    pad_left: u32,
+    in_per_group: u32,
+    out_per_group: u32,
+    total: u32,
+    channels: u32,
+    input_zp: i32,
+    output_zp: i32,
+    clamp_lo: i32,
+    clamp_hi: i32,
+    signed: u32,
+    pad: [u32; 3],
+}
+
+pub(crate) fn launch(
+    io: &StepIo,
+    kernel: &IntKernel,
+    conv: &ConvGeometry,
+    weights: &IntWeights,
+    requant: &Requant,
+) -> Result<Launch> {
+    if kernel.inputs[0] != kernel.output || weights.dtype != kernel.output {
+        return Err(io.invalid("input, weights and output must share one integer type"));
+    }
+    let (i, o) = (io.input, io.output);
+    let in_per_group = i.c / conv.groups;
+    let out_per_group = conv.out_channels / conv.groups;
+    // Whole channel quads starting on words: the packed-dot path (not depthwise, whose
+    // inner product has one term per tap).
+    let dot4 = in_per_group.is_multiple_of(4) && i.c.is_multiple_of(4);
+    let mut words = pack_bytes(&weights.values);
+    let channels = words.len();
+    words.extend(channel_records(conv, weights, requant, in_per_group));
+    let u = |v: usize, what: &str| to_u32(v, what);
+    let params = ConvParams {
+        batch: u(io.batch, "batch")?,
+        in_h: u(i.h, "input height")?,
+        in_w: u(i.w, "input width")?,
+        in_c: u(i.c, "input channels")?,
+        out_h: u(o.h, "output height")?,
+        out_w: u(o.w, "output width")?,
+        out_c: u(o.c, "output channels")?,
+        kernel_h: u(conv.kernel_h, "kernel height")?,
+        kernel_w: u(conv.kernel_w, "kernel width")?,
+        stride: u(conv.stride, "stride")?,
+        pad_top: u(conv.padding.top, "padding")?,
+        pad_left: u(conv.padding.left, "padding")?,
+        in_per_group: u(in_per_group, "input channels per group")?,
+        out_per_group: u(out_per_group, "output channels per group")?,
+        total: u(io.output_len(), "output size")?,
+        channels: u(channels, "weights")?,
+        input_zp: requant.input_zero_point,
+        output_zp: requant.output.zero_point,
+        clamp_lo: kernel.clamp.0,
+        clamp_hi: kernel.clamp.1,
+        signed: signed(kernel.output),
+        pad: [0; 3],
+    };
+    Ok(Launch {
+        shader: &SHADER,
+        entry: "conv",
+        constants: vec![("DOT4", dot4.into())],
+        params: bytemuck::bytes_of(&params).to_vec(),
+        weights: Weights::Words(words),
+        bias: None,
+        grid: Grid::Threads(io.output_len().div_ceil(4) as u64),
+    })
+}
+
+/// 8-bit values four to a word, value `i` in byte `i % 4` of word `i / 4`.
+pub(super) fn pack_bytes(values: &[i32]) -> Vec<u32> {
+    values
+        .chunks(4)
+        .map(|quad| {
+            quad.iter()
+                .enumerate()
+                .fold(0u32, |word, (k, &v)| word | ((v as u32 & 0xff) << (8 * k)))
+        })
+        .collect()
+}
+
+/// Per output channel: bias, the bias with the dot path's zero-point terms folded in
+/// (`N·xz·wz − xz·Σw`), multiplier, shift and weight zero point.
+fn channel_records(
+    conv: &ConvGeometry,
+    w: &IntWeights,
+    requant: &Requant,
+    in_per_group: usize,
+) -> Vec<u32> {
+    let taps = conv.kernel_h * conv.kernel_w * in_per_group;
+    let xz = requant.input_zero_point;
+    (0..conv.out_channels)
+        .flat_map(|o| {
+            let bias = w.bias.as_ref().map_or(0, |b| b[o]);
+            let wz = requant.weight_zero_points[o];
+            let sum_w = w.values[o * taps..(o + 1) * taps]
+                .iter()
+                .fold(0i32, |s, &v| s.wrapping_add(v));
+            let folded = bias
+                .wrapping_add((taps as i32).wrapping_mul(xz).wrapping_mul(wz))
+                .wrapping_sub(xz.wrapping_mul(sum_w));
+            let m = requant.multipliers[o];
+            [bias, folded, m.multiplier, m.shift, wz].map(|v| v as u32)
+        })
+        .collect()
+}

@@ -1,0 +1,157 @@
+//! Integer element-wise kernels (`shaders/int/elementwise.wgsl`): requantization, ADD,
+//! MUL, HARD_SWISH, table lookups and clamps.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::super::{to_u32, Launch, StepIo, Weights};
+use super::signed;
+use crate::error::Result;
+use crate::gpu::pipeline::{Grid, ShaderFile};
+use crate::graph::IntConstant;
+use crate::plan::IntKernel;
+use crate::quant::fixed::Multiplier;
+use crate::quant::lower::IntStep;
+
+pub(crate) const SHADER: ShaderFile = ShaderFile {
+    name: "int_elementwise",
+    source: include_str!("../../../../shaders/int/elementwise.wgsl"),
+    entry_points: &[
+        "requantize",
+        "add_tensors",
+        "add_constant",
+        "mul_channels",
+        "mul_constant",
+        "hard_swish_values",
+        "lookup",
+        "clamp_values",
+    ],
+};
+
+/// WGSL `Params` of shaders/int/elementwise.wgsl.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable)]
+pub(crate) struct ElementwiseParams {
+    total: u32,
+    channels: u32,
+    image: u32,
+    constants: u32,
+    signed: u32,
+    signed_b: u32,
+    out_signed: u32,
+    lowest: i32,
+    zp: i32,
+    zp_b: i32,
+    output_zp: i32,
+    multiplier: i32,
+    shift: i32,
+    multiplier_b: i32,
+    shift_b: i32,
+    output_multiplier: i32,
+    output_shift: i32,
+    clamp_lo: i32,
+    clamp_hi: i32,
+    pad: u32,
+}
+
+impl ElementwiseParams {
+    fn multipliers(mut self, a: Multiplier, b: Multiplier, out: Multiplier) -> Self {
+        (self.multiplier, self.shift) = (a.multiplier, a.shift);
+        (self.multiplier_b, self.shift_b) = (b.multiplier, b.shift);
+        (self.output_multiplier, self.output_shift) = (out.multiplier, out.shift);
+        self
+    }
+}
+
+pub(crate) fn launch(io: &StepIo, kernel: &IntKernel) -> Result<Launch> {
+    let base = ElementwiseParams {
+        total: to_u32(io.output_len(), "output size")?,
+        channels: to_u32(io.output.c, "channels")?,
+        image: to_u32(io.output.len(), "image size")?,
+        constants: 1,
+        signed: signed(kernel.inputs[0]),
+        signed_b: kernel.inputs.get(1).map_or(0, |&t| signed(t)),
+        out_signed: signed(kernel.output),
+        lowest: kernel.inputs[0].range().0,
+        clamp_lo: kernel.clamp.0,
+        clamp_hi: kernel.clamp.1,
+        ..Default::default()
+    };
+    let none = Multiplier::default();
+    let (entry, params, weights) = match &kernel.step {
+        IntStep::Requantize(r) => {
+            let p = ElementwiseParams {
+                zp: r.input_zero_point,
+                output_zp: r.output.zero_point,
+                ..base
+            };
+            ("requantize", p.multipliers(r.multiplier, none, none), Weights::None)
+        }
+        IntStep::Add(add) | IntStep::AddConstant(add, _) => {
+            let p = ElementwiseParams {
+                zp: add.zero_points[0],
+                zp_b: add.zero_points[1],
+                output_zp: add.output.zero_point,
+                ..base
+            };
+            let p = p.multipliers(add.multipliers[0], add.multipliers[1], add.output_multiplier);
+            match &kernel.step {
+                IntStep::AddConstant(_, c) => constant_launch("add_constant", p, c),
+                _ => ("add_tensors", p, Weights::StepInput(1)),
+            }
+        }
+        IntStep::Mul(mul) | IntStep::MulConstant(mul, _) => {
+            let p = ElementwiseParams {
+                zp: mul.zero_points[0],
+                zp_b: mul.zero_points[1],
+                output_zp: mul.output.zero_point,
+                ..base
+            };
+            let p = p.multipliers(mul.multiplier, none, none);
+            match &kernel.step {
+                IntStep::MulConstant(_, c) => constant_launch("mul_constant", p, c),
+                _ => ("mul_channels", p, Weights::StepInput(1)),
+            }
+        }
+        IntStep::HardSwish(h) => {
+            let p = ElementwiseParams {
+                zp: h.input_zero_point,
+                output_zp: h.output.zero_point,
+                multiplier: i32::from(h.output_multiplier),
+                shift: h.output_exponent,
+                multiplier_b: i32::from(h.reluish_multiplier),
+                shift_b: h.reluish_exponent,
+                ..base
+            };
+            ("hard_swish_values", p, Weights::None)
+        }
+        IntStep::Lookup(table) => {
+            let words = table.iter().map(|&v| v as u32).collect();
+            ("lookup", base, Weights::Words(words))
+        }
+        IntStep::Clamp { .. } => ("clamp_values", base, Weights::None),
+        other => return Err(io.invalid(format!("{} is not element-wise", other.name()))),
+    };
+    Ok(Launch {
+        shader: &SHADER,
+        entry,
+        constants: Vec::new(),
+        params: bytemuck::bytes_of(&params).to_vec(),
+        weights,
+        bias: None,
+        grid: Grid::Threads(io.output_len().div_ceil(4) as u64),
+    })
+}
+
+/// An entry whose second operand is `constant`, one value per word.
+fn constant_launch(
+    entry: &'static str,
+    params: ElementwiseParams,
+    constant: &IntConstant,
+) -> (&'static str, ElementwiseParams, Weights) {
+    let params = ElementwiseParams {
+        constants: constant.values.len() as u32,
+        ..params
+    };
+    let words = constant.values.iter().map(|&v| v as u32).collect();
+    (entry, params, Weights::Words(words))
+}

@@ -1,0 +1,47 @@
+//! Integer kernels (`shaders/int/*.wgsl`): one module per kernel file, each turning an int8
+//! plan's [`IntKernel`] into a [`Launch`]. Tensors are 8-bit values packed four to a word;
+//! every kernel writes whole output words.
+
+mod conv;
+mod elementwise;
+mod pool;
+mod softmax;
+
+use super::{Launch, StepIo};
+use crate::error::Result;
+use crate::gpu::pipeline::ShaderFile;
+use crate::graph::IntType;
+use crate::plan::IntKernel;
+use crate::quant::lower::IntStep;
+
+/// Every integer kernel file.
+pub(crate) const SHADERS: [&ShaderFile; 4] = [
+    &conv::SHADER,
+    &pool::SHADER,
+    &elementwise::SHADER,
+    &softmax::SHADER,
+];
+
+/// The launch of an int8 plan's step.
+pub(crate) fn launch(io: &StepIo, kernel: &IntKernel) -> Result<Launch> {
+    match &kernel.step {
+        IntStep::Conv {
+            conv,
+            weights,
+            requant,
+        } => conv::launch(io, kernel, conv, weights, requant),
+        IntStep::AvgPool(window) => pool::launch_average(io, kernel, window.as_ref()),
+        IntStep::Mean(mean) => pool::launch_mean(io, kernel, mean),
+        IntStep::Softmax(softmax) => softmax::launch(io, kernel, softmax),
+        IntStep::Dense { .. } => Err(io.invalid(
+            "FULLY_CONNECTED runs only on the integer CPU reference so far (its reference kernel requantizes in f64, which WGSL lacks)",
+        )),
+        IntStep::Input | IntStep::Copy => Err(io.invalid("a copy is not a GPU step")),
+        _ => elementwise::launch(io, kernel),
+    }
+}
+
+/// 1 for int8, 0 for uint8: the kernels' `signed` flags.
+fn signed(dtype: IntType) -> u32 {
+    u32::from(dtype == IntType::I8)
+}
