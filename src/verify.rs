@@ -4,7 +4,7 @@
 use rand::{Rng, SeedableRng};
 
 use crate::gpu::{Executor, GpuContext};
-use crate::graph::Graph;
+use crate::graph::{Graph, TensorId};
 use crate::plan::{KernelChoice, KernelFamily, Plan};
 use crate::{Precision, Result};
 
@@ -76,7 +76,10 @@ pub fn verify_graph(
     let plan = Plan::build_for(graph, batch, precision, family)?;
     let executor = Executor::new(ctx, &plan)?;
     let gpu = executor.run_probed(input)?;
-    let cpu = crate::cpu::run(graph, input, batch)?;
+    let cpu = match precision {
+        Precision::Int8 => integer_reference(graph, input, batch)?,
+        _ => crate::cpu::run(graph, input, batch)?,
+    };
     let mut layers = Vec::new();
     for (index, step) in plan.steps.iter().enumerate() {
         let rewritten_later = plan.steps[index + 1..]
@@ -103,6 +106,24 @@ pub fn verify_graph(
         peak_activation_bytes: plan.peak_activation_bytes(),
         layers,
     })
+}
+
+/// The integer CPU reference on `input` quantized to the graph's input grid, each tensor
+/// dequantized (one-to-one: equal reals are equal integers, so a tolerance of 0 compares
+/// the integers).
+fn integer_reference(graph: &Graph, input: &[f32], batch: usize) -> Result<Vec<Vec<f32>>> {
+    let grid = |id: TensorId| graph.node(id).integer.as_ref().map(|i| i.output);
+    let input_grid = crate::quant::lower::input_grid(graph)?;
+    let quantized: Vec<i32> = input.iter().map(|&x| input_grid.quantize(x)).collect();
+    let outputs = crate::cpu::int::run(graph, &quantized, batch)?;
+    Ok(outputs
+        .into_iter()
+        .enumerate()
+        .map(|(i, values)| match grid(TensorId(i)) {
+            Some(g) => values.into_iter().map(|q| g.dequantize(q)).collect(),
+            None => Vec::new(),
+        })
+        .collect())
 }
 
 fn compare(step: &crate::plan::Step, gpu: &[f32], cpu: &[f32]) -> LayerDiff {

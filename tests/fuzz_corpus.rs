@@ -107,3 +107,41 @@ fn accepted_models_run_on_the_gpu_like_the_cpu_reference() {
     eprintln!("{ran} GPU runs, {compared} compared with the CPU reference");
     assert!(compared >= 4, "only {compared} corpus models were compared");
 }
+
+/// Every corpus model with an integer form runs in int8 on the GPU exactly like the integer
+/// CPU reference; the others are refused with an error, not a panic.
+#[test]
+fn accepted_quantized_models_run_in_int8_like_the_integer_reference() {
+    use mobilenet_wgpu::plan::KernelChoice;
+    use mobilenet_wgpu::verify::{random_input, verify_graph};
+    let Some(runtime) = common::runtime() else {
+        return;
+    };
+    let mut compared = 0;
+    for entry in std::fs::read_dir(corpus("tflite")).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        let Ok(model) = mobilenet_wgpu::import::parse(&bytes, "corpus") else {
+            continue;
+        };
+        let graph = &model.graph;
+        if !checks::small_enough_for_the_cpu(graph) {
+            continue;
+        }
+        let input = random_input(graph, 2, 3);
+        let ctx = runtime.context();
+        match verify_graph(ctx, graph, 2, &input, Precision::Int8, KernelChoice::Auto) {
+            Ok(report) => {
+                compared += 1;
+                assert!(report.passed, "{}: {report:?}", path.display());
+            }
+            Err(Error::DeviceLimit(_)) => {}
+            Err(e) => {
+                eprintln!("{}: {e}", path.display());
+                assert!(!e.to_string().contains('\n'), "{}: {e}", path.display())
+            }
+        }
+    }
+    eprintln!("{compared} quantized corpus models compared in int8");
+    assert!(compared >= 1, "no quantized corpus model ran in int8");
+}

@@ -79,7 +79,7 @@ fn check_model(model: mobilenet_wgpu::Result<Model>) {
         Err(e) => return one_line(&e),
     };
     let graph = &model.graph;
-    for precision in [Precision::F32, Precision::F16] {
+    for precision in [Precision::F32, Precision::F16, Precision::Int8] {
         for family in [KernelFamily::CpuAdapter, KernelFamily::Gpu] {
             if let Err(e) = Plan::build_for(graph, 2, precision, family) {
                 one_line(&e);
@@ -91,6 +91,15 @@ fn check_model(model: mobilenet_wgpu::Result<Model>) {
         match mobilenet_wgpu::cpu::run_output(graph, &input, 1) {
             Ok(out) => assert_eq!(out.len(), graph.output_shape().len()),
             Err(e) => one_line(&e),
+        }
+        // Quantized files also run on the integer CPU reference, at each input extreme.
+        let range = mobilenet_wgpu::quant::lower::input_grid(graph).map(|g| g.dtype.range());
+        for value in range.map_or(vec![], |(lo, hi)| vec![lo, hi]) {
+            let input = vec![value; graph.input_shape().len()];
+            match mobilenet_wgpu::cpu::int::run_output(graph, &input, 1) {
+                Ok(out) => assert_eq!(out.len(), graph.output_shape().len()),
+                Err(e) => one_line(&e),
+            }
         }
     }
 }

@@ -134,7 +134,7 @@ fn softmax(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
     let total = partial[0];
     let headroom_plus_one = i32(countLeadingZeros(bitcast<u32>(total)));
     let reciprocal = one_over_one_plus_x(bitcast<i32>((bitcast<u32>(total) << u32(headroom_plus_one)) - 0x80000000u));
-    let exponent = 12 - headroom_plus_one + 31 - 8;
+    let exponent = min(12 - headroom_plus_one + 31 - 8, 31);
     let lowest = select(0, -128, params.out_signed != 0u);
     for (var c = lid.x; c < params.depth; c += WG) {
         let d = scaled_diff(input_value(first + c, params.signed), max_value);

@@ -70,7 +70,18 @@ pub enum IntStep {
 
 /// The integer step of every node, in graph order.
 pub fn lower(graph: &Graph) -> Result<Vec<IntStep>> {
+    input_grid(graph)?;
     graph.nodes().iter().map(|node| step(graph, node)).collect()
+}
+
+/// The grid of the graph's input; for a float model, the error every int8 entry point gives.
+pub fn input_grid(graph: &Graph) -> Result<TensorQuant> {
+    let input = graph.node(graph.input()).integer.as_ref();
+    input.map(|i| i.output).ok_or_else(|| {
+        Error::InvalidArgument(
+            "int8 runs quantized TFLite files on their own integer grid, but this model computes in float: use --precision f32 or f16".into(),
+        )
+    })
 }
 
 fn step(graph: &Graph, node: &Node) -> Result<IntStep> {

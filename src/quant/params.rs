@@ -132,7 +132,7 @@ impl Mean {
     pub fn apply(&self, sum: i32) -> i32 {
         let centred = (i64::from(sum) - i64::from(self.input_zero_point) * i64::from(self.count))
             as i32;
-        let v = self.multiplier.apply(centred) + self.output.zero_point;
+        let v = self.multiplier.apply(centred).wrapping_add(self.output.zero_point);
         self.output.dtype.saturate(v)
     }
 }
@@ -164,7 +164,10 @@ impl Requantize {
     }
 
     pub fn apply(&self, x: i32) -> i32 {
-        let v = self.multiplier.apply(x - self.input_zero_point) + self.output.zero_point;
+        let v = self
+            .multiplier
+            .apply(x - self.input_zero_point)
+            .wrapping_add(self.output.zero_point);
         self.output.dtype.saturate(v)
     }
 }
@@ -202,7 +205,10 @@ impl Add {
             self.multipliers[k].apply((x - self.zero_points[k]) * (1 << Self::LEFT_SHIFT))
         };
         let sum = scaled(0, a).wrapping_add(scaled(1, b));
-        let v = self.output_multiplier.apply(sum) + self.output.zero_point;
+        let v = self
+            .output_multiplier
+            .apply(sum)
+            .wrapping_add(self.output.zero_point);
         self.output.dtype.saturate(v)
     }
 }
@@ -226,7 +232,7 @@ impl Mul {
 
     pub fn apply(&self, a: i32, b: i32) -> i32 {
         let product = (a - self.zero_points[0]) * (b - self.zero_points[1]);
-        let v = self.multiplier.apply(product) + self.output.zero_point;
+        let v = self.multiplier.apply(product).wrapping_add(self.output.zero_point);
         self.output.dtype.saturate(v)
     }
 }
@@ -326,7 +332,9 @@ impl Softmax {
             .filter_map(|&v| exp(v))
             .fold(0i32, |sum, e| sum.wrapping_add(rounding_divide_by_pot(e, 12)));
         let (reciprocal, bits_over_unit) = gemmlowp::reciprocal(sum, 12);
-        let exponent = bits_over_unit + 31 - 8;
+        // At most 31 (TFLite checks it is: only rows of thousands of equal values, whose
+        // sum wraps, exceed it).
+        let exponent = (bits_over_unit + 31 - 8).min(31);
         let (lo, hi) = self.output.range();
         x.iter()
             .map(|&v| match exp(v) {
