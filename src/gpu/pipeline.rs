@@ -10,7 +10,7 @@ use crate::Precision;
 /// Shared by every float kernel file: the epilogue, activations and binding declarations.
 const COMMON: &str = include_str!("../../shaders/common.wgsl");
 /// Shared by every integer kernel file: packing, bindings and TFLite's fixed point.
-const INT_COMMON: &str = include_str!("../../shaders/int/common.wgsl");
+pub(crate) const INT_COMMON: &str = include_str!("../../shaders/int/common.wgsl");
 
 /// Number of bindings in the shared layout (see `shaders/common.wgsl`).
 pub(crate) const BINDINGS: usize = 7;

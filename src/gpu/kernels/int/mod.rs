@@ -4,6 +4,8 @@
 
 mod conv;
 mod elementwise;
+#[cfg(test)]
+mod fixed_test;
 mod pool;
 mod softmax;
 
