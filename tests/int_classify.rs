@@ -32,12 +32,17 @@ fn expected(shared: &std::path::Path) -> Top5 {
 fn model_args(name: &str) -> Vec<String> {
     let files = match name.split_once('+') {
         Some((first, second)) => {
-            let prefix = first.rsplit_once("_embedding_extractor").map_or(first, |p| p.0);
+            let prefix = first
+                .rsplit_once("_embedding_extractor")
+                .map_or(first, |p| p.0);
             vec![first.to_string(), format!("{prefix}_{second}")]
         }
         None => vec![name.to_string()],
     };
-    files.into_iter().flat_map(|f| ["--model".to_string(), f]).collect()
+    files
+        .into_iter()
+        .flat_map(|f| ["--model".to_string(), f])
+        .collect()
 }
 
 #[test]
@@ -63,7 +68,11 @@ fn classify_in_int8_prints_tflites_reference_top5_exactly() {
             .env("MOBILENET_WGPU_MODELS", shared.join("models"))
             .output()
             .expect("runs");
-        assert!(output.status.success(), "{model}: {}", String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{model}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
         let lines = String::from_utf8(output.stdout).unwrap();
         let mut checked = 0;
         for line in lines.lines() {
@@ -75,7 +84,12 @@ fn classify_in_int8_prints_tflites_reference_top5_exactly() {
             let image = path.rsplit('/').next().unwrap();
             let ours: Vec<(usize, f64)> = top
                 .iter()
-                .map(|c| (c["index"].as_u64().unwrap() as usize, c["probability"].as_f64().unwrap()))
+                .map(|c| {
+                    (
+                        c["index"].as_u64().unwrap() as usize,
+                        c["probability"].as_f64().unwrap(),
+                    )
+                })
                 .collect();
             let theirs = &expected[&(model.to_string(), image.to_string())];
             assert_eq!(&ours, theirs, "{model} on {image}");

@@ -20,14 +20,29 @@ fn reference_dir() -> PathBuf {
 /// The committed reference outputs: (model name, input name, raw values).
 fn references() -> Vec<(String, String, Vec<i32>)> {
     let mut found = Vec::new();
-    for model in std::fs::read_dir(reference_dir()).expect("reference dir").flatten() {
+    for model in std::fs::read_dir(reference_dir())
+        .expect("reference dir")
+        .flatten()
+    {
         if !model.path().is_dir() {
             continue;
         }
-        for file in std::fs::read_dir(model.path()).expect("model dir").flatten() {
+        for file in std::fs::read_dir(model.path())
+            .expect("model dir")
+            .flatten()
+        {
             let (_, values) = npy::read(&file.path()).expect("reference npy");
-            let input = file.path().file_stem().unwrap().to_string_lossy().to_string();
-            found.push((model.file_name().to_string_lossy().to_string(), input, stored(values)));
+            let input = file
+                .path()
+                .file_stem()
+                .unwrap()
+                .to_string_lossy()
+                .to_string();
+            found.push((
+                model.file_name().to_string_lossy().to_string(),
+                input,
+                stored(values),
+            ));
         }
     }
     found.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
@@ -102,7 +117,12 @@ fn the_integer_cpu_reference_is_byte_identical_to_tflite() {
 
 /// The grid of tensor `id` of `graph`.
 fn grid(graph: &mobilenet_wgpu::graph::Graph, id: mobilenet_wgpu::graph::TensorId) -> TensorQuant {
-    graph.node(id).integer.as_ref().expect("an integer graph").output
+    graph
+        .node(id)
+        .integer
+        .as_ref()
+        .expect("an integer graph")
+        .output
 }
 
 #[test]
@@ -128,7 +148,11 @@ fn the_int8_gpu_path_is_byte_identical_to_tflite() {
             .map(|q| input_grid.dequantize(q))
             .collect();
         let output = session.run(&x).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let got: Vec<i32> = output.data.iter().map(|&v| output_grid.quantize(v)).collect();
+        let got: Vec<i32> = output
+            .data
+            .iter()
+            .map(|&v| output_grid.quantize(v))
+            .collect();
         let differing = got.iter().zip(&expected).filter(|(a, b)| a != b).count();
         assert_eq!(
             (got.len(), differing),

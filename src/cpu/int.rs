@@ -37,21 +37,26 @@ pub fn run(graph: &Graph, input: &[i32], batch: usize) -> Result<Vec<Vec<i32>>> 
             IntStep::Dense { weights, requant } => {
                 conv::dense(weights, requant, arg(0), node.shape.c)
             }
-            IntStep::AvgPool(window) => pool::average(window.as_ref(), arg(0), shape(0), node.shape),
+            IntStep::AvgPool(window) => {
+                pool::average(window.as_ref(), arg(0), shape(0), node.shape)
+            }
             IntStep::Mean(mean) => pool::mean(mean, arg(0), shape(0)),
             IntStep::Requantize(r) => arg(0).iter().map(|&x| r.apply(x)).collect(),
             IntStep::Add(add) => zip(arg(0), arg(1), |a, b| add.apply(a, b)),
-            IntStep::AddConstant(add, c) => per_channel(arg(0), node.shape, |x, ch| {
-                add.apply(x, c.at(ch))
-            }),
+            IntStep::AddConstant(add, c) => {
+                per_channel(arg(0), node.shape, |x, ch| add.apply(x, c.at(ch)))
+            }
             IntStep::Mul(mul) => scale_channels(arg(0), arg(1), node.shape, |a, b| mul.apply(a, b)),
-            IntStep::MulConstant(mul, c) => per_channel(arg(0), node.shape, |x, ch| {
-                mul.apply(x, c.at(ch))
-            }),
+            IntStep::MulConstant(mul, c) => {
+                per_channel(arg(0), node.shape, |x, ch| mul.apply(x, c.at(ch)))
+            }
             IntStep::HardSwish(h) => arg(0).iter().map(|&x| h.apply(x)).collect(),
             IntStep::Lookup(table) => {
                 let lowest = node_input_lowest(graph, node);
-                arg(0).iter().map(|&x| table[(x - lowest) as usize]).collect()
+                arg(0)
+                    .iter()
+                    .map(|&x| table[(x - lowest) as usize])
+                    .collect()
             }
             IntStep::Softmax(softmax) => arg(0)
                 .chunks_exact(node.shape.c)

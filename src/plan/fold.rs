@@ -25,7 +25,9 @@ impl Folded {
     pub fn unfolded(graph: &Graph) -> Folded {
         Folded {
             graph: graph.clone(),
-            sources: (0..graph.nodes().len()).map(|i| vec![TensorId(i)]).collect(),
+            sources: (0..graph.nodes().len())
+                .map(|i| vec![TensorId(i)])
+                .collect(),
         }
     }
 

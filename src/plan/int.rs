@@ -33,13 +33,22 @@ pub(super) fn build(graph: &Graph, batch: usize, family: KernelFamily) -> Result
         let id = TensorId(index);
         let node = graph.node(id);
         let dtype = |id: TensorId| {
-            graph.node(id).integer.as_ref().map(|i| i.output.dtype).ok_or_else(|| Error::NotInteger {
-                layer: graph.node(id).name.clone(),
-                reason: "it is stored in float".into(),
-            })
+            graph
+                .node(id)
+                .integer
+                .as_ref()
+                .map(|i| i.output.dtype)
+                .ok_or_else(|| Error::NotInteger {
+                    layer: graph.node(id).name.clone(),
+                    reason: "it is stored in float".into(),
+                })
         };
         let output_type = dtype(id)?;
-        let input_types = node.inputs.iter().map(|&i| dtype(i)).collect::<Result<Vec<_>>>()?;
+        let input_types = node
+            .inputs
+            .iter()
+            .map(|&i| dtype(i))
+            .collect::<Result<Vec<_>>>()?;
         let mut clamp = output_type.range();
         // Fuse the clamps that alone read this step's output (softmax's kernel has no
         // clamp: its output grid is fixed).

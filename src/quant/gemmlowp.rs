@@ -166,7 +166,10 @@ mod tests {
     fn sixteen_bit_helpers_round_like_gemmlowp() {
         assert_eq!(to_i16_multiplier(1 << 30), 1 << 14);
         assert_eq!(to_i16_multiplier(i32::MAX), i16::MAX);
-        assert_eq!(saturating_rounding_doubling_high_mul_i16(i16::MIN, i16::MIN), i16::MAX);
+        assert_eq!(
+            saturating_rounding_doubling_high_mul_i16(i16::MIN, i16::MIN),
+            i16::MAX
+        );
         assert_eq!(doubling_high_mul_i16(-3, 1 << 14), -1);
         assert_eq!(rounding_divide_by_pot_i16(-6, 2), -2);
         assert_eq!(saturating_left_shift_i16(20000, 1), i16::MAX);

@@ -65,7 +65,10 @@ pub enum IntStep {
     Lookup(Vec<i32>),
     Softmax(Softmax),
     /// Saturation to `[min, max]` (ReLU, ReLU6 and range clamps).
-    Clamp { min: i32, max: i32 },
+    Clamp {
+        min: i32,
+        max: i32,
+    },
 }
 
 /// The integer step of every node, in graph order.
@@ -105,7 +108,9 @@ fn step(graph: &Graph, node: &Node) -> Result<IntStep> {
     let same_grid = || -> Result<()> {
         match grid(0)? == output {
             true => Ok(()),
-            false => Err(fail("it changes the grid, which TFLite's kernel for it cannot")),
+            false => Err(fail(
+                "it changes the grid, which TFLite's kernel for it cannot",
+            )),
         }
     };
     let form = integer.form.as_ref();
@@ -157,8 +162,9 @@ fn step(graph: &Graph, node: &Node) -> Result<IntStep> {
             Softmax::new(grid(0)?, output.dtype)
                 .ok_or_else(|| fail("its input scale is outside what TFLite's softmax accepts"))?,
         ),
-        (Op::Activation(activation), _) => activation_step(*activation, grid(0)?, output)
-            .map_err(|reason| fail(&reason))?,
+        (Op::Activation(activation), _) => {
+            activation_step(*activation, grid(0)?, output).map_err(|reason| fail(&reason))?
+        }
         (Op::BatchNorm(_) | Op::Concat, _) => {
             return Err(fail("the integer path has no kernel for it yet"))
         }
@@ -213,7 +219,9 @@ impl IntStep {
             IntStep::Input => "input",
             IntStep::Copy => "copy",
             IntStep::Conv { conv, weights, .. } => {
-                if conv.groups > 1 && weights.values.len() == conv.out_channels * conv.kernel_h * conv.kernel_w {
+                if conv.groups > 1
+                    && weights.values.len() == conv.out_channels * conv.kernel_h * conv.kernel_w
+                {
                     "int_depthwise"
                 } else {
                     "int_conv"

@@ -4,5 +4,5 @@
 
 pub mod fixed;
 pub mod gemmlowp;
-pub mod params;
 pub mod lower;
+pub mod params;

@@ -71,7 +71,13 @@ impl DenseRequant {
     pub fn new(input: TensorQuant, w: &IntWeights, output: TensorQuant, features: usize) -> Self {
         // Per-tensor int8 weights apply their zero point; per-channel ones do not.
         let weight_zero_points = (0..features)
-            .map(|o| if w.scales.len() == 1 { w.zero_point(o) } else { 0 })
+            .map(|o| {
+                if w.scales.len() == 1 {
+                    w.zero_point(o)
+                } else {
+                    0
+                }
+            })
             .collect();
         let scales = (0..features)
             .map(|o| f64::from(input.scale) * f64::from(w.scale(o)) / f64::from(output.scale))
@@ -130,9 +136,12 @@ impl Mean {
 
     /// The output for the sum of the `count` stored input values.
     pub fn apply(&self, sum: i32) -> i32 {
-        let centred = (i64::from(sum) - i64::from(self.input_zero_point) * i64::from(self.count))
-            as i32;
-        let v = self.multiplier.apply(centred).wrapping_add(self.output.zero_point);
+        let centred =
+            (i64::from(sum) - i64::from(self.input_zero_point) * i64::from(self.count)) as i32;
+        let v = self
+            .multiplier
+            .apply(centred)
+            .wrapping_add(self.output.zero_point);
         self.output.dtype.saturate(v)
     }
 }
@@ -232,7 +241,10 @@ impl Mul {
 
     pub fn apply(&self, a: i32, b: i32) -> i32 {
         let product = (a - self.zero_points[0]) * (b - self.zero_points[1]);
-        let v = self.multiplier.apply(product).wrapping_add(self.output.zero_point);
+        let v = self
+            .multiplier
+            .apply(product)
+            .wrapping_add(self.output.zero_point);
         self.output.dtype.saturate(v)
     }
 }
@@ -265,8 +277,10 @@ impl HardSwish {
     }
 
     pub fn apply(&self, x: i32) -> i32 {
-        use gemmlowp::{doubling_high_mul_i16, rounding_divide_by_pot_i16, saturating_left_shift_i16};
         use gemmlowp::saturating_rounding_doubling_high_mul_i16 as srdhm16;
+        use gemmlowp::{
+            doubling_high_mul_i16, rounding_divide_by_pot_i16, saturating_left_shift_i16,
+        };
         let hires = ((x - self.input_zero_point) * 128) as i16;
         let preshift = srdhm16(hires, self.output_multiplier);
         let mut r = hires;
@@ -327,10 +341,9 @@ impl Softmax {
                 gemmlowp::exp_on_negative_values(scaled)
             })
         };
-        let sum = x
-            .iter()
-            .filter_map(|&v| exp(v))
-            .fold(0i32, |sum, e| sum.wrapping_add(rounding_divide_by_pot(e, 12)));
+        let sum = x.iter().filter_map(|&v| exp(v)).fold(0i32, |sum, e| {
+            sum.wrapping_add(rounding_divide_by_pot(e, 12))
+        });
         let (reciprocal, bits_over_unit) = gemmlowp::reciprocal(sum, 12);
         // At most 31 (TFLite checks it is: only rows of thousands of equal values, whose
         // sum wraps, exceed it).

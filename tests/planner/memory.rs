@@ -250,6 +250,7 @@ fn execute(step: &Step, slots: &[Vec<f32>], batch: usize) -> Vec<f32> {
             }
             return out;
         }
+        Kernel::Int(_) => panic!("the float plans simulated here have no integer steps"),
     };
     let residual = step.residual.map(|r| read(&r));
     raw.iter()

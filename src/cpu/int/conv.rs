@@ -66,7 +66,12 @@ fn accumulate(
 }
 
 /// `x` holds rows of `w.values.len() / features` values.
-pub(super) fn dense(w: &IntWeights, requant: &DenseRequant, x: &[i32], features: usize) -> Vec<i32> {
+pub(super) fn dense(
+    w: &IntWeights,
+    requant: &DenseRequant,
+    x: &[i32],
+    features: usize,
+) -> Vec<i32> {
     let depth = w.values.len() / features;
     x.chunks_exact(depth)
         .flat_map(|row| {

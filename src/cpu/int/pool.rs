@@ -5,7 +5,12 @@ use crate::graph::{AvgPool, Shape};
 use crate::quant::params::{self, Mean};
 
 /// AVERAGE_POOL_2D over `window`, or over the whole map when `None`.
-pub(super) fn average(window: Option<&AvgPool>, x: &[i32], input: Shape, output: Shape) -> Vec<i32> {
+pub(super) fn average(
+    window: Option<&AvgPool>,
+    x: &[i32],
+    input: Shape,
+    output: Shape,
+) -> Vec<i32> {
     let mut y = Vec::with_capacity(x.len() / input.len() * output.len());
     for image in x.chunks_exact(input.len()) {
         for oy in 0..output.h {
@@ -21,7 +26,10 @@ pub(super) fn average(window: Option<&AvgPool>, x: &[i32], input: Shape, output:
                 for c in 0..input.c {
                     let sum = rows
                         .clone()
-                        .flat_map(|iy| cols.clone().map(move |ix| (iy * input.w + ix) * input.c + c))
+                        .flat_map(|iy| {
+                            cols.clone()
+                                .map(move |ix| (iy * input.w + ix) * input.c + c)
+                        })
                         .map(|i| image[i])
                         .sum();
                     y.push(params::average(sum, count));

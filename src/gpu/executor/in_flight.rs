@@ -13,8 +13,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use crate::gpu::health::DeviceHealth;
 use crate::gpu::codec::Codec;
+use crate::gpu::health::DeviceHealth;
 use crate::{Error, Result};
 
 /// How long a blocking wait trusts another thread's poll before polling again itself.
@@ -219,9 +219,7 @@ impl InFlight {
                 .slice(..self.submitted.bytes)
                 .get_mapped_range()
                 .map_err(|e| Error::Gpu(format!("reading back results: {e}")))?;
-            self.submitted
-                .codec
-                .decode(&view, self.submitted.values)
+            self.submitted.codec.decode(&view, self.submitted.values)
         };
         buffer.unmap();
         self.submitted

@@ -12,9 +12,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
+use crate::gpu::codec::Codec;
 use crate::gpu::health::DeviceHealth;
 use crate::gpu::pipeline::captured;
-use crate::gpu::codec::Codec;
 use crate::Precision;
 
 /// Values converted at a time through a thread's scratch buffer (even: f16 pairs).
@@ -69,12 +69,7 @@ pub(super) struct Staged {
 }
 
 impl Uploads {
-    pub fn new(
-        device: &wgpu::Device,
-        health: DeviceHealth,
-        codec: Codec,
-        values: usize,
-    ) -> Self {
+    pub fn new(device: &wgpu::Device, health: DeviceHealth, codec: Codec, values: usize) -> Self {
         let bytes = (codec.encoded_len(values.max(1)) as u64).next_multiple_of(4);
         let buffers = (0..STAGING_BUFFERS).map(|_| {
             device.create_buffer(&wgpu::BufferDescriptor {

@@ -317,7 +317,10 @@ pub(super) fn int8_values(info: &TensorInfo) -> Result<Option<(Vec<i32>, IntType
         IntType::U8 => i32::from(b),
         IntType::I8 => i32::from(b as i8),
     };
-    Ok(Some((data[..count].iter().map(|&b| value(b)).collect(), dtype)))
+    Ok(Some((
+        data[..count].iter().map(|&b| value(b)).collect(),
+        dtype,
+    )))
 }
 
 /// The per-image NHWC shape of an activation tensor: `[1,h,w,c]` or `[1,c]`.

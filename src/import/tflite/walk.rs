@@ -63,10 +63,7 @@ pub(super) fn build_graph(
     let shape = tensors::activation_shape(&tensors[input]).map_err(invalid)?;
     let mut graph = Graph::new(shape).map_err(|e| invalid(format!("input: {e}")))?;
     if let Some(output) = tensors::grid(&tensors[input]).map_err(invalid)? {
-        let integer = Integer {
-            output,
-            form: None,
-        };
+        let integer = Integer { output, form: None };
         graph.set_integer(graph.input(), integer)?;
     }
     let mut values = vec![None; tensors.len()];
@@ -243,10 +240,7 @@ impl<'a, 'f> Walker<'a, 'f> {
             .add(name, op, inputs)
             .map_err(|e| self.op_fail(call, e))?;
         if let Some(output) = self.output_grid(call)? {
-            let integer = Integer {
-                output,
-                form: None,
-            };
+            let integer = Integer { output, form: None };
             self.graph.set_integer(id, integer)?;
         }
         Ok(id)

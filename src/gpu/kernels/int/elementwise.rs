@@ -84,7 +84,11 @@ pub(crate) fn launch(io: &StepIo, kernel: &IntKernel) -> Result<Launch> {
                 output_zp: r.output.zero_point,
                 ..base
             };
-            ("requantize", p.multipliers(r.multiplier, none, none), Weights::None)
+            (
+                "requantize",
+                p.multipliers(r.multiplier, none, none),
+                Weights::None,
+            )
         }
         IntStep::Add(add) | IntStep::AddConstant(add, _) => {
             let p = ElementwiseParams {
@@ -93,7 +97,11 @@ pub(crate) fn launch(io: &StepIo, kernel: &IntKernel) -> Result<Launch> {
                 output_zp: add.output.zero_point,
                 ..base
             };
-            let p = p.multipliers(add.multipliers[0], add.multipliers[1], add.output_multiplier);
+            let p = p.multipliers(
+                add.multipliers[0],
+                add.multipliers[1],
+                add.output_multiplier,
+            );
             match &kernel.step {
                 IntStep::AddConstant(_, c) => constant_launch("add_constant", p, c),
                 _ => ("add_tensors", p, Weights::StepInput(1)),

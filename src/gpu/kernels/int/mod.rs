@@ -3,6 +3,7 @@
 //! every kernel writes whole output words.
 
 mod conv;
+mod dense;
 mod elementwise;
 #[cfg(test)]
 mod fixed_test;
@@ -17,8 +18,9 @@ use crate::plan::IntKernel;
 use crate::quant::lower::IntStep;
 
 /// Every integer kernel file.
-pub(crate) const SHADERS: [&ShaderFile; 4] = [
+pub(crate) const SHADERS: [&ShaderFile; 5] = [
     &conv::SHADER,
+    &dense::SHADER,
     &pool::SHADER,
     &elementwise::SHADER,
     &softmax::SHADER,
@@ -35,9 +37,7 @@ pub(crate) fn launch(io: &StepIo, kernel: &IntKernel) -> Result<Launch> {
         IntStep::AvgPool(window) => pool::launch_average(io, kernel, window.as_ref()),
         IntStep::Mean(mean) => pool::launch_mean(io, kernel, mean),
         IntStep::Softmax(softmax) => softmax::launch(io, kernel, softmax),
-        IntStep::Dense { .. } => Err(io.invalid(
-            "FULLY_CONNECTED runs only on the integer CPU reference so far (its reference kernel requantizes in f64, which WGSL lacks)",
-        )),
+        IntStep::Dense { weights, requant } => dense::launch(io, kernel, weights, requant),
         IntStep::Input | IntStep::Copy => Err(io.invalid("a copy is not a GPU step")),
         _ => elementwise::launch(io, kernel),
     }

@@ -72,7 +72,12 @@ pub(crate) fn launch_mean(io: &StepIo, kernel: &IntKernel, mean: &Mean) -> Resul
     Ok(pool_launch(io, "mean_pool", params))
 }
 
-fn params(io: &StepIo, kernel: &IntKernel, pool: &AvgPool, mean: Option<&Mean>) -> Result<PoolParams> {
+fn params(
+    io: &StepIo,
+    kernel: &IntKernel,
+    pool: &AvgPool,
+    mean: Option<&Mean>,
+) -> Result<PoolParams> {
     let u = |v: usize, what: &str| to_u32(v, what);
     let (i, o) = (io.input, io.output);
     Ok(PoolParams {
