@@ -163,3 +163,47 @@ fn the_int8_gpu_path_is_byte_identical_to_tflite() {
     }
     assert_eq!(checked, 120, "10 models x 12 inputs");
 }
+
+/// `run --precision int8 --quantized-output` reads a uint8 `.npy` as the model's input
+/// tensor as is and writes its raw output tensor: the committed reference bytes.
+#[test]
+fn run_writes_tflites_raw_output_tensor() {
+    let (Some(shared), Some(_)) = (common::shared_dir(), common::runtime()) else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("int8-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in [
+        "mobilenet_v2_1.0_224_int8_ptq",
+        "mobilenet_v3_small_1.0_224_quant",
+        "mobilenet_v1_1.0_224_quant_embedding_extractor+head_layers",
+    ] {
+        let model = common::shared_models::load(&shared, name);
+        let shape = model.graph.input_shape();
+        let input: Vec<u8> = grid_bytes(1000, shape.len()).iter().map(|&v| v as u8).collect();
+        let (input_path, output_path) = (dir.join("in.npy"), dir.join("out.npy"));
+        npy::write(&input_path, &[1, shape.h, shape.w, shape.c], &Values::U8(input)).unwrap();
+        let models: Vec<String> = match name.split_once('+') {
+            Some((a, b)) => vec![a.into(), format!("mobilenet_v1_1.0_224_quant_{b}")],
+            None => vec![name.into()],
+        };
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_mobilenet-wgpu"));
+        command.args(["run", "--precision", "int8", "--quantized-output"]);
+        for m in &models {
+            command.args(["--model", m]);
+        }
+        let status = command
+            .arg("--input-npy")
+            .arg(&input_path)
+            .arg("--output-npy")
+            .arg(&output_path)
+            .env("MOBILENET_WGPU_MODELS", shared.join("models"))
+            .status()
+            .expect("runs");
+        assert!(status.success(), "{name}");
+        let (_, got) = npy::read(&output_path).unwrap();
+        let (_, expected) = npy::read(&reference_dir().join(name).join("random_0.npy")).unwrap();
+        assert_eq!(got, expected, "{name}: the raw output tensor");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

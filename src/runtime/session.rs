@@ -7,7 +7,7 @@ use super::queued::{Output, Queued};
 use crate::gpu::{Executor, TexturePreprocessor};
 use crate::labels::{top_k, Class};
 use crate::model::{Model, Resize};
-use crate::{preprocess, Error, Result};
+use crate::{preprocess, Error, Precision, Result};
 
 /// A model ready to run on a device; `Send + Sync` (see the [module docs](super)).
 #[derive(Debug)]
@@ -148,8 +148,13 @@ impl Session {
     /// same input values as [`classify`](Self::classify)'s CPU preprocessing. The texture
     /// must belong to this session's device (see [`Runtime::from_device`]), be
     /// `Rgba8Unorm`, `Bgra8Unorm` or an sRGB variant of them, and have `TEXTURE_BINDING`
-    /// (or `COPY_SRC`) usage. The output holds one image.
+    /// (or `COPY_SRC`) usage. The output holds one image. Not for int8 sessions.
     pub fn run_texture(&self, texture: &wgpu::Texture) -> Result<Output> {
+        if self.executor.precision() == Precision::Int8 {
+            return Err(Error::InvalidArgument(
+                "the GPU texture path writes float inputs; an int8 session takes decoded images or arrays".into(),
+            ));
+        }
         if self.model.resize != Resize::CenterSquare {
             return Err(Error::InvalidArgument(format!(
                 "{} resizes photos the torchvision way, which the GPU texture path does not implement; classify a decoded image instead",

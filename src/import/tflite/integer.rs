@@ -5,7 +5,9 @@
 use super::tensors;
 use super::walk::{Call, Walker};
 use crate::error::Result;
-use crate::graph::{IntConstant, IntForm, IntWeights};
+use super::tensors::{element_count, TensorInfo};
+use crate::graph::{IntConstant, IntForm, IntType, IntWeights};
+use tract_tflite::tflite;
 
 impl Walker<'_, '_> {
     /// The filter (input #1) and bias (input #2) as integers. `axis` is the filter's
@@ -21,7 +23,7 @@ impl Walker<'_, '_> {
         let fail = |e| self.op_fail(call, e);
         let filter = self.info(self.arg(call, 1)?);
         let (Some((values, dtype)), Some(quant)) =
-            (tensors::int8_values(filter).map_err(fail)?, &filter.quant)
+            (int8_values(filter).map_err(fail)?, &filter.quant)
         else {
             return Ok(None);
         };
@@ -60,7 +62,7 @@ impl Walker<'_, '_> {
     /// An int32 bias of one value per channel, `None` when it is stored as another type.
     fn int32_bias(&self, call: &Call, tensor: usize, channels: usize) -> Result<Option<Vec<i32>>> {
         let info = self.info(tensor);
-        if info.dtype != tract_tflite::tflite::TensorType::INT32 {
+        if info.dtype != tflite::TensorType::INT32 {
             return Ok(None);
         }
         let values = tensors::int_values(info).map_err(|e| self.op_fail(call, e))?;
@@ -88,7 +90,7 @@ impl Walker<'_, '_> {
         let fail = |e| self.op_fail(call, e);
         let info = self.info(tensor);
         let (Some((values, _)), Some(quant)) = (
-            tensors::int8_values(info).map_err(fail)?,
+            int8_values(info).map_err(fail)?,
             tensors::grid(info).map_err(fail)?,
         ) else {
             return Ok(None);
@@ -104,4 +106,38 @@ impl Walker<'_, '_> {
         }
         Ok(Some(IntConstant { values, quant }))
     }
+}
+
+pub(super) fn int_type(dtype: tflite::TensorType) -> Option<IntType> {
+    match dtype {
+        tflite::TensorType::UINT8 => Some(IntType::U8),
+        tflite::TensorType::INT8 => Some(IntType::I8),
+        _ => None,
+    }
+}
+
+/// The stored values of an 8-bit constant with its type, `None` for other types.
+pub(super) fn int8_values(info: &TensorInfo) -> Result<Option<(Vec<i32>, IntType)>, String> {
+    let Some(dtype) = int_type(info.dtype) else {
+        return Ok(None);
+    };
+    let name = &info.name;
+    let data = info
+        .data
+        .ok_or_else(|| format!("tensor `{name}` should be a constant but has no data"))?;
+    let count = element_count(&info.shape)?;
+    if data.len() < count {
+        return Err(format!(
+            "buffer of `{name}` has {} bytes, expected {count}",
+            data.len()
+        ));
+    }
+    let value = |b: u8| match dtype {
+        IntType::U8 => i32::from(b),
+        IntType::I8 => i32::from(b as i8),
+    };
+    Ok(Some((
+        data[..count].iter().map(|&b| value(b)).collect(),
+        dtype,
+    )))
 }

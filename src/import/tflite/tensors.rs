@@ -2,7 +2,7 @@
 //! values. Every index and length read from the file is checked here, so the graph walk can
 //! trust what it gets. Errors are plain strings; the caller adds the file path.
 
-use crate::graph::{IntType, Shape, TensorQuant};
+use crate::graph::{Shape, TensorQuant};
 use tract_tflite::tflite;
 
 /// `real = scale[ch] * (q - zero_point[ch])`, with `ch` the index along `dim` when per-channel.
@@ -259,7 +259,7 @@ pub(super) fn range(info: &TensorInfo) -> Result<Option<Range>, String> {
 
 /// The integer grid of an activation tensor, `None` for float tensors.
 pub(super) fn grid(info: &TensorInfo) -> Result<Option<TensorQuant>, String> {
-    let Some(dtype) = int_type(info.dtype) else {
+    let Some(dtype) = super::integer::int_type(info.dtype) else {
         return range(info).map(|_| None);
     };
     let q = per_tensor(info)?;
@@ -287,40 +287,6 @@ fn per_tensor<'i>(info: &'i TensorInfo) -> Result<&'i Quant, String> {
         ));
     }
     Ok(q)
-}
-
-fn int_type(dtype: tflite::TensorType) -> Option<IntType> {
-    match dtype {
-        tflite::TensorType::UINT8 => Some(IntType::U8),
-        tflite::TensorType::INT8 => Some(IntType::I8),
-        _ => None,
-    }
-}
-
-/// The stored values of an 8-bit constant with its type, `None` for other types.
-pub(super) fn int8_values(info: &TensorInfo) -> Result<Option<(Vec<i32>, IntType)>, String> {
-    let Some(dtype) = int_type(info.dtype) else {
-        return Ok(None);
-    };
-    let name = &info.name;
-    let data = info
-        .data
-        .ok_or_else(|| format!("tensor `{name}` should be a constant but has no data"))?;
-    let count = element_count(&info.shape)?;
-    if data.len() < count {
-        return Err(format!(
-            "buffer of `{name}` has {} bytes, expected {count}",
-            data.len()
-        ));
-    }
-    let value = |b: u8| match dtype {
-        IntType::U8 => i32::from(b),
-        IntType::I8 => i32::from(b as i8),
-    };
-    Ok(Some((
-        data[..count].iter().map(|&b| value(b)).collect(),
-        dtype,
-    )))
 }
 
 /// The per-image NHWC shape of an activation tensor: `[1,h,w,c]` or `[1,c]`.
