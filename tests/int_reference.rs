@@ -180,9 +180,17 @@ fn run_writes_tflites_raw_output_tensor() {
     ] {
         let model = common::shared_models::load(&shared, name);
         let shape = model.graph.input_shape();
-        let input: Vec<u8> = grid_bytes(1000, shape.len()).iter().map(|&v| v as u8).collect();
+        let input: Vec<u8> = grid_bytes(1000, shape.len())
+            .iter()
+            .map(|&v| v as u8)
+            .collect();
         let (input_path, output_path) = (dir.join("in.npy"), dir.join("out.npy"));
-        npy::write(&input_path, &[1, shape.h, shape.w, shape.c], &Values::U8(input)).unwrap();
+        npy::write(
+            &input_path,
+            &[1, shape.h, shape.w, shape.c],
+            &Values::U8(input),
+        )
+        .unwrap();
         let models: Vec<String> = match name.split_once('+') {
             Some((a, b)) => vec![a.into(), format!("mobilenet_v1_1.0_224_quant_{b}")],
             None => vec![name.into()],

@@ -99,8 +99,15 @@ fn hard_swish(v: i32) -> i32 {
     return i16_wrap(rdbpot16(pre, -params.shift) + params.output_zp);
 }
 
-/// Applies `op` to every value of the output word.
-fn store(word: u32, op: u32) {
+/// Which operation the pipeline applies (`Op` in src/gpu/kernels/int/elementwise.rs).
+override OP: u32 = 7u;
+
+@compute @workgroup_size(64)
+fn elementwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let word = linear_index(gid, nwg);
+    if word * 4u >= params.total {
+        return;
+    }
     var values = vec4<i32>(0);
     for (var lane = 0u; lane < 4u; lane++) {
         let idx = word * 4u + lane;
@@ -109,7 +116,7 @@ fn store(word: u32, op: u32) {
         }
         let a = input_value(idx, params.signed);
         var v: i32;
-        switch op {
+        switch OP {
             case 0u: { v = mbqm(a - params.zp, params.multiplier, params.shift) + params.output_zp; }
             case 1u: { v = add(a, weight_value(idx, params.signed_b)); }
             case 2u: { v = add(a, constant(idx)); }
@@ -125,52 +132,4 @@ fn store(word: u32, op: u32) {
         values[lane] = clamp(saturate(v, params.out_signed), params.clamp_lo, params.clamp_hi);
     }
     output[word] = pack4(values);
-}
-
-@compute @workgroup_size(64)
-fn requantize(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let word = linear_index(gid, nwg);
-    if word * 4u < params.total { store(word, 0u); }
-}
-
-@compute @workgroup_size(64)
-fn add_tensors(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let word = linear_index(gid, nwg);
-    if word * 4u < params.total { store(word, 1u); }
-}
-
-@compute @workgroup_size(64)
-fn add_constant(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let word = linear_index(gid, nwg);
-    if word * 4u < params.total { store(word, 2u); }
-}
-
-@compute @workgroup_size(64)
-fn mul_channels(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let word = linear_index(gid, nwg);
-    if word * 4u < params.total { store(word, 3u); }
-}
-
-@compute @workgroup_size(64)
-fn mul_constant(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let word = linear_index(gid, nwg);
-    if word * 4u < params.total { store(word, 4u); }
-}
-
-@compute @workgroup_size(64)
-fn hard_swish_values(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let word = linear_index(gid, nwg);
-    if word * 4u < params.total { store(word, 5u); }
-}
-
-@compute @workgroup_size(64)
-fn lookup(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let word = linear_index(gid, nwg);
-    if word * 4u < params.total { store(word, 6u); }
-}
-
-@compute @workgroup_size(64)
-fn clamp_values(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let word = linear_index(gid, nwg);
-    if word * 4u < params.total { store(word, 7u); }
 }

@@ -13,6 +13,7 @@ use crate::Precision;
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) enum Scalar {
     U32,
+    I32,
     F32,
 }
 
@@ -27,6 +28,12 @@ pub(crate) trait Layout {
 impl Layout for u32 {
     fn leaves(path: &str, base: usize, out: &mut Leaves) {
         out.insert(path.into(), (base, Scalar::U32));
+    }
+}
+
+impl Layout for i32 {
+    fn leaves(path: &str, base: usize, out: &mut Leaves) {
+        out.insert(path.into(), (base, Scalar::I32));
     }
 }
 
@@ -101,6 +108,7 @@ fn wgsl_leaves(
     };
     let kind = |s: &naga::Scalar| match (s.kind, s.width) {
         (naga::ScalarKind::Uint, 4) => Scalar::U32,
+        (naga::ScalarKind::Sint, 4) => Scalar::I32,
         (naga::ScalarKind::Float, 4) => Scalar::F32,
         other => panic!("{path}: unexpected uniform scalar {other:?}"),
     };
@@ -170,7 +178,11 @@ mod tests {
     use crate::gpu::kernels::*;
 
     fn parse(file: &ShaderFile) -> naga::Module {
-        naga::front::wgsl::parse_str(&file.compose(Precision::F32))
+        let precision = match file.name.starts_with("int_") {
+            true => Precision::Int8,
+            false => Precision::F32,
+        };
+        naga::front::wgsl::parse_str(&file.compose(precision))
             .unwrap_or_else(|e| panic!("{}: {e}", file.name))
     }
 
@@ -195,6 +207,11 @@ mod tests {
         check::<softmax::SoftmaxParams>(&softmax::SHADER);
         check::<elementwise::ElementwiseParams>(&elementwise::SHADER);
         check::<squeeze_excite::SqueezeExciteParams>(&squeeze_excite::SHADER);
+        check::<int::conv::ConvParams>(&int::conv::SHADER);
+        check::<int::dense::DenseParams>(&int::dense::SHADER);
+        check::<int::pool::PoolParams>(&int::pool::SHADER);
+        check::<int::elementwise::ElementwiseParams>(&int::elementwise::SHADER);
+        check::<int::softmax::SoftmaxParams>(&int::softmax::SHADER);
     }
 
     #[test]

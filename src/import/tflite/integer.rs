@@ -3,9 +3,9 @@
 //! file stores them otherwise (float, float16, hybrid), the op simply has no integer form.
 
 use super::tensors;
+use super::tensors::{element_count, TensorInfo};
 use super::walk::{Call, Walker};
 use crate::error::Result;
-use super::tensors::{element_count, TensorInfo};
 use crate::graph::{IntConstant, IntForm, IntType, IntWeights};
 use tract_tflite::tflite;
 

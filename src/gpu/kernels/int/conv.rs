@@ -47,6 +47,32 @@ pub(crate) struct ConvParams {
     pad: [u32; 3],
 }
 
+#[cfg(test)]
+super::super::layout::layout!(ConvParams {
+    batch,
+    in_h,
+    in_w,
+    in_c,
+    out_h,
+    out_w,
+    out_c,
+    kernel_h,
+    kernel_w,
+    stride,
+    pad_top,
+    pad_left,
+    in_per_group,
+    out_per_group,
+    total,
+    channels,
+    input_zp,
+    output_zp,
+    clamp_lo,
+    clamp_hi,
+    signed,
+    pad
+});
+
 pub(crate) fn launch(
     io: &StepIo,
     kernel: &IntKernel,

@@ -36,6 +36,21 @@ pub(crate) struct DenseParams {
     pad: [u32; 2],
 }
 
+#[cfg(test)]
+super::super::layout::layout!(DenseParams {
+    rows,
+    depth,
+    features,
+    total,
+    channels,
+    input_zp,
+    output_zp,
+    clamp_lo,
+    clamp_hi,
+    signed,
+    pad
+});
+
 pub(crate) fn launch(
     io: &StepIo,
     kernel: &IntKernel,

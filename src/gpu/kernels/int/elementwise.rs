@@ -15,17 +15,21 @@ use crate::quant::lower::IntStep;
 pub(crate) const SHADER: ShaderFile = ShaderFile {
     name: "int_elementwise",
     source: include_str!("../../../../shaders/int/elementwise.wgsl"),
-    entry_points: &[
-        "requantize",
-        "add_tensors",
-        "add_constant",
-        "mul_channels",
-        "mul_constant",
-        "hard_swish_values",
-        "lookup",
-        "clamp_values",
-    ],
+    entry_points: &["elementwise"],
 };
+
+/// The operation of a pipeline: WGSL's `OP` override.
+#[derive(Clone, Copy)]
+enum Op {
+    Requantize = 0,
+    AddTensors = 1,
+    AddConstant = 2,
+    MulChannels = 3,
+    MulConstant = 4,
+    HardSwish = 5,
+    Lookup = 6,
+    Clamp = 7,
+}
 
 /// WGSL `Params` of shaders/int/elementwise.wgsl.
 #[repr(C)]
@@ -50,8 +54,32 @@ pub(crate) struct ElementwiseParams {
     output_shift: i32,
     clamp_lo: i32,
     clamp_hi: i32,
-    pad: u32,
+    pad: [u32; 1],
 }
+
+#[cfg(test)]
+super::super::layout::layout!(ElementwiseParams {
+    total,
+    channels,
+    image,
+    constants,
+    signed,
+    signed_b,
+    out_signed,
+    lowest,
+    zp,
+    zp_b,
+    output_zp,
+    multiplier,
+    shift,
+    multiplier_b,
+    shift_b,
+    output_multiplier,
+    output_shift,
+    clamp_lo,
+    clamp_hi,
+    pad
+});
 
 impl ElementwiseParams {
     fn multipliers(mut self, a: Multiplier, b: Multiplier, out: Multiplier) -> Self {
@@ -77,7 +105,7 @@ pub(crate) fn launch(io: &StepIo, kernel: &IntKernel) -> Result<Launch> {
         ..Default::default()
     };
     let none = Multiplier::default();
-    let (entry, params, weights) = match &kernel.step {
+    let (op, params, weights) = match &kernel.step {
         IntStep::Requantize(r) => {
             let p = ElementwiseParams {
                 zp: r.input_zero_point,
@@ -85,7 +113,7 @@ pub(crate) fn launch(io: &StepIo, kernel: &IntKernel) -> Result<Launch> {
                 ..base
             };
             (
-                "requantize",
+                Op::Requantize,
                 p.multipliers(r.multiplier, none, none),
                 Weights::None,
             )
@@ -103,8 +131,8 @@ pub(crate) fn launch(io: &StepIo, kernel: &IntKernel) -> Result<Launch> {
                 add.output_multiplier,
             );
             match &kernel.step {
-                IntStep::AddConstant(_, c) => constant_launch("add_constant", p, c),
-                _ => ("add_tensors", p, Weights::StepInput(1)),
+                IntStep::AddConstant(_, c) => constant_launch(Op::AddConstant, p, c),
+                _ => (Op::AddTensors, p, Weights::StepInput(1)),
             }
         }
         IntStep::Mul(mul) | IntStep::MulConstant(mul, _) => {
@@ -116,8 +144,8 @@ pub(crate) fn launch(io: &StepIo, kernel: &IntKernel) -> Result<Launch> {
             };
             let p = p.multipliers(mul.multiplier, none, none);
             match &kernel.step {
-                IntStep::MulConstant(_, c) => constant_launch("mul_constant", p, c),
-                _ => ("mul_channels", p, Weights::StepInput(1)),
+                IntStep::MulConstant(_, c) => constant_launch(Op::MulConstant, p, c),
+                _ => (Op::MulChannels, p, Weights::StepInput(1)),
             }
         }
         IntStep::HardSwish(h) => {
@@ -130,19 +158,19 @@ pub(crate) fn launch(io: &StepIo, kernel: &IntKernel) -> Result<Launch> {
                 shift_b: h.reluish_exponent,
                 ..base
             };
-            ("hard_swish_values", p, Weights::None)
+            (Op::HardSwish, p, Weights::None)
         }
         IntStep::Lookup(table) => {
             let words = table.iter().map(|&v| v as u32).collect();
-            ("lookup", base, Weights::Words(words))
+            (Op::Lookup, base, Weights::Words(words))
         }
-        IntStep::Clamp { .. } => ("clamp_values", base, Weights::None),
+        IntStep::Clamp { .. } => (Op::Clamp, base, Weights::None),
         other => return Err(io.invalid(format!("{} is not element-wise", other.name()))),
     };
     Ok(Launch {
         shader: &SHADER,
-        entry,
-        constants: Vec::new(),
+        entry: "elementwise",
+        constants: vec![("OP", op as u32)],
         params: bytemuck::bytes_of(&params).to_vec(),
         weights,
         bias: None,
@@ -150,16 +178,16 @@ pub(crate) fn launch(io: &StepIo, kernel: &IntKernel) -> Result<Launch> {
     })
 }
 
-/// An entry whose second operand is `constant`, one value per word.
+/// An operation whose second operand is `constant`, one value per word.
 fn constant_launch(
-    entry: &'static str,
+    op: Op,
     params: ElementwiseParams,
     constant: &IntConstant,
-) -> (&'static str, ElementwiseParams, Weights) {
+) -> (Op, ElementwiseParams, Weights) {
     let params = ElementwiseParams {
         constants: constant.values.len() as u32,
         ..params
     };
     let words = constant.values.iter().map(|&v| v as u32).collect();
-    (entry, params, Weights::Words(words))
+    (op, params, Weights::Words(words))
 }

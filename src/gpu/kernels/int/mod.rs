@@ -2,13 +2,13 @@
 //! plan's [`IntKernel`] into a [`Launch`]. Tensors are 8-bit values packed four to a word;
 //! every kernel writes whole output words.
 
-mod conv;
-mod dense;
-mod elementwise;
+pub(crate) mod conv;
+pub(crate) mod dense;
+pub(crate) mod elementwise;
 #[cfg(test)]
 mod fixed_test;
-mod pool;
-mod softmax;
+pub(crate) mod pool;
+pub(crate) mod softmax;
 
 use super::{Launch, StepIo};
 use crate::error::Result;

@@ -41,6 +41,29 @@ pub(crate) struct PoolParams {
     pad: [u32; 2],
 }
 
+#[cfg(test)]
+super::super::layout::layout!(PoolParams {
+    batch,
+    in_h,
+    in_w,
+    in_c,
+    out_h,
+    out_w,
+    kernel,
+    stride,
+    pad_top,
+    pad_left,
+    total,
+    signed,
+    input_zp,
+    output_zp,
+    multiplier,
+    shift,
+    clamp_lo,
+    clamp_hi,
+    pad
+});
+
 /// AVERAGE_POOL_2D over `window`, or over the whole map.
 pub(crate) fn launch_average(
     io: &StepIo,

@@ -26,8 +26,20 @@ pub(crate) struct SoftmaxParams {
     input_multiplier: i32,
     input_left_shift: i32,
     diff_min: i32,
-    pad: u32,
+    pad: [u32; 1],
 }
+
+#[cfg(test)]
+super::super::layout::layout!(SoftmaxParams {
+    rows,
+    depth,
+    signed,
+    out_signed,
+    input_multiplier,
+    input_left_shift,
+    diff_min,
+    pad
+});
 
 pub(crate) fn launch(io: &StepIo, kernel: &IntKernel, softmax: &Softmax) -> Result<Launch> {
     let rows = io.output_len() / io.output.c;
@@ -39,7 +51,7 @@ pub(crate) fn launch(io: &StepIo, kernel: &IntKernel, softmax: &Softmax) -> Resu
         input_multiplier: softmax.input_multiplier,
         input_left_shift: softmax.input_left_shift,
         diff_min: softmax.diff_min,
-        pad: 0,
+        pad: [0],
     };
     Ok(Launch {
         shader: &SHADER,
