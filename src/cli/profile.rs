@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
+use mobilenet_wgpu::Precision;
 use mobilenet_wgpu::gpu::{profile, Profile, ProfileOptions, StepProfile, TimestampSource, Timing};
 use mobilenet_wgpu::plan::Plan;
 use mobilenet_wgpu::verify::random_input;
@@ -103,7 +104,8 @@ pub fn execute(args: &ProfileArgs, backend: Option<&str>) -> Result<ExitCode> {
         timing,
     };
     let profile = profile(&ctx, &model.graph, &plan, &input, options)?;
-    let reference = if args.no_reference {
+    // The reference GEMM is a float kernel: int8 profiles have no float yardstick.
+    let reference = if args.no_reference || args.model.precision == Precision::Int8 {
         None
     } else {
         Some(measure_reference(

@@ -74,8 +74,10 @@ pub(super) fn step_figures(
 /// composed WGSL so the figures follow the shaders without a second source of truth.
 fn workgroup_sizes() -> Result<HashMap<(&'static str, &'static str), [u32; 3]>> {
     let mut sizes = HashMap::new();
-    for file in SHADERS {
-        let module = naga::front::wgsl::parse_str(&file.compose(Precision::F32))
+    let float = SHADERS.iter().map(|file| (file, Precision::F32));
+    let integer = kernels::int::SHADERS.iter().map(|file| (file, Precision::Int8));
+    for (file, precision) in float.chain(integer) {
+        let module = naga::front::wgsl::parse_str(&file.compose(precision))
             .map_err(|e| Error::Gpu(format!("parsing {}.wgsl: {e}", file.name)))?;
         for entry in file.entry_points {
             if let Some(point) = module.entry_points.iter().find(|p| p.name == *entry) {
