@@ -8,10 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
-use mobilenet_wgpu::Precision;
 use mobilenet_wgpu::gpu::{profile, Profile, ProfileOptions, StepProfile, TimestampSource, Timing};
 use mobilenet_wgpu::plan::Plan;
 use mobilenet_wgpu::verify::random_input;
+use mobilenet_wgpu::Precision;
 use mobilenet_wgpu::{hub, Error, Result};
 
 use efficiency::{kernel_totals, measure_reference, share, KernelTotal, Reference};

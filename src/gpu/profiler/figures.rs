@@ -75,7 +75,9 @@ pub(super) fn step_figures(
 fn workgroup_sizes() -> Result<HashMap<(&'static str, &'static str), [u32; 3]>> {
     let mut sizes = HashMap::new();
     let float = SHADERS.iter().map(|file| (file, Precision::F32));
-    let integer = kernels::int::SHADERS.iter().map(|file| (file, Precision::Int8));
+    let integer = kernels::int::SHADERS
+        .iter()
+        .map(|file| (file, Precision::Int8));
     for (file, precision) in float.chain(integer) {
         let module = naga::front::wgsl::parse_str(&file.compose(precision))
             .map_err(|e| Error::Gpu(format!("parsing {}.wgsl: {e}", file.name)))?;
