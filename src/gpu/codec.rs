@@ -70,9 +70,11 @@ mod tests {
         let mut bytes = vec![0xaa; codec.encoded_len(reals.len() + 1)];
         codec.encode_into(&reals, &mut bytes[..codec.encoded_len(reals.len())]);
         assert_eq!(codec.decode(&bytes, reals.len()), reals);
-        // As on x86: NaN converts to i32::MIN, which the negative zero point wraps around.
+        // As on x86: NaN and out-of-range values convert to i32::MIN, which a negative zero
+        // point wraps around to the top.
         assert_eq!(grid.quantize(f32::NAN), 127);
-        assert_eq!(grid.quantize(1e9), 127);
-        assert_eq!(grid.quantize(-1e9), -128);
+        assert_eq!(grid.quantize(1e12), 127);
+        assert_eq!(grid.quantize(-1e12), 127);
+        assert_eq!(grid.quantize(-1e3), -128);
     }
 }
