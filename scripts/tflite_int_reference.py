@@ -14,6 +14,11 @@ tests/data/tflite_int_reference/<model>/<input>.npy. Inputs:
                  seed = 1000 + k; a 64-bit LCG that the Rust tests reproduce
                  (state = state * 6364136223846793005 + 1442695040888963407, byte = state >> 56)
 
+Also, for the quantized seeds of the fuzz corpus (fuzz/corpus/tflite: a per-channel int8
+model with a float input and output, and a uint8 one with FULLY_CONNECTED), the outputs for
+random_0 and random_1 in tests/data/tflite_int_reference/corpus/<seed>/ (a float input
+takes (byte - 128) / 32 of the same bytes, exact in float32).
+
 It also writes tests/data/tflite_int_reference/optimized_vs_reference.tsv: for each
 (model, input), how many output values TFLite's optimized kernels
 (`BUILTIN_WITHOUT_DEFAULT_DELEGATES`) and its default XNNPACK path (`AUTO`) give differently
@@ -21,8 +26,10 @@ from the reference kernels, and by how many LSB at most.
 
 Needs: pip install ai-edge-litert numpy pillow (and scripts/pil_reference.py beside it)
 Usage: python3 scripts/tflite_int_reference.py [SHARED_DIR]   (default: ../shared)
+       ONLY=corpus python3 scripts/tflite_int_reference.py   (the corpus seeds only)
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -33,6 +40,7 @@ from pil_reference import center_crop_bilinear  # the shared "center-crop-biline
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "tests" / "data" / "tflite_int_reference"
+CORPUS_SEEDS = ("int8_per_channel", "v2_like_uint8")
 CHAIN = ("mobilenet_v1_1.0_224_quant_embedding_extractor", "mobilenet_v1_1.0_224_quant_head_layers")
 MASK = (1 << 64) - 1
 
@@ -76,7 +84,26 @@ def models(shared):
     return found
 
 
+def corpus_seeds():
+    """The quantized fuzz seeds' reference outputs on the two random inputs."""
+    for seed in CORPUS_SEEDS:
+        runner = interpreter(REPO / "fuzz/corpus/tflite" / f"{seed}.tflite", OpResolverType.BUILTIN_REF)
+        details = runner.get_input_details()[0]
+        shape = tuple(details["shape"])
+        folder = OUT / "corpus" / seed
+        folder.mkdir(parents=True, exist_ok=True)
+        for k in range(2):
+            x = grid_bytes(1000 + k, int(np.prod(shape))).reshape(shape)
+            if details["dtype"] == np.float32:
+                x = (x.astype(np.float32) - 128) / 32
+            np.save(folder / f"random_{k}.npy", run([runner], x.astype(details["dtype"])))
+        print(f"corpus {seed}: 2 inputs", flush=True)
+
+
 def main():
+    corpus_seeds()
+    if os.environ.get("ONLY") == "corpus":
+        return
     shared = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO.parent / "shared"
     photos = sorted((shared / "images").iterdir())
     rows = ["model\tinput\toptimized: values differing\toptimized: max LSB\t"

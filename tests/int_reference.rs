@@ -24,7 +24,7 @@ fn references() -> Vec<(String, String, Vec<i32>)> {
         .expect("reference dir")
         .flatten()
     {
-        if !model.path().is_dir() {
+        if !model.path().is_dir() || model.file_name() == "corpus" {
             continue;
         }
         for file in std::fs::read_dir(model.path())
@@ -214,4 +214,49 @@ fn run_writes_tflites_raw_output_tensor() {
         assert_eq!(got, expected, "{name}: the raw output tensor");
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The quantized fuzz seeds (a per-channel int8 model with a float input and output, and a
+/// uint8 one with FULLY_CONNECTED), run from their files in int8 on the GPU: TFLite's
+/// reference outputs exactly, float outputs included (a float input is quantized on the host
+/// as TFLite's QUANTIZE does; a final DEQUANTIZE is the host's decoding).
+#[test]
+fn the_quantized_fuzz_seeds_match_tflite_in_int8() {
+    let Some(runtime) = common::runtime() else {
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for seed in ["int8_per_channel", "v2_like_uint8"] {
+        let path = root
+            .join("fuzz/corpus/tflite")
+            .join(format!("{seed}.tflite"));
+        let model = mobilenet_wgpu::import::load(&path).expect("a corpus seed");
+        let session = runtime
+            .session_with_precision(&model, 1, Precision::Int8)
+            .unwrap_or_else(|e| panic!("{seed}: {e}"));
+        let graph = &model.graph;
+        for k in 0..2 {
+            let bytes = grid_bytes(1000 + k, graph.input_shape().len());
+            let input: Vec<f32> = match model.input.dtype {
+                mobilenet_wgpu::model::DType::F32 => {
+                    bytes.iter().map(|&b| (b - 128) as f32 / 32.0).collect()
+                }
+                _ => {
+                    let grid = grid(graph, graph.input());
+                    bytes.iter().map(|&q| grid.dequantize(q)).collect()
+                }
+            };
+            let output = session.run(&input).expect("int8 run").data;
+            let file = reference_dir().join(format!("corpus/{seed}/random_{k}.npy"));
+            let (_, expected) = npy::read(&file).expect("reference");
+            let got = match expected {
+                Values::F32(_) => Values::F32(output),
+                _ => {
+                    let grid = grid(graph, graph.output());
+                    Values::U8(output.iter().map(|&v| grid.quantize(v) as u8).collect())
+                }
+            };
+            assert_eq!(got, expected, "{seed} on random_{k}");
+        }
+    }
 }

@@ -4,7 +4,7 @@
 use super::tensors;
 use super::walk::{Call, Value, Walker};
 use crate::error::Result;
-use crate::graph::{Activation, Conv2d, IntForm, Op, Padding, Shape};
+use crate::graph::{Activation, Conv2d, IntForm, Integer, Op, Padding, Shape};
 use tract_tflite::tflite;
 
 impl Walker<'_, '_> {
@@ -247,8 +247,18 @@ impl Walker<'_, '_> {
     }
 
     /// Identity on real values; the new type's range still applies.
+    /// A float model input's QUANTIZE is where integer execution starts: the input is
+    /// stored on its grid, which the host quantizes to exactly as TFLite's QUANTIZE does.
     pub(super) fn quantize(&mut self, call: &Call) -> Result<()> {
         let x = self.value(call, self.arg(call, 0)?)?;
+        let input = self.graph.input();
+        if x.id == input && self.graph.node(input).integer.is_none() {
+            let grid = tensors::grid(self.info(call.output)).map_err(|e| self.op_fail(call, e))?;
+            if let Some(output) = grid {
+                let integer = Integer { output, form: None };
+                self.graph.set_integer(input, integer)?;
+            }
+        }
         self.finish(call, x.id, tflite::ActivationFunctionType::NONE, x.range)
     }
 
