@@ -290,6 +290,19 @@ def int8_per_channel():
     return m.build([x], [out]), ([1, 5, 5, 2], np.float32)
 
 
+def uint8_concat_logistic():
+    """uint8 in → LOGISTIC (onto the 1/256 grid) → CONCATENATION of the input and the
+    logistic, each on another grid than the output (channels 3 + 3: parts share words)."""
+    m = TfliteModel()
+    x = m.tensor([1, 4, 4, 3], np.uint8, quant=([0.05], [120], 0))
+    s = m.tensor([1, 4, 4, 3], np.uint8, quant=([1 / 256], [0], 0))
+    m.op(B.LOGISTIC, [x], [s])
+    out = m.tensor([1, 4, 4, 6], np.uint8, quant=([0.04], [100], 0))
+    m.op(B.CONCATENATION, [x, s], [out],
+         ("Concatenation", {"Axis": 3, "FusedActivationFunction": NONE}))
+    return m.build([x], [out]), ([1, 4, 4, 3], np.uint8)
+
+
 def one_conv_tflite(input_shape, filter_shape, options=None, data=True):
     """input → CONV_2D → output, with the filter's buffer as large as its shape says
     (or 8 bytes when `data` is false) and an output shape TFLite would not check."""
@@ -349,10 +362,12 @@ def hostile_seeds():
             (CORPUS / target / f"hostile_{name}").write_bytes(data)
 
 
-def runs_in_litert(model, shape, dtype):
+def runs_in_litert(model, shape, dtype, source=None):
+    """`source`: the generator of the check's input (the shared one by default)."""
+    source = source or rng
     interpreter = Interpreter(model_content=model)
     interpreter.allocate_tensors()
-    x = rng.integers(0, 256, size=shape) if dtype == np.uint8 else rng.uniform(-1, 1, shape)
+    x = source.integers(0, 256, size=shape) if dtype == np.uint8 else source.uniform(-1, 1, shape)
     interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x.astype(dtype))
     interpreter.invoke()
     out = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
@@ -366,6 +381,11 @@ def tflite_seeds(folder):
         runs_in_litert(model, shape, dtype)
         (folder / f"{name}.tflite").write_bytes(model)
         print(f"tflite/{name}.tflite: {len(model)} bytes, runs in LiteRT")
+    # Its own generator: the shared one's sequence, and so every other seed, stays as it was.
+    model, (shape, dtype) = uint8_concat_logistic()
+    runs_in_litert(model, shape, dtype, np.random.default_rng(1))
+    (folder / "uint8_concat_logistic.tflite").write_bytes(model)
+    print(f"tflite/uint8_concat_logistic.tflite: {len(model)} bytes, runs in LiteRT")
     shutil.copy(REPO / "tests/data/tflite_reference/unsupported_op.tflite", folder)
 
 

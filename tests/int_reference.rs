@@ -226,7 +226,7 @@ fn the_quantized_fuzz_seeds_match_tflite_in_int8() {
         return;
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for seed in ["int8_per_channel", "v2_like_uint8"] {
+    for seed in ["int8_per_channel", "v2_like_uint8", "uint8_concat_logistic"] {
         let path = root
             .join("fuzz/corpus/tflite")
             .join(format!("{seed}.tflite"));

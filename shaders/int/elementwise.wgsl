@@ -1,6 +1,6 @@
 // Integer element-wise kernels, one thread per output word: requantization, ADD (TFLite's
 // 20-bit left-shift scheme), MUL, HARD_SWISH (TFLite's 16-bit fixed point), table lookups
-// (LOGISTIC) and clamps. A second tensor operand (ADD's other input, MUL's 1×1×C scale)
+// (LOGISTIC), clamps and concatenation parts. A second tensor operand (ADD's other input, MUL's 1×1×C scale)
 // is bound as `weights`; a constant operand (one value or one per channel) or a table is
 // stored in `weights` as one value per word.
 
@@ -27,7 +27,12 @@ struct Params {
     output_shift: i32,
     clamp_lo: i32,
     clamp_hi: i32,
+    /// A concatenation part: its first output channel and how many it writes.
+    part_offset: u32,
+    part_channels: u32,
     pad0: u32,
+    pad1: u32,
+    pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -132,4 +137,28 @@ fn elementwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
         values[lane] = clamp(saturate(v, params.out_signed), params.clamp_lo, params.clamp_hi);
     }
     output[word] = pack4(values);
+}
+
+/// One input's channels of a concatenation, through its table (in `weights`, from the
+/// type's minimum up): every word of the output is rewritten with this part's bytes, the
+/// other parts' bytes kept (the parts run one after another).
+@compute @workgroup_size(64)
+fn concat_part(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let word = linear_index(gid, nwg);
+    if word * 4u >= params.total {
+        return;
+    }
+    var packed = output[word];
+    for (var lane = 0u; lane < 4u; lane++) {
+        let idx = word * 4u + lane;
+        let c = idx % params.channels;
+        if idx >= params.total || c < params.part_offset || c >= params.part_offset + params.part_channels {
+            continue;
+        }
+        let source = (idx / params.channels) * params.part_channels + c - params.part_offset;
+        let v = bitcast<i32>(weights[u32(input_value(source, params.signed) - params.lowest)]);
+        let shift = 8u * lane;
+        packed = (packed & ~(0xffu << shift)) | ((bitcast<u32>(v) & 0xffu) << shift);
+    }
+    output[word] = packed;
 }

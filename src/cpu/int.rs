@@ -52,7 +52,7 @@ pub fn run(graph: &Graph, input: &[i32], batch: usize) -> Result<Vec<Vec<i32>>> 
             }
             IntStep::HardSwish(h) => arg(0).iter().map(|&x| h.apply(x)).collect(),
             IntStep::Lookup(table) => {
-                let lowest = node_input_lowest(graph, node);
+                let lowest = lowest(graph, node);
                 arg(0)
                     .iter()
                     .map(|&x| table[(x - lowest) as usize])
@@ -63,6 +63,10 @@ pub fn run(graph: &Graph, input: &[i32], batch: usize) -> Result<Vec<Vec<i32>>> 
                 .flat_map(|row| softmax.row(row))
                 .collect(),
             IntStep::Clamp { min, max } => arg(0).iter().map(|&x| x.clamp(*min, *max)).collect(),
+            IntStep::Concat(tables) => {
+                let parts: Vec<_> = (0..tables.len()).map(|k| (arg(k), shape(k).c)).collect();
+                concat(&parts, tables, lowest(graph, node), node.shape)
+            }
         };
         outputs.push(output);
     }
@@ -76,12 +80,25 @@ pub fn run_output(graph: &Graph, input: &[i32], batch: usize) -> Result<Vec<i32>
 }
 
 /// The smallest value of the node's input type (where a lookup table starts).
-fn node_input_lowest(graph: &Graph, node: &crate::graph::Node) -> i32 {
+fn lowest(graph: &Graph, node: &crate::graph::Node) -> i32 {
     graph
         .node(node.inputs[0])
         .integer
         .as_ref()
         .map_or(0, |i| i.output.dtype.range().0)
+}
+
+/// Channel-wise concatenation, each part's values through its table.
+fn concat(parts: &[(&[i32], usize)], tables: &[Vec<i32>], lowest: i32, output: Shape) -> Vec<i32> {
+    let pixels = parts.first().map_or(0, |(data, c)| data.len() / c);
+    let mut y = Vec::with_capacity(pixels * output.c);
+    for pixel in 0..pixels {
+        for ((data, channels), table) in parts.iter().zip(tables) {
+            let values = &data[pixel * channels..(pixel + 1) * channels];
+            y.extend(values.iter().map(|&q| table[(q - lowest) as usize]));
+        }
+    }
+    y
 }
 
 fn zip(a: &[i32], b: &[i32], f: impl Fn(i32, i32) -> i32) -> Vec<i32> {

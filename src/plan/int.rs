@@ -17,6 +17,9 @@ pub struct IntKernel {
     pub inputs: Vec<IntType>,
     pub output: IntType,
     pub clamp: (i32, i32),
+    /// Where the step's channels start in its output: a concatenation runs as one step
+    /// per input, each writing its own channels (0 for every other step).
+    pub channel_offset: usize,
 }
 
 /// Plans `graph`'s integer steps for `batch` images.
@@ -32,65 +35,46 @@ pub(super) fn build(graph: &Graph, batch: usize, family: KernelFamily) -> Result
         }
         let id = TensorId(index);
         let node = graph.node(id);
-        let dtype = |id: TensorId| {
-            graph
-                .node(id)
-                .integer
-                .as_ref()
-                .map(|i| i.output.dtype)
-                .ok_or_else(|| Error::NotInteger {
-                    layer: graph.node(id).name.clone(),
-                    reason: "it is stored in float".into(),
-                })
-        };
-        let output_type = dtype(id)?;
-        let input_types = node
-            .inputs
-            .iter()
-            .map(|&i| dtype(i))
-            .collect::<Result<Vec<_>>>()?;
-        let mut clamp = output_type.range();
-        // Fuse the clamps that alone read this step's output (softmax's kernel has no
-        // clamp: its output grid is fixed).
-        let mut last = id;
+        let output_type = dtype(graph, id)?;
+        let inputs = node.inputs.iter().map(|&i| Ok((i, dtype(graph, i)?)));
+        let inputs = inputs.collect::<Result<Vec<_>>>()?;
+        // Softmax's kernel has no clamp (its output grid is fixed); concatenation parts
+        // write only some channels.
+        let fusable = !matches!(step, IntStep::Softmax(_) | IntStep::Concat(_));
         let mut fused = vec![id];
-        let fusable = !matches!(step, IntStep::Softmax(_));
-        while let (true, [next]) = (fusable, &consumers[last.0][..]) {
-            let next = *next;
+        let mut clamp = output_type.range();
+        while let (true, &[next]) = (fusable, &consumers[fused[fused.len() - 1].0][..]) {
             let IntStep::Clamp { min, max } = int_steps[next.0] else {
                 break;
             };
-            if last == output {
+            if fused[fused.len() - 1] == output {
                 break;
             }
             clamp = (clamp.0.max(min), clamp.1.min(max));
             absorbed[next.0] = true;
             fused.push(next);
-            last = next;
         }
-        let read = |input: &TensorId| TensorRef {
-            tensor: storage(graph, *input),
-            slot: usize::MAX,
-            shape: graph.shape(*input),
-        };
-        steps.push(Step {
-            name: graph.node(last).name.clone(),
-            fused,
-            kernel: Kernel::Int(Box::new(IntKernel {
-                step: step.clone(),
-                inputs: input_types,
+        let step_of = |step: IntStep, inputs: &[(TensorId, IntType)], channel_offset| {
+            let kernel = IntKernel {
+                step,
+                inputs: inputs.iter().map(|i| i.1).collect(),
                 output: output_type,
                 clamp,
-            })),
-            inputs: node.inputs.iter().map(read).collect(),
-            residual: None,
-            output: TensorRef {
-                tensor: last,
-                slot: usize::MAX,
-                shape: graph.shape(last),
-            },
-            epilogue: Epilogue::default(),
-        });
+                channel_offset,
+            };
+            gpu_step(graph, &fused, kernel, inputs)
+        };
+        match step {
+            IntStep::Concat(tables) => {
+                let mut offset = 0;
+                for (table, input) in tables.iter().zip(&inputs) {
+                    let part = IntStep::Concat(vec![table.clone()]);
+                    steps.push(step_of(part, std::slice::from_ref(input), offset));
+                    offset += graph.shape(input.0).c;
+                }
+            }
+            _ => steps.push(step_of(step.clone(), &inputs, 0)),
+        }
     }
     let folded = Folded::unfolded(graph);
     let mut plan = memory::assign(&folded, steps, output, batch, Precision::Int8)?;
@@ -101,6 +85,44 @@ pub(super) fn build(graph: &Graph, batch: usize, family: KernelFamily) -> Result
         .collect();
     plan.kernels = family;
     Ok(plan)
+}
+
+/// The integer type tensor `id` is stored as.
+fn dtype(graph: &Graph, id: TensorId) -> Result<IntType> {
+    let node = graph.node(id);
+    let integer = node.integer.as_ref().ok_or_else(|| Error::NotInteger {
+        layer: node.name.clone(),
+        reason: "it is stored in float".into(),
+    });
+    Ok(integer?.output.dtype)
+}
+
+/// The step computing `fused` (a node and the clamps fused after it) from `inputs`.
+fn gpu_step(
+    graph: &Graph,
+    fused: &[TensorId],
+    kernel: IntKernel,
+    inputs: &[(TensorId, IntType)],
+) -> Step {
+    let last = fused[fused.len() - 1];
+    let read = |&(input, _): &(TensorId, IntType)| TensorRef {
+        tensor: storage(graph, input),
+        slot: usize::MAX,
+        shape: graph.shape(input),
+    };
+    Step {
+        name: graph.node(last).name.clone(),
+        fused: fused.to_vec(),
+        kernel: Kernel::Int(Box::new(kernel)),
+        inputs: inputs.iter().map(read).collect(),
+        residual: None,
+        output: TensorRef {
+            tensor: last,
+            slot: usize::MAX,
+            shape: graph.shape(last),
+        },
+        epilogue: Epilogue::default(),
+    }
 }
 
 /// The tensor whose storage holds `id` in an int8 plan: Flatten and Dropout keep their

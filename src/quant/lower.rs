@@ -63,6 +63,9 @@ pub enum IntStep {
     HardSwish(HardSwish),
     /// LOGISTIC: a table over the input type's values, from its minimum up.
     Lookup(Vec<i32>),
+    /// CONCATENATION along channels: each input's values through its table (from the type's
+    /// minimum up) onto the output grid.
+    Concat(Vec<Vec<i32>>),
     Softmax(Softmax),
     /// Saturation to `[min, max]` (ReLU, ReLU6 and range clamps).
     Clamp {
@@ -165,8 +168,16 @@ fn step(graph: &Graph, node: &Node) -> Result<IntStep> {
         (Op::Activation(activation), _) => {
             activation_step(*activation, grid(0)?, output).map_err(|reason| fail(&reason))?
         }
-        (Op::BatchNorm(_) | Op::Concat, _) => {
-            return Err(fail("the integer path has no kernel for it yet"))
+        (Op::Concat, _) => {
+            let tables = (0..node.inputs.len())
+                .map(|k| params::concat_table(grid(k)?, output).map_err(|r| fail(&r)))
+                .collect::<Result<Vec<_>>>()?;
+            IntStep::Concat(tables)
+        }
+        (Op::BatchNorm(_), _) => {
+            return Err(fail(
+                "the integer path has no kernel for it (TFLite has no such op)",
+            ))
         }
     })
 }
@@ -237,6 +248,7 @@ impl IntStep {
             IntStep::MulConstant(..) => "int_mul_constant",
             IntStep::HardSwish(_) => "int_hard_swish",
             IntStep::Lookup(_) => "int_lookup",
+            IntStep::Concat(_) => "int_concat",
             IntStep::Softmax(_) => "int_softmax",
             IntStep::Clamp { .. } => "int_clamp",
         }

@@ -15,7 +15,7 @@ use crate::quant::lower::IntStep;
 pub(crate) const SHADER: ShaderFile = ShaderFile {
     name: "int_elementwise",
     source: include_str!("../../../../shaders/int/elementwise.wgsl"),
-    entry_points: &["elementwise"],
+    entry_points: &["elementwise", "concat_part"],
 };
 
 /// The operation of a pipeline: WGSL's `OP` override.
@@ -54,7 +54,9 @@ pub(crate) struct ElementwiseParams {
     output_shift: i32,
     clamp_lo: i32,
     clamp_hi: i32,
-    pad: [u32; 1],
+    part_offset: u32,
+    part_channels: u32,
+    pad: [u32; 3],
 }
 
 #[cfg(test)]
@@ -78,6 +80,8 @@ super::super::layout::layout!(ElementwiseParams {
     output_shift,
     clamp_lo,
     clamp_hi,
+    part_offset,
+    part_channels,
     pad
 });
 
@@ -173,6 +177,29 @@ pub(crate) fn launch(io: &StepIo, kernel: &IntKernel) -> Result<Launch> {
         constants: vec![("OP", op as u32)],
         params: bytemuck::bytes_of(&params).to_vec(),
         weights,
+        bias: None,
+        grid: Grid::Threads(io.output_len().div_ceil(4) as u64),
+    })
+}
+
+/// One input's share of a concatenation (`concat_part`), mapped through `table`: a step that
+/// rewrites every output word, keeping the bytes of the channels other parts write.
+pub(crate) fn launch_concat_part(io: &StepIo, kernel: &IntKernel, table: &[i32]) -> Result<Launch> {
+    let params = ElementwiseParams {
+        total: to_u32(io.output_len(), "output size")?,
+        channels: to_u32(io.output.c, "channels")?,
+        signed: signed(kernel.inputs[0]),
+        lowest: kernel.inputs[0].range().0,
+        part_offset: to_u32(kernel.channel_offset, "channel offset")?,
+        part_channels: to_u32(io.input.c, "channels")?,
+        ..Default::default()
+    };
+    Ok(Launch {
+        shader: &SHADER,
+        entry: "concat_part",
+        constants: Vec::new(),
+        params: bytemuck::bytes_of(&params).to_vec(),
+        weights: Weights::Words(table.iter().map(|&v| v as u32).collect()),
         bias: None,
         grid: Grid::Threads(io.output_len().div_ceil(4) as u64),
     })

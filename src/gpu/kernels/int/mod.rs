@@ -38,6 +38,10 @@ pub(crate) fn launch(io: &StepIo, kernel: &IntKernel) -> Result<Launch> {
         IntStep::Mean(mean) => pool::launch_mean(io, kernel, mean),
         IntStep::Softmax(softmax) => softmax::launch(io, kernel, softmax),
         IntStep::Dense { weights, requant } => dense::launch(io, kernel, weights, requant),
+        IntStep::Concat(tables) => match &tables[..] {
+            [table] => elementwise::launch_concat_part(io, kernel, table),
+            _ => Err(io.invalid("a concatenation runs as one step per input")),
+        },
         IntStep::Input | IntStep::Copy => Err(io.invalid("a copy is not a GPU step")),
         _ => elementwise::launch(io, kernel),
     }
