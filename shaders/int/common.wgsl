@@ -1,11 +1,12 @@
 // Prepended by the runtime to every integer kernel file (shaders/int/*.wgsl). Tensors hold
 // 8-bit values, four to a u32 word, value `i` in byte `i % 4` of word `i / 4` (little end
 // first), uint8 or int8 as each kernel's params say. Every output word is written by one
-// thread, so no two threads share a word (softmax, whose rows need not start on a word,
-// writes bytes atomically).
+// thread, so no two threads of a dispatch share a word (softmax, whose rows need not start
+// on a word, writes bytes atomically; a concatenation part rewrites words earlier parts'
+// dispatches wrote, keeping their bytes).
 //
 // The fixed-point functions are TFLite's (gemmlowp's), bit for bit: src/quant/fixed.rs is
-// their Rust twin, and tests/int_kernels.rs runs both on edge values. WGSL has no 64-bit
+// their Rust twin, and src/gpu/kernels/int/fixed_test.rs runs both on edge values. WGSL has no 64-bit
 // integers, so the 32×32→64-bit product is built from 16-bit halves.
 //
 // Bindings as for float kernels: 0 params, 1 input, 2 weights (or a second input), 5 output.
@@ -83,7 +84,9 @@ fn rdbpot(x: i32, e: i32) -> i32 {
 
 /// TFLite's MultiplyByQuantizedMultiplier (`shift` > 0: left, < 0: rounding right).
 fn mbqm(x: i32, multiplier: i32, shift: i32) -> i32 {
-    let left = u32(max(shift, 0));
+    // Shifts of 32 or more count modulo 32, as on x86 (and in the Rust twin), spelled out
+    // because backends differ on an over-wide shift.
+    let left = u32(max(shift, 0)) & 31u;
     return rdbpot(srdhm(x << left, multiplier), max(-shift, 0));
 }
 

@@ -72,10 +72,15 @@ fn one_over_one_plus_x(a: i32) -> i32 {
     return multiply_by_pot(x, 1);
 }
 
-/// gemmlowp's RoundingHalfSum(a, i32::MAX) for a ≥ 0, without 64-bit integers:
-/// (a + MAX + 1) / 2 truncated, which is a/2 + 2^30 rounded down.
+/// gemmlowp's RoundingHalfSum(a, i32::MAX) without 64-bit integers: for a ≥ 0,
+/// (a + MAX + 1) / 2 truncated, which is a/2 + 2^30 rounded down; a < 0 (only from a sum
+/// that wrapped to 0) keeps a + MAX within i32.
 fn half_sum_with_one(a: i32) -> i32 {
-    return (a >> 1u) + (1 << 30u);
+    if a >= 0 {
+        return (a >> 1u) + (1 << 30u);
+    }
+    let s = a + 2147483647;
+    return select((s + 1) / 2, -1, s < 0);
 }
 
 /// The scaled difference (≤ 0) of `x` from the row maximum, or 1 (never a difference)
@@ -133,7 +138,7 @@ fn softmax(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) 
     }
     let total = partial[0];
     let headroom_plus_one = i32(countLeadingZeros(bitcast<u32>(total)));
-    let reciprocal = one_over_one_plus_x(bitcast<i32>((bitcast<u32>(total) << u32(headroom_plus_one)) - 0x80000000u));
+    let reciprocal = one_over_one_plus_x(bitcast<i32>((bitcast<u32>(total) << (u32(headroom_plus_one) & 31u)) - 0x80000000u));
     let exponent = min(12 - headroom_plus_one + 31 - 8, 31);
     let lowest = select(0, -128, params.out_signed != 0u);
     for (var c = lid.x; c < params.depth; c += WG) {

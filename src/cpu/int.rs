@@ -15,6 +15,12 @@ use crate::quant::lower::{lower, IntStep};
 pub fn run(graph: &Graph, input: &[i32], batch: usize) -> Result<Vec<Vec<i32>>> {
     let steps = lower(graph)?;
     let expected = batch * graph.input_shape().len();
+    let (lo, hi) = crate::quant::lower::input_grid(graph)?.dtype.range();
+    if let Some(bad) = input.iter().find(|&&v| !(lo..=hi).contains(&v)) {
+        return Err(Error::InvalidArgument(format!(
+            "input value {bad} is outside the input type's range {lo}..={hi}"
+        )));
+    }
     if batch == 0 || input.len() != expected {
         return Err(Error::InvalidArgument(format!(
             "input has {} values, expected {expected} (batch {batch} x {})",

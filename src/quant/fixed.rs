@@ -1,7 +1,7 @@
 //! TFLite's fixed-point arithmetic (gemmlowp's), on which every integer kernel rescales: a
 //! real multiplier `m` is stored as a Q31 significand and a power-of-two exponent, and
 //! applied with a rounding doubling high multiply and a rounding right shift. The WGSL
-//! twins in `shaders/int/fixed.wgsl` build the 64-bit product from 16-bit halves and are
+//! twins in `shaders/int/common.wgsl` build the 64-bit product from 16-bit halves and are
 //! tested against these on edge values.
 
 /// A real multiplier as TFLite stores it: `m ≈ multiplier · 2^(shift − 31)`, with

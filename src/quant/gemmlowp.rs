@@ -113,7 +113,10 @@ fn exp_on_quarter_interval(a: i32) -> i32 {
 pub fn reciprocal(x: i32, integer_bits: i32) -> (i32, i32) {
     let headroom_plus_one = (x as u32).leading_zeros() as i32;
     let bits_over_unit = integer_bits - headroom_plus_one;
-    let shifted_minus_one = ((x as u32) << headroom_plus_one).wrapping_sub(1 << 31) as i32;
+    // A sum that wrapped to 0 (thousands of equal values) shifts by 32: x86 masks that.
+    let shifted_minus_one = (x as u32)
+        .wrapping_shl(headroom_plus_one as u32)
+        .wrapping_sub(1 << 31) as i32;
     (one_over_one_plus_x(shifted_minus_one), bits_over_unit)
 }
 

@@ -3,6 +3,7 @@
 //! and int8 GPU plans are built from them, so both compute from one definition.
 
 use super::params::{self, Add, DenseRequant, HardSwish, Mean, Mul, Requant, Requantize, Softmax};
+use super::tables;
 use crate::error::{Error, Result};
 use crate::graph::{
     Activation, AvgPool, Conv2d, Graph, IntConstant, IntForm, IntWeights, Node, Op, Padding,
@@ -57,7 +58,7 @@ pub enum IntStep {
     Add(Add),
     /// ADD of a constant broadcast over channels.
     AddConstant(Add, IntConstant),
-    /// MUL of two tensors: equal shapes, or the second 1×1×C (squeeze-excite).
+    /// MUL of a tensor by a 1×1×C tensor (squeeze-excite), per image and channel.
     Mul(Mul),
     MulConstant(Mul, IntConstant),
     HardSwish(HardSwish),
@@ -170,7 +171,7 @@ fn step(graph: &Graph, node: &Node) -> Result<IntStep> {
         }
         (Op::Concat, _) => {
             let tables = (0..node.inputs.len())
-                .map(|k| params::concat_table(grid(k)?, output).map_err(|r| fail(&r)))
+                .map(|k| tables::concat_table(grid(k)?, output).map_err(|r| fail(&r)))
                 .collect::<Result<Vec<_>>>()?;
             IntStep::Concat(tables)
         }
@@ -201,7 +202,7 @@ fn activation_step(
         Activation::HardSwish => HardSwish::new(input, output)
             .map(IntStep::HardSwish)
             .ok_or_else(|| "its output scale is outside what TFLite's hard-swish accepts".into()),
-        Activation::Sigmoid => Ok(IntStep::Lookup(params::logistic_table(input, output))),
+        Activation::Sigmoid => Ok(IntStep::Lookup(tables::logistic_table(input, output))),
         Activation::HardSigmoid { .. } => Err("TFLite has no integer hard sigmoid".into()),
     }
 }

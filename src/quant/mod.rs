@@ -6,3 +6,4 @@ pub mod fixed;
 pub mod gemmlowp;
 pub mod lower;
 pub mod params;
+pub mod tables;

@@ -30,8 +30,7 @@ pub(super) fn average(
                             cols.clone()
                                 .map(move |ix| (iy * input.w + ix) * input.c + c)
                         })
-                        .map(|i| image[i])
-                        .sum();
+                        .fold(0i32, |sum, i| sum.wrapping_add(image[i]));
                     y.push(params::average(sum, count));
                 }
             }
@@ -45,7 +44,8 @@ pub(super) fn mean(mean: &Mean, x: &[i32], input: Shape) -> Vec<i32> {
     x.chunks_exact(input.len())
         .flat_map(|image| {
             (0..input.c).map(move |c| {
-                let sum = image.iter().skip(c).step_by(input.c).sum();
+                let values = image.iter().skip(c).step_by(input.c);
+                let sum = values.fold(0i32, |sum, &v| sum.wrapping_add(v));
                 mean.apply(sum)
             })
         })

@@ -96,7 +96,7 @@ fn cases() -> Vec<([i32; 4], u32)> {
             1_073_741_825,
             2_000_000_000,
         ] {
-            for shift in [-31, -20, -8, -1, 0, 1, 2, 8, 20, 30] {
+            for shift in [-31, -20, -8, -1, 0, 1, 2, 8, 20, 30, 31, 32, 40] {
                 let multiplier = Multiplier {
                     multiplier: m,
                     shift,
