@@ -90,6 +90,15 @@ fn mbqm(x: i32, multiplier: i32, shift: i32) -> i32 {
     return rdbpot(srdhm(x << left, multiplier), max(-shift, 0));
 }
 
+/// TFLite's quantized ADD of stored `a` and `b`: each centred, shifted left by 20 bits and
+/// scaled to twice the larger input scale (`m.xy`, `m.zw`: multiplier and shift per input),
+/// then summed and scaled to the output (`out`: multiplier, shift), before its zero point.
+fn add_quantized(a: i32, b: i32, zp: vec2<i32>, m: vec4<i32>, out: vec2<i32>, out_zp: i32) -> i32 {
+    let x = mbqm((a - zp.x) << 20u, m.x, m.y);
+    let y = mbqm((b - zp.y) << 20u, m.z, m.w);
+    return mbqm(x + y, out.x, out.y) + out_zp;
+}
+
 /// `v` saturated to uint8 (`signed` 0) or int8 (`signed` 1).
 fn saturate(v: i32, signed: u32) -> i32 {
     if signed != 0u {

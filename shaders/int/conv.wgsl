@@ -6,6 +6,8 @@
 // the dot-product path's zero-point terms folded in, multiplier, shift, weight zero point.
 // With `DOT4` (channel quads that start on words), inner products go four at a time
 // through dot4I8Packed / dot4U8Packed: Σ(x−xz)(w−wz) = Σx·w − wz·Σx + (N·xz·wz − xz·Σw).
+// A residual ADD that alone reads the convolution may be fused: it runs on the stored
+// (requantized, clamped) value, exactly as the separate ADD would.
 
 struct Params {
     batch: u32,
@@ -30,12 +32,26 @@ struct Params {
     clamp_hi: i32,
     /// 1 for int8 values, 0 for uint8 (input, weights and output share the type).
     signed: u32,
+    /// A fused residual ADD: 1 when present; whether the convolution is its first input;
+    /// its zero points, multipliers and shifts (as `add_quantized` takes them) and clamp.
+    has_residual: u32,
+    conv_first: u32,
+    add_zp_a: i32,
+    add_zp_b: i32,
+    add_m_a: i32,
+    add_s_a: i32,
+    add_m_b: i32,
+    add_s_b: i32,
+    add_m_out: i32,
+    add_s_out: i32,
+    add_out_zp: i32,
+    add_lo: i32,
+    add_hi: i32,
     pad0: u32,
-    pad1: u32,
-    pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(4) var<storage, read> residual: array<u32>;
 @group(0) @binding(5) var<storage, read_write> output: array<u32>;
 
 /// Whether the inner product runs on packed quads.
@@ -118,7 +134,17 @@ fn conv(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             let multiplier = bitcast<i32>(weights[record + 2u]);
             let shift = bitcast<i32>(weights[record + 3u]);
             let v = mbqm(accumulate(idx), multiplier, shift) + params.output_zp;
-            values[lane] = clamp(saturate(v, params.signed), params.clamp_lo, params.clamp_hi);
+            var stored = clamp(saturate(v, params.signed), params.clamp_lo, params.clamp_hi);
+            if params.has_residual != 0u {
+                let other = byte_value(residual[idx / 4u], idx % 4u, params.signed);
+                let a = select(other, stored, params.conv_first != 0u);
+                let b = select(stored, other, params.conv_first != 0u);
+                let m = vec4<i32>(params.add_m_a, params.add_s_a, params.add_m_b, params.add_s_b);
+                let zp = vec2<i32>(params.add_zp_a, params.add_zp_b);
+                let sum = add_quantized(a, b, zp, m, vec2<i32>(params.add_m_out, params.add_s_out), params.add_out_zp);
+                stored = clamp(saturate(sum, params.signed), params.add_lo, params.add_hi);
+            }
+            values[lane] = stored;
         }
     }
     output[word] = pack4(values);

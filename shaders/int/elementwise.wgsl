@@ -44,9 +44,9 @@ fn constant(idx: u32) -> i32 {
 }
 
 fn add(a: i32, b: i32) -> i32 {
-    let x = mbqm((a - params.zp) << 20u, params.multiplier, params.shift);
-    let y = mbqm((b - params.zp_b) << 20u, params.multiplier_b, params.shift_b);
-    return mbqm(x + y, params.output_multiplier, params.output_shift) + params.output_zp;
+    let m = vec4<i32>(params.multiplier, params.shift, params.multiplier_b, params.shift_b);
+    let out = vec2<i32>(params.output_multiplier, params.output_shift);
+    return add_quantized(a, b, vec2<i32>(params.zp, params.zp_b), m, out, params.output_zp);
 }
 
 fn mul(a: i32, b: i32) -> i32 {

@@ -7,6 +7,7 @@ use super::{memory, Epilogue, Kernel, KernelFamily, Plan, Step, TensorRef};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, IntType, Op, TensorId};
 use crate::quant::lower::{lower, IntStep};
+use crate::quant::params::Add;
 use crate::Precision;
 
 /// An integer step, the types it reads and writes, and the bounds its output is clamped
@@ -20,6 +21,17 @@ pub struct IntKernel {
     /// Where the step's channels start in its output: a concatenation runs as one step
     /// per input, each writing its own channels (0 for every other step).
     pub channel_offset: usize,
+    /// A residual ADD fused after a convolution (read from the step's `residual`).
+    pub residual: Option<FusedAdd>,
+}
+
+/// An ADD of a convolution's stored output and an earlier tensor, and the clamp after it.
+#[derive(Clone, Debug)]
+pub struct FusedAdd {
+    pub add: Add,
+    /// Whether the convolution is the ADD's first operand (its parameters are per operand).
+    pub conv_first: bool,
+    pub clamp: (i32, i32),
 }
 
 /// Plans `graph`'s integer steps for `batch` images.
@@ -54,6 +66,15 @@ pub(super) fn build(graph: &Graph, batch: usize, family: KernelFamily) -> Result
             absorbed[next.0] = true;
             fused.push(next);
         }
+        let residual = match step {
+            IntStep::Conv { .. } => {
+                fuse_residual(graph, &int_steps, &consumers, &mut fused, output)
+            }
+            _ => None,
+        };
+        for &id in &fused[1..] {
+            absorbed[id.0] = true;
+        }
         let step_of = |step: IntStep, inputs: &[(TensorId, IntType)], channel_offset| {
             let kernel = IntKernel {
                 step,
@@ -61,8 +82,11 @@ pub(super) fn build(graph: &Graph, batch: usize, family: KernelFamily) -> Result
                 output: output_type,
                 clamp,
                 channel_offset,
+                residual: residual.as_ref().map(|r| r.0.clone()),
             };
-            gpu_step(graph, &fused, kernel, inputs)
+            let mut step = gpu_step(graph, &fused, kernel, inputs);
+            step.residual = residual.as_ref().map(|r| read(graph, r.1));
+            step
         };
         match step {
             IntStep::Concat(tables) => {
@@ -87,6 +111,59 @@ pub(super) fn build(graph: &Graph, batch: usize, family: KernelFamily) -> Result
     Ok(plan)
 }
 
+/// Fuses the ADD that alone reads the end of `fused` (a convolution and its clamps), and the
+/// clamps after it, when the ADD's other operand is computed before the convolution;
+/// returns it with that operand.
+fn fuse_residual(
+    graph: &Graph,
+    steps: &[IntStep],
+    consumers: &[Vec<TensorId>],
+    fused: &mut Vec<TensorId>,
+    output: TensorId,
+) -> Option<(FusedAdd, TensorId)> {
+    let conv = fused[0];
+    let last = fused[fused.len() - 1];
+    let &[add_id] = &consumers[last.0][..] else {
+        return None;
+    };
+    let IntStep::Add(add) = steps[add_id.0] else {
+        return None;
+    };
+    let inputs = &graph.node(add_id).inputs;
+    let conv_first = inputs[0] == last;
+    let other = inputs[usize::from(conv_first)];
+    if last == output || other == last || storage(graph, other).0 >= conv.0 {
+        return None;
+    }
+    fused.push(add_id);
+    let mut clamp = graph.node(add_id).integer.as_ref()?.output.dtype.range();
+    while let &[next] = &consumers[fused[fused.len() - 1].0][..] {
+        let IntStep::Clamp { min, max } = steps[next.0] else {
+            break;
+        };
+        if fused[fused.len() - 1] == output {
+            break;
+        }
+        clamp = (clamp.0.max(min), clamp.1.min(max));
+        fused.push(next);
+    }
+    let fused_add = FusedAdd {
+        add,
+        conv_first,
+        clamp,
+    };
+    Some((fused_add, other))
+}
+
+/// Where step inputs read tensor `id`.
+fn read(graph: &Graph, id: TensorId) -> TensorRef {
+    TensorRef {
+        tensor: storage(graph, id),
+        slot: usize::MAX,
+        shape: graph.shape(id),
+    }
+}
+
 /// The integer type tensor `id` is stored as.
 fn dtype(graph: &Graph, id: TensorId) -> Result<IntType> {
     let node = graph.node(id);
@@ -105,16 +182,14 @@ fn gpu_step(
     inputs: &[(TensorId, IntType)],
 ) -> Step {
     let last = fused[fused.len() - 1];
-    let read = |&(input, _): &(TensorId, IntType)| TensorRef {
-        tensor: storage(graph, input),
-        slot: usize::MAX,
-        shape: graph.shape(input),
-    };
     Step {
         name: graph.node(last).name.clone(),
         fused: fused.to_vec(),
         kernel: Kernel::Int(Box::new(kernel)),
-        inputs: inputs.iter().map(read).collect(),
+        inputs: inputs
+            .iter()
+            .map(|&(input, _)| read(graph, input))
+            .collect(),
         residual: None,
         output: TensorRef {
             tensor: last,

@@ -44,7 +44,20 @@ pub(crate) struct ConvParams {
     clamp_lo: i32,
     clamp_hi: i32,
     signed: u32,
-    pad: [u32; 3],
+    has_residual: u32,
+    conv_first: u32,
+    add_zp_a: i32,
+    add_zp_b: i32,
+    add_m_a: i32,
+    add_s_a: i32,
+    add_m_b: i32,
+    add_s_b: i32,
+    add_m_out: i32,
+    add_s_out: i32,
+    add_out_zp: i32,
+    add_lo: i32,
+    add_hi: i32,
+    pad: [u32; 1],
 }
 
 #[cfg(test)]
@@ -70,6 +83,19 @@ super::super::layout::layout!(ConvParams {
     clamp_lo,
     clamp_hi,
     signed,
+    has_residual,
+    conv_first,
+    add_zp_a,
+    add_zp_b,
+    add_m_a,
+    add_s_a,
+    add_m_b,
+    add_s_b,
+    add_m_out,
+    add_s_out,
+    add_out_zp,
+    add_lo,
+    add_hi,
     pad
 });
 
@@ -115,7 +141,42 @@ pub(crate) fn launch(
         clamp_lo: kernel.clamp.0,
         clamp_hi: kernel.clamp.1,
         signed: signed(kernel.output),
-        pad: [0; 3],
+        has_residual: 0,
+        conv_first: 0,
+        add_zp_a: 0,
+        add_zp_b: 0,
+        add_m_a: 0,
+        add_s_a: 0,
+        add_m_b: 0,
+        add_s_b: 0,
+        add_m_out: 0,
+        add_s_out: 0,
+        add_out_zp: 0,
+        add_lo: 0,
+        add_hi: 0,
+        pad: [0],
+    };
+    let params = match &kernel.residual {
+        Some(r) => {
+            let a = &r.add;
+            ConvParams {
+                has_residual: 1,
+                conv_first: u32::from(r.conv_first),
+                add_zp_a: a.zero_points[0],
+                add_zp_b: a.zero_points[1],
+                add_m_a: a.multipliers[0].multiplier,
+                add_s_a: a.multipliers[0].shift,
+                add_m_b: a.multipliers[1].multiplier,
+                add_s_b: a.multipliers[1].shift,
+                add_m_out: a.output_multiplier.multiplier,
+                add_s_out: a.output_multiplier.shift,
+                add_out_zp: a.output.zero_point,
+                add_lo: r.clamp.0,
+                add_hi: r.clamp.1,
+                ..params
+            }
+        }
+        None => params,
     };
     Ok(Launch {
         shader: &SHADER,
