@@ -3,7 +3,7 @@
 //! the host quantizes from and dequantizes to real values as TFLite's QUANTIZE and
 //! DEQUANTIZE do (so a uint8 input read from a file comes back to its exact bytes).
 
-use crate::graph::{IntType, TensorQuant};
+use crate::graph::TensorQuant;
 use crate::Precision;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -40,23 +40,16 @@ impl Codec {
             Codec::Float(precision) => precision.decode(bytes, count),
             Codec::Int(grid) => bytes[..count]
                 .iter()
-                .map(|&b| grid.dequantize(stored_value(b, grid.dtype)))
+                .map(|&b| grid.dequantize(grid.dtype.decode(b)))
                 .collect(),
         }
-    }
-}
-
-/// The integer a stored byte holds.
-pub(crate) fn stored_value(byte: u8, dtype: IntType) -> i32 {
-    match dtype {
-        IntType::U8 => i32::from(byte),
-        IntType::I8 => i32::from(byte as i8),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::graph::IntType;
 
     #[test]
     fn integers_round_trip_through_real_values() {

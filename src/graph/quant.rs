@@ -18,6 +18,14 @@ impl IntType {
         }
     }
 
+    /// The value a stored byte holds.
+    pub fn decode(self, byte: u8) -> i32 {
+        match self {
+            IntType::U8 => i32::from(byte),
+            IntType::I8 => i32::from(byte as i8),
+        }
+    }
+
     /// `v` saturated to the type's range.
     pub fn saturate(self, v: i32) -> i32 {
         let (lo, hi) = self.range();
@@ -80,6 +88,11 @@ impl IntWeights {
     /// The weight scale of output channel `o`.
     pub fn scale(&self, o: usize) -> f32 {
         self.scales[if self.scales.len() == 1 { 0 } else { o }]
+    }
+
+    /// The bias of output channel `o` (0 without a bias).
+    pub fn bias(&self, o: usize) -> i32 {
+        self.bias.as_ref().map_or(0, |b| b[o])
     }
 
     /// The weight zero point of output channel `o`.

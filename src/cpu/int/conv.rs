@@ -45,7 +45,7 @@ fn accumulate(
     let in_per_group = input.c / conv.groups;
     let first_in = (o / (conv.out_channels / conv.groups)) * in_per_group;
     let w_zp = requant.weight_zero_points[o];
-    let mut acc = w.bias.as_ref().map_or(0, |bias| bias[o]);
+    let mut acc = w.bias(o);
     for ky in 0..conv.kernel_h {
         let Some(iy) = input_coord(oy, ky, conv.stride, conv.padding.top, input.h) else {
             continue;
@@ -78,7 +78,7 @@ pub(super) fn dense(
             (0..features).map(move |o| {
                 let weights = &w.values[o * depth..(o + 1) * depth];
                 let w_zp = requant.weight_zero_points[o];
-                let bias = w.bias.as_ref().map_or(0, |b| b[o]);
+                let bias = w.bias(o);
                 let acc = row.iter().zip(weights).fold(bias, |acc, (&xv, &wv)| {
                     acc.wrapping_add((xv - requant.input_zero_point) * (wv - w_zp))
                 });

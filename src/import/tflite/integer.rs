@@ -132,12 +132,6 @@ pub(super) fn int8_values(info: &TensorInfo) -> Result<Option<(Vec<i32>, IntType
             data.len()
         ));
     }
-    let value = |b: u8| match dtype {
-        IntType::U8 => i32::from(b),
-        IntType::I8 => i32::from(b as i8),
-    };
-    Ok(Some((
-        data[..count].iter().map(|&b| value(b)).collect(),
-        dtype,
-    )))
+    let values = data[..count].iter().map(|&b| dtype.decode(b)).collect();
+    Ok(Some((values, dtype)))
 }

@@ -141,20 +141,8 @@ pub(crate) fn launch(
         clamp_lo: kernel.clamp.0,
         clamp_hi: kernel.clamp.1,
         signed: signed(kernel.output),
-        has_residual: 0,
-        conv_first: 0,
-        add_zp_a: 0,
-        add_zp_b: 0,
-        add_m_a: 0,
-        add_s_a: 0,
-        add_m_b: 0,
-        add_s_b: 0,
-        add_m_out: 0,
-        add_s_out: 0,
-        add_out_zp: 0,
-        add_lo: 0,
-        add_hi: 0,
-        pad: [0],
+        // No fused residual ADD unless set below.
+        ..ConvParams::zeroed()
     };
     let params = match &kernel.residual {
         Some(r) => {
@@ -213,7 +201,7 @@ fn channel_records(
     let xz = requant.input_zero_point;
     (0..conv.out_channels)
         .flat_map(|o| {
-            let bias = w.bias.as_ref().map_or(0, |b| b[o]);
+            let bias = w.bias(o);
             let wz = requant.weight_zero_points[o];
             let sum_w = w.values[o * taps..(o + 1) * taps]
                 .iter()

@@ -67,7 +67,7 @@ pub(crate) fn launch(
     for o in 0..features {
         let (significand, exponent) = f64_parts(requant.scales[o])
             .ok_or_else(|| io.invalid("its requantization scale overflows f64"))?;
-        let bias = weights.bias.as_ref().map_or(0, |b| b[o]);
+        let bias = weights.bias(o);
         words.extend([
             bias as u32,
             requant.weight_zero_points[o] as u32,

@@ -73,11 +73,7 @@ pub(crate) fn launch_average(
     if kernel.inputs[0] != kernel.output {
         return Err(io.invalid("average pooling keeps the integer type"));
     }
-    let whole = AvgPool {
-        kernel: io.input.h.max(io.input.w),
-        stride: 1,
-        padding: Default::default(),
-    };
+    let whole = whole_map(io);
     let params = params(io, kernel, window.unwrap_or(&whole), None)?;
     Ok(pool_launch(io, "avg_pool", params))
 }
@@ -86,11 +82,7 @@ pub(crate) fn launch_mean(io: &StepIo, kernel: &IntKernel, mean: &Mean) -> Resul
     if kernel.inputs[0] != kernel.output {
         return Err(io.invalid("MEAN keeps the integer type"));
     }
-    let whole = AvgPool {
-        kernel: io.input.h.max(io.input.w),
-        stride: 1,
-        padding: Default::default(),
-    };
+    let whole = whole_map(io);
     let params = params(io, kernel, &whole, Some(mean))?;
     Ok(pool_launch(io, "mean_pool", params))
 }
@@ -124,6 +116,15 @@ fn params(
         clamp_hi: kernel.clamp.1,
         pad: [0; 2],
     })
+}
+
+/// A window over the whole input map.
+fn whole_map(io: &StepIo) -> AvgPool {
+    AvgPool {
+        kernel: io.input.h.max(io.input.w),
+        stride: 1,
+        padding: Default::default(),
+    }
 }
 
 fn pool_launch(io: &StepIo, entry: &'static str, params: PoolParams) -> Launch {
