@@ -8,7 +8,8 @@
 //
 // Storage precision: activations and weights are stored as `Elem` and `Quad` (f32, or f16
 // with `--precision f16`), defined by the precision file the runtime puts before this one;
-// kernels convert on load and store and do all arithmetic, bias and uniforms in f32.
+// kernels convert on load and store and do all arithmetic, bias and uniforms in f32 (the
+// `gpu` family's GEMM multiplies in the precision file's `Arith`).
 
 /// Threads per workgroup of every one-thread-per-item kernel.
 const WG: u32 = 64u;

@@ -54,33 +54,59 @@ fn conv(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
 
 @compute @workgroup_size(WG)
 fn conv4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
-    let win = params.win;
     let pixel = linear_index(gid, nwg);
-    if pixel >= win.total {
+    if pixel >= params.win.total {
         return;
     }
+    let c4s = params.win.out_c / 4u;
+    for (var c4 = 0u; c4 < c4s; c4++) {
+        store4(params.ep, pixel * c4s + c4, conv4_quad(pixel, c4));
+    }
+}
+
+// `conv4_split` (the `gpu` family): the same work split across 8x more threads, one per
+// output pixel and channel quad, for GPUs that a thread per pixel leaves mostly idle at
+// batch 1 (196 workgroups for V2's stem). The quad is the slow index, so a SIMD group's
+// threads still read the same uniform weights. `win.total` counts pixels x quads.
+@compute @workgroup_size(WG)
+fn conv4_split(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let idx = linear_index(gid, nwg);
+    if idx >= params.win.total {
+        return;
+    }
+    let c4s = params.win.out_c / 4u;
+    let pixels = params.win.total / c4s;
+    let pixel = idx % pixels;
+    let c4 = idx / pixels;
+    store4(params.ep, pixel * c4s + c4, conv4_quad(pixel, c4));
+}
+
+/// Output channels 4 * c4 .. 4 * c4 + 3 of output pixel `pixel` (batch-major).
+fn conv4_quad(pixel: u32, c4: u32) -> vec4<f32> {
+    let win = params.win;
     let ox = pixel % win.out_w;
     let rest = pixel / win.out_w;
     let oy = rest % win.out_h;
     let image = (rest / win.out_h) * win.in_h;
     let c4s = win.out_c / 4u;
-    for (var c4 = 0u; c4 < c4s; c4++) {
-        let c0 = c4 * 4u;
-        var acc = vec4(bias[c0], bias[c0 + 1u], bias[c0 + 2u], bias[c0 + 3u]);
-        for (var ky = 0u; ky < win.kernel_h; ky++) {
-            let iy = tap(oy, ky, win.stride, win.pad_top, win.in_h);
-            for (var kx = 0u; kx < win.kernel_w; kx++) {
-                let ix = tap(ox, kx, win.stride, win.pad_left, win.in_w);
-                // Padding taps still step through the (uniform) weights, reading input 0.
-                let inside = iy >= 0 && ix >= 0;
-                let in_base = ((image + u32(max(iy, 0))) * win.in_w + u32(max(ix, 0))) * win.in_c;
-                let w_base = (ky * win.kernel_w + kx) * win.in_c * c4s + c4;
-                for (var ic = 0u; ic < win.in_c; ic++) {
-                    let x = select(0.0, f32(input[in_base + ic]), inside);
-                    acc += x * weights_uniform[w_base + ic * c4s];
-                }
+    let c0 = c4 * 4u;
+    var acc = vec4(bias[c0], bias[c0 + 1u], bias[c0 + 2u], bias[c0 + 3u]);
+    for (var ky = 0u; ky < win.kernel_h; ky++) {
+        let iy = tap(oy, ky, win.stride, win.pad_top, win.in_h);
+        for (var kx = 0u; kx < win.kernel_w; kx++) {
+            let ix = tap(ox, kx, win.stride, win.pad_left, win.in_w);
+            // Padding taps still step through the (uniform) weights, reading input 0.
+            let inside = iy >= 0 && ix >= 0;
+            let in_base = ((image + u32(max(iy, 0))) * win.in_w + u32(max(ix, 0))) * win.in_c;
+            let w_base = (ky * win.kernel_w + kx) * win.in_c * c4s + c4;
+            for (var ic = 0u; ic < win.in_c; ic++) {
+                let x = select(0.0, f32(input[in_base + ic]), inside);
+                acc += x * weights_uniform[w_base + ic * c4s];
             }
         }
-        store4(params.ep, pixel * c4s + c4, acc);
     }
+    return acc;
 }

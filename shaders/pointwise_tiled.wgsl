@@ -5,6 +5,9 @@
 // memory (one vec4 each, coalesced), then every thread accumulates its own 4 pixels x 4
 // output channels from it. Weights are packed [in_c][out_c] (a row of output channels per
 // input channel, read as vec4s); out_c is a multiple of 4, in_c of 4.
+//
+// The tiles hold `Arith` values (f16 at f16 storage): each TILE_K step sums its 16
+// products in that type, and the step's sums are added up across steps in f32.
 
 /// Pixels and output channels per workgroup tile, input channels per step.
 const TILE_M: u32 = 32u;
@@ -33,9 +36,9 @@ struct Params {
 @group(0) @binding(2) var<storage, read> weights: array<Quad>;
 
 /// The tile's input: TILE_M pixels x TILE_K4 channel quads.
-var<workgroup> x_tile: array<vec4<f32>, 128>;
+var<workgroup> x_tile: array<vec4<Arith>, 128>;
 /// The tile's weights: TILE_K input channels x TILE_N4 output channel quads.
-var<workgroup> w_tile: array<vec4<f32>, 128>;
+var<workgroup> w_tile: array<vec4<Arith>, 128>;
 
 @compute @workgroup_size(WG)
 fn pointwise_tiled(
@@ -63,31 +66,39 @@ fn pointwise_tiled(
         for (var i = lid; i < 128u; i += WG) {
             let pixel = m0 + i / TILE_K4;
             let kq = k4 + i % TILE_K4;
-            var x = vec4<f32>();
+            var x = vec4<Arith>();
             if pixel < params.pixels && kq < params.in_c4 {
-                x = unquad(input[pixel * params.in_c4 + kq]);
+                x = unquad_arith(input[pixel * params.in_c4 + kq]);
             }
             x_tile[i] = x;
             let k = k4 * 4u + i / TILE_N4;
             let nq = n4 + i % TILE_N4;
-            var w = vec4<f32>();
+            var w = vec4<Arith>();
             if k < params.in_c4 * 4u && nq < params.out_c4 {
-                w = unquad(weights[k * params.out_c4 + nq]);
+                w = unquad_arith(weights[k * params.out_c4 + nq]);
             }
             w_tile[i] = w;
         }
         workgroupBarrier();
+        var part0 = vec4<Arith>();
+        var part1 = vec4<Arith>();
+        var part2 = vec4<Arith>();
+        var part3 = vec4<Arith>();
         for (var kq = 0u; kq < TILE_K4; kq++) {
             let w0 = w_tile[(kq * 4u) * TILE_N4 + tx];
             let w1 = w_tile[(kq * 4u + 1u) * TILE_N4 + tx];
             let w2 = w_tile[(kq * 4u + 2u) * TILE_N4 + tx];
             let w3 = w_tile[(kq * 4u + 3u) * TILE_N4 + tx];
-            let w = mat4x4<f32>(w0, w1, w2, w3);
-            acc0 += w * x_tile[ty * TILE_K4 + kq];
-            acc1 += w * x_tile[(ty + 8u) * TILE_K4 + kq];
-            acc2 += w * x_tile[(ty + 16u) * TILE_K4 + kq];
-            acc3 += w * x_tile[(ty + 24u) * TILE_K4 + kq];
+            let w = mat4x4<Arith>(w0, w1, w2, w3);
+            part0 += w * x_tile[ty * TILE_K4 + kq];
+            part1 += w * x_tile[(ty + 8u) * TILE_K4 + kq];
+            part2 += w * x_tile[(ty + 16u) * TILE_K4 + kq];
+            part3 += w * x_tile[(ty + 24u) * TILE_K4 + kq];
         }
+        acc0 += vec4<f32>(part0);
+        acc1 += vec4<f32>(part1);
+        acc2 += vec4<f32>(part2);
+        acc3 += vec4<f32>(part3);
         workgroupBarrier();
     }
     let nq = n4 + tx;

@@ -1,5 +1,6 @@
 // Storage types at f16 precision, prepended to every kernel file (precision_f32.wgsl is
-// the f32 twin). Kernels load and store through these and compute in f32.
+// the f32 twin). Kernels load and store through these and compute in f32, except the
+// `gpu` family's GEMM, which multiplies in `Arith`.
 enable f16;
 
 /// One stored value.
@@ -15,4 +16,14 @@ fn unquad(q: Quad) -> vec4<f32> {
 
 fn quad(v: vec4<f32>) -> Quad {
     return vec2(pack2x16float(v.xy), pack2x16float(v.zw));
+}
+
+/// The arithmetic of the `gpu` family's GEMM tiles: f16 where storage is f16 (so the
+/// adapter has SHADER_F16). Half the workgroup memory and registers per value and twice
+/// the multiply rate on GPUs with packed f16; the kernel carries its sums in f32 between
+/// short f16 runs, so the error stays that of f16 storage.
+alias Arith = f16;
+
+fn unquad_arith(q: Quad) -> vec4<Arith> {
+    return vec4<f16>(unquad(q));
 }

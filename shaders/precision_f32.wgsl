@@ -13,3 +13,10 @@ fn unquad(q: Quad) -> vec4<f32> {
 fn quad(v: vec4<f32>) -> Quad {
     return v;
 }
+
+/// The arithmetic of the `gpu` family's GEMM tiles (f16 in the f16 twin).
+alias Arith = f32;
+
+fn unquad_arith(q: Quad) -> vec4<Arith> {
+    return q;
+}

@@ -16,7 +16,8 @@ pub enum Precision {
     /// IEEE single precision (the reference).
     #[default]
     F32,
-    /// IEEE half precision storage, f32 arithmetic; needs `wgpu::Features::SHADER_F16`.
+    /// IEEE half precision storage, f32 arithmetic except the GPU family's GEMM (f16
+    /// products); needs `wgpu::Features::SHADER_F16`.
     F16,
     /// The model's own 8-bit integers, four to a word, and TFLite's integer arithmetic:
     /// byte-identical to TFLite's reference kernels (fully quantized TFLite files only).

@@ -179,7 +179,8 @@ impl Runtime {
     }
 
     /// [`session`](Self::session) storing activations and weights at `precision`
-    /// (f16 needs an adapter with `SHADER_F16`; arithmetic stays f32).
+    /// (f16 needs an adapter with `SHADER_F16`; the GPU family's GEMM then also multiplies
+    /// in f16, every other kernel computes in f32).
     pub fn session_with_precision(
         &self,
         model: &Model,

@@ -13,16 +13,20 @@ pub const TOLERANCE: f32 = 1e-4;
 /// The same with f16 storage: every stored value is rounded to 11 significant bits
 /// (relative error up to 4.9e-4), and the rounding compounds from layer to layer.
 pub const F16_TOLERANCE: f32 = 3e-2;
+/// f16 storage with the GPU family, whose GEMM also rounds its products and short sums
+/// to f16: on the builders' random V2 the worst layer moves from 1.8e-2 to 3.4e-2.
+pub const F16_ARITHMETIC_TOLERANCE: f32 = 5e-2;
 
 /// Int8 plans compute TFLite's integer arithmetic exactly: not one LSB may differ.
 pub const INT8_TOLERANCE: f32 = 0.0;
 
-/// The tolerance [`verify_graph`] applies at `precision`.
-pub fn tolerance(precision: Precision) -> f32 {
-    match precision {
-        Precision::F32 => TOLERANCE,
-        Precision::F16 => F16_TOLERANCE,
-        Precision::Int8 => INT8_TOLERANCE,
+/// The tolerance [`verify_graph`] applies at `precision` with the kernels of `family`.
+pub fn tolerance(precision: Precision, family: KernelFamily) -> f32 {
+    match (precision, family) {
+        (Precision::F32, _) => TOLERANCE,
+        (Precision::F16, KernelFamily::CpuAdapter) => F16_TOLERANCE,
+        (Precision::F16, KernelFamily::Gpu) => F16_ARITHMETIC_TOLERANCE,
+        (Precision::Int8, _) => INT8_TOLERANCE,
     }
 }
 
@@ -92,6 +96,7 @@ pub fn verify_graph(
     }
     let max_abs_diff = layers.iter().map(|l| l.max_abs_diff).fold(0.0, f32::max);
     let max_rel_diff = layers.iter().map(|l| l.max_rel_diff).fold(0.0, f32::max);
+    let tolerance = tolerance(precision, family);
     Ok(VerifyReport {
         adapter: ctx.adapter_info.name.clone(),
         kernels: plan.kernels(),
@@ -99,8 +104,8 @@ pub fn verify_graph(
         precision,
         max_abs_diff,
         max_rel_diff,
-        tolerance: tolerance(precision),
-        passed: max_rel_diff <= tolerance(precision),
+        tolerance,
+        passed: max_rel_diff <= tolerance,
         dispatches: plan.dispatch_count(),
         buffers: plan.buffer_count(),
         peak_activation_bytes: plan.peak_activation_bytes(),

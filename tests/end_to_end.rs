@@ -1,6 +1,7 @@
 //! Every builder architecture end to end at a small resolution: the planned, fused GPU
 //! path against the CPU reference on the unfused graph, layer by layer, ≤ 1e-4 relative
-//! (f32 storage) or within the f16 tolerance (f16 storage).
+//! (f32 storage) or within the f16 tolerance (f16 storage), with the adapter's own kernel
+//! family and with the GPU family forced.
 
 mod common;
 
@@ -10,32 +11,26 @@ use mobilenet_wgpu::verify::{random_input, verify_graph};
 use mobilenet_wgpu::Precision;
 
 fn check(config: &ArchConfig, batch: usize) {
-    check_at(config, batch, Precision::F32);
+    check_at(config, batch, Precision::F32, KernelChoice::Auto);
 }
 
-fn check_at(config: &ArchConfig, batch: usize, precision: Precision) {
+fn check_at(config: &ArchConfig, batch: usize, precision: Precision, kernels: KernelChoice) {
     let Some(runtime) = common::runtime() else {
         return;
     };
     let graph = build(config, 3).expect("builder");
     let input = random_input(&graph, batch, 11);
-    let report = verify_graph(
-        runtime.context(),
-        &graph,
-        batch,
-        &input,
-        precision,
-        KernelChoice::Auto,
-    )
-    .expect("verify");
+    let report =
+        verify_graph(runtime.context(), &graph, batch, &input, precision, kernels).expect("verify");
     let worst = report
         .layers
         .iter()
         .max_by(|a, b| a.max_rel_diff.total_cmp(&b.max_rel_diff));
     assert!(
         report.passed,
-        "{} batch {batch} {precision}: max relative diff {} at {:?}",
+        "{} batch {batch} {precision} {} kernels: max relative diff {} at {:?}",
         config.arch,
+        report.kernels,
         report.max_rel_diff,
         worst.map(|l| &l.name)
     );
@@ -81,14 +76,29 @@ fn v2_k7_on_cifar_shape() {
     check(&ArchConfig::new(Arch::V2K7), 3);
 }
 
+/// Every builder with f16 storage, with the adapter's own kernels (lavapipe here: f32
+/// arithmetic) and with the GPU family (f16 arithmetic in its GEMM).
 #[test]
 fn f16_storage_on_every_builder() {
     if common::f16_runtime().is_none() {
         return;
     }
-    check_at(&config(Arch::V1, 0.5, 64), 2, Precision::F16);
-    check_at(&config(Arch::V2, 1.0, 64), 1, Precision::F16);
-    check_at(&config(Arch::V3Large, 1.0, 64), 1, Precision::F16);
-    check_at(&config(Arch::V3Small, 1.0, 64), 3, Precision::F16);
-    check_at(&ArchConfig::new(Arch::V2K7), 1, Precision::F16);
+    for kernels in [KernelChoice::Auto, KernelChoice::Gpu] {
+        check_at(&config(Arch::V1, 0.5, 64), 2, Precision::F16, kernels);
+        check_at(&config(Arch::V2, 1.0, 64), 1, Precision::F16, kernels);
+        check_at(&config(Arch::V3Large, 1.0, 64), 1, Precision::F16, kernels);
+        check_at(&config(Arch::V3Small, 1.0, 64), 3, Precision::F16, kernels);
+        check_at(&ArchConfig::new(Arch::V2K7), 1, Precision::F16, kernels);
+    }
+}
+
+/// Every builder in f32 with the GPU family forced (the tests above take lavapipe's own).
+#[test]
+fn gpu_kernels_on_every_builder() {
+    let gpu = KernelChoice::Gpu;
+    check_at(&config(Arch::V1, 0.5, 64), 2, Precision::F32, gpu);
+    check_at(&config(Arch::V2, 1.0, 64), 1, Precision::F32, gpu);
+    check_at(&config(Arch::V3Large, 1.0, 64), 2, Precision::F32, gpu);
+    check_at(&config(Arch::V3Small, 1.0, 64), 3, Precision::F32, gpu);
+    check_at(&ArchConfig::new(Arch::V2K7), 1, Precision::F32, gpu);
 }

@@ -38,8 +38,9 @@ pub struct ModelArgs {
     /// V3-Small: 1280-wide last layer instead of 1024.
     #[arg(long, requires = "arch")]
     pub small_head_1280: bool,
-    /// GPU storage of activations and weights: f32, or f16 (needs SHADER_F16; arithmetic
-    /// stays f32).
+    /// GPU storage of activations and weights: f32; f16 (needs SHADER_F16; the gpu
+    /// kernels' GEMM multiplies in f16, the rest computes in f32); or int8 (quantized
+    /// TFLite files, on TFLite's integer arithmetic).
     #[arg(long, default_value_t = Precision::F32)]
     pub precision: Precision,
     /// Kernel family: `cpu-adapter` (shaped for lavapipe), `gpu` (workgroup-tiled), or

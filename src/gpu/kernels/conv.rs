@@ -7,26 +7,32 @@ use super::{
 use crate::error::Result;
 use crate::gpu::pipeline::{Grid, ShaderFile, UNIFORM_WEIGHTS_BYTES};
 use crate::graph::Conv2d;
+use crate::plan::KernelFamily;
 
 pub(crate) const SHADER: ShaderFile = ShaderFile {
     name: "conv",
     source: include_str!("../../../shaders/conv.wgsl"),
-    entry_points: &["conv", "conv4"],
+    entry_points: &["conv", "conv4", "conv4_split"],
 };
 
-pub(crate) fn launch(io: &StepIo, conv: &Conv2d) -> Result<Launch> {
+pub(crate) fn launch(io: &StepIo, conv: &Conv2d, family: KernelFamily) -> Result<Launch> {
     check_conv(io, conv)?;
     let mut params = WindowParams {
         ep: io.epilogue,
         win: WindowUniform::new(io, WindowSpec::of_conv(conv, conv.groups))?,
     };
-    // One thread per output pixel, all channels, where they are whole vec4s and the
-    // weights fit the uniform buffer.
+    // Where the output channels are whole vec4s and the weights fit the uniform buffer:
+    // one thread per output pixel and all its channels (CPU adapters), or per pixel and
+    // channel quad (GPUs).
     let fits_uniform = (conv.weights.len() * size_of::<f32>()) as u64 <= UNIFORM_WEIGHTS_BYTES;
     let (entry, threads, weights) =
         if conv.groups == 1 && io.output.c.is_multiple_of(4) && fits_uniform {
             let pixels = io.output_len() / io.output.c;
-            ("conv4", pixels, Weights::Uniform(pack_weights_by_tap(conv)))
+            let (entry, threads) = match family {
+                KernelFamily::CpuAdapter => ("conv4", pixels),
+                KernelFamily::Gpu => ("conv4_split", io.output_len() / 4),
+            };
+            (entry, threads, Weights::Uniform(pack_weights_by_tap(conv)))
         } else {
             let weights = Weights::Data(conv.weights.clone());
             ("conv", io.output_len(), weights)

@@ -77,7 +77,7 @@ pub(crate) struct Launch {
 pub(crate) fn launch(step: &Step, batch: usize, family: KernelFamily) -> Result<Launch> {
     let io = StepIo::new(step, batch)?;
     let mut launch = match &step.kernel {
-        Kernel::Conv(conv) => conv::launch(&io, conv),
+        Kernel::Conv(conv) => conv::launch(&io, conv, family),
         Kernel::Depthwise(conv) => depthwise::launch(&io, conv, family),
         Kernel::Pointwise(conv) => pointwise::launch(&io, conv, family),
         Kernel::GlobalAvgPool => pool::launch_global(&io),

@@ -68,7 +68,7 @@ pub(crate) fn launch(io: &StepIo, conv: &Conv2d, family: KernelFamily) -> Result
         return Err(io.invalid("pointwise kernel needs a 1x1 stride-1 unpadded ungrouped conv"));
     }
     if !io.input.c.is_multiple_of(LANES) || !io.output.c.is_multiple_of(LANES) {
-        return super::conv::launch(io, conv);
+        return super::conv::launch(io, conv, family);
     }
     match family {
         KernelFamily::CpuAdapter => launch_register_tiled(io, conv),
