@@ -6,8 +6,14 @@
 // output channels from it. Weights are packed [in_c][out_c] (a row of output channels per
 // input channel, read as vec4s); out_c is a multiple of 4, in_c of 4.
 //
-// The tiles hold `Arith` values (f16 at f16 storage): each TILE_K step sums its 16
-// products in that type, and the step's sums are added up across steps in f32.
+// The tiles hold `Arith` values (f16 at f16 storage): each TILE_K step sums its products
+// in that type, and the steps' sums are added up in f32.
+//
+// Two entry points: `pointwise_tiled` (64 threads, each walking all of K), and
+// `pointwise_tiled_split` for layers with few tiles (small maps at small batches, where
+// a handful of workgroups would each walk up to 960 input channels alone): 256 threads,
+// four slices of 64 that share the tile loads, each taking one of a step's four channel
+// quads, summed across slices at the end.
 
 /// Pixels and output channels per workgroup tile, input channels per step.
 const TILE_M: u32 = 32u;
@@ -16,6 +22,11 @@ const TILE_K: u32 = 16u;
 /// vec4s per tile row: output channel quads, input channel quads.
 const TILE_N4: u32 = TILE_N / 4u;
 const TILE_K4: u32 = TILE_K / 4u;
+/// vec4s per tile: TILE_M x TILE_K4 input quads, TILE_K x TILE_N4 weight quads.
+const TILE_VEC4S: u32 = 128u;
+/// K slices of `pointwise_tiled_split` (one per channel quad of a step), and its threads.
+const SPLIT: u32 = TILE_K4;
+const WG_SPLIT: u32 = SPLIT * WG;
 
 struct Params {
     ep: Epilogue,
@@ -36,9 +47,65 @@ struct Params {
 @group(0) @binding(2) var<storage, read> weights: array<Quad>;
 
 /// The tile's input: TILE_M pixels x TILE_K4 channel quads.
-var<workgroup> x_tile: array<vec4<Arith>, 128>;
+var<workgroup> x_tile: array<vec4<Arith>, TILE_VEC4S>;
 /// The tile's weights: TILE_K input channels x TILE_N4 output channel quads.
-var<workgroup> w_tile: array<vec4<Arith>, 128>;
+var<workgroup> w_tile: array<vec4<Arith>, TILE_VEC4S>;
+/// `pointwise_tiled_split`: slices 1..3's sums for one of the 4 pixel rows, for slice 0.
+var<workgroup> slice_sums: array<vec4<f32>, (SPLIT - 1u) * WG>;
+
+/// Where a workgroup's tile starts: first pixel, first output channel quad.
+struct TileOrigin {
+    m0: u32,
+    n4: u32,
+}
+
+/// This workgroup's tile, or none past the last one. From the workgroup id only, so the
+/// callers' early return and barriers stay in uniform control flow.
+fn tile_origin(wid: vec3<u32>, nwg: vec3<u32>) -> TileOrigin {
+    let tile = wid.x + wid.y * nwg.x;
+    let m0 = (tile / params.tiles_n) * TILE_M;
+    return TileOrigin(m0, (tile % params.tiles_n) * TILE_N4);
+}
+
+fn tile_exists(wid: vec3<u32>, nwg: vec3<u32>) -> bool {
+    return wid.x + wid.y * nwg.x < params.tiles;
+}
+
+/// Copies vec4 `i` of the step at channel quad `k4` into the input tile; zero past the edges.
+fn load_x(t: TileOrigin, k4: u32, i: u32) {
+    let pixel = t.m0 + i / TILE_K4;
+    let kq = k4 + i % TILE_K4;
+    var x = vec4<Arith>();
+    if pixel < params.pixels && kq < params.in_c4 {
+        x = unquad_arith(input[pixel * params.in_c4 + kq]);
+    }
+    x_tile[i] = x;
+}
+
+/// Copies vec4 `i` of the step at channel quad `k4` into the weight tile; zero past the edges.
+fn load_w(t: TileOrigin, k4: u32, i: u32) {
+    let k = k4 * 4u + i / TILE_N4;
+    let nq = t.n4 + i % TILE_N4;
+    var w = vec4<Arith>();
+    if k < params.in_c4 * 4u && nq < params.out_c4 {
+        w = unquad_arith(weights[k * params.out_c4 + nq]);
+    }
+    w_tile[i] = w;
+}
+
+/// Adds the products of the tiles' channel quad `kq` for output quad `tx` and pixel rows
+/// ty, ty + 8, ty + 16, ty + 24 to `part`.
+fn quad_products(kq: u32, tx: u32, ty: u32, part: ptr<function, array<vec4<Arith>, 4>>) {
+    let w = mat4x4<Arith>(
+        w_tile[(kq * 4u) * TILE_N4 + tx],
+        w_tile[(kq * 4u + 1u) * TILE_N4 + tx],
+        w_tile[(kq * 4u + 2u) * TILE_N4 + tx],
+        w_tile[(kq * 4u + 3u) * TILE_N4 + tx],
+    );
+    for (var r = 0u; r < 4u; r++) {
+        (*part)[r] += w * x_tile[(ty + 8u * r) * TILE_K4 + kq];
+    }
+}
 
 @compute @workgroup_size(WG)
 fn pointwise_tiled(
@@ -46,76 +113,93 @@ fn pointwise_tiled(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lid: u32,
 ) {
-    // Derived from the workgroup id only, so the early return and the barriers below
-    // stay in uniform control flow.
-    let tile = wid.x + wid.y * nwg.x;
-    if tile >= params.tiles {
+    if !tile_exists(wid, nwg) {
         return;
     }
-    let m0 = (tile / params.tiles_n) * TILE_M;
-    let n4 = (tile % params.tiles_n) * TILE_N4;
+    let t = tile_origin(wid, nwg);
     // This thread's 4 pixels (rows ty, ty + 8, ...) and output channel quad tx.
     let tx = lid % TILE_N4;
     let ty = lid / TILE_N4;
-    var acc0 = vec4<f32>();
-    var acc1 = vec4<f32>();
-    var acc2 = vec4<f32>();
-    var acc3 = vec4<f32>();
+    var acc: array<vec4<f32>, 4>;
     for (var k4 = 0u; k4 < params.in_c4; k4 += TILE_K4) {
-        // 64 threads copy 128 input vec4s and 128 weight vec4s; zeros past the edges.
-        for (var i = lid; i < 128u; i += WG) {
-            let pixel = m0 + i / TILE_K4;
-            let kq = k4 + i % TILE_K4;
-            var x = vec4<Arith>();
-            if pixel < params.pixels && kq < params.in_c4 {
-                x = unquad_arith(input[pixel * params.in_c4 + kq]);
-            }
-            x_tile[i] = x;
-            let k = k4 * 4u + i / TILE_N4;
-            let nq = n4 + i % TILE_N4;
-            var w = vec4<Arith>();
-            if k < params.in_c4 * 4u && nq < params.out_c4 {
-                w = unquad_arith(weights[k * params.out_c4 + nq]);
-            }
-            w_tile[i] = w;
+        // 64 threads copy 128 input vec4s and 128 weight vec4s.
+        for (var i = lid; i < TILE_VEC4S; i += WG) {
+            load_x(t, k4, i);
+            load_w(t, k4, i);
         }
         workgroupBarrier();
-        var part0 = vec4<Arith>();
-        var part1 = vec4<Arith>();
-        var part2 = vec4<Arith>();
-        var part3 = vec4<Arith>();
+        var part: array<vec4<Arith>, 4>;
         for (var kq = 0u; kq < TILE_K4; kq++) {
-            let w0 = w_tile[(kq * 4u) * TILE_N4 + tx];
-            let w1 = w_tile[(kq * 4u + 1u) * TILE_N4 + tx];
-            let w2 = w_tile[(kq * 4u + 2u) * TILE_N4 + tx];
-            let w3 = w_tile[(kq * 4u + 3u) * TILE_N4 + tx];
-            let w = mat4x4<Arith>(w0, w1, w2, w3);
-            part0 += w * x_tile[ty * TILE_K4 + kq];
-            part1 += w * x_tile[(ty + 8u) * TILE_K4 + kq];
-            part2 += w * x_tile[(ty + 16u) * TILE_K4 + kq];
-            part3 += w * x_tile[(ty + 24u) * TILE_K4 + kq];
+            quad_products(kq, tx, ty, &part);
         }
-        acc0 += vec4<f32>(part0);
-        acc1 += vec4<f32>(part1);
-        acc2 += vec4<f32>(part2);
-        acc3 += vec4<f32>(part3);
+        for (var r = 0u; r < 4u; r++) {
+            acc[r] += vec4<f32>(part[r]);
+        }
         workgroupBarrier();
     }
-    let nq = n4 + tx;
+    store_tile(t, tx, ty, acc);
+}
+
+@compute @workgroup_size(WG_SPLIT)
+fn pointwise_tiled_split(
+    @builtin(workgroup_id) wid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) lid: u32,
+) {
+    if !tile_exists(wid, nwg) {
+        return;
+    }
+    let t = tile_origin(wid, nwg);
+    // Slice `slice` takes channel quad `slice` of every step; within a slice the threads
+    // are laid out as in `pointwise_tiled`.
+    let slice = lid / WG;
+    let tx = lid % TILE_N4;
+    let ty = (lid % WG) / TILE_N4;
+    var acc: array<vec4<f32>, 4>;
+    for (var k4 = 0u; k4 < params.in_c4; k4 += TILE_K4) {
+        // 256 threads copy the 128 input and 128 weight vec4s: one each.
+        if lid < TILE_VEC4S {
+            load_x(t, k4, lid);
+        } else {
+            load_w(t, k4, lid - TILE_VEC4S);
+        }
+        workgroupBarrier();
+        var part: array<vec4<Arith>, 4>;
+        quad_products(slice, tx, ty, &part);
+        for (var r = 0u; r < 4u; r++) {
+            acc[r] += vec4<f32>(part[r]);
+        }
+        workgroupBarrier();
+    }
+    // Slices 1..3 hand their sums to slice 0, one pixel row at a time (the workgroup
+    // memory holds one row's worth).
+    for (var r = 0u; r < 4u; r++) {
+        if slice > 0u {
+            slice_sums[(slice - 1u) * WG + lid % WG] = acc[r];
+        }
+        workgroupBarrier();
+        if slice == 0u {
+            acc[r] += slice_sums[lid] + slice_sums[WG + lid] + slice_sums[2u * WG + lid];
+        }
+        workgroupBarrier();
+    }
+    if slice == 0u {
+        store_tile(t, tx, ty, acc);
+    }
+}
+
+/// Stores output quad `tx` of pixel rows ty, ty + 8, ... with bias and epilogue.
+fn store_tile(t: TileOrigin, tx: u32, ty: u32, acc: array<vec4<f32>, 4>) {
+    let nq = t.n4 + tx;
     if nq >= params.out_c4 {
         return;
     }
     let b = bias4(nq * 4u);
-    store_tiled(m0 + ty, nq, acc0 + b);
-    store_tiled(m0 + ty + 8u, nq, acc1 + b);
-    store_tiled(m0 + ty + 16u, nq, acc2 + b);
-    store_tiled(m0 + ty + 24u, nq, acc3 + b);
-}
-
-/// Stores output channel quad `nq` of `pixel`, when the pixel exists.
-fn store_tiled(pixel: u32, nq: u32, v: vec4<f32>) {
-    if pixel < params.pixels {
-        store4(params.ep, pixel * params.out_c4 + nq, v);
+    for (var r = 0u; r < 4u; r++) {
+        let pixel = t.m0 + ty + 8u * r;
+        if pixel < params.pixels {
+            store4(params.ep, pixel * params.out_c4 + nq, acc[r] + b);
+        }
     }
 }
 

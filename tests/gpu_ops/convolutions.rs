@@ -89,8 +89,12 @@ fn pointwise_gemm_shapes() {
         (Shape::new(8, 8, 16), 32),
         (Shape::new(5, 5, 3), 7),
         // Whole vec4s run the tiled kernel; a partial pixel tile and a half output block.
+        // The GPU family splits K across thread slices (`pointwise_tiled_split`) below 128
+        // tiles, as in every case but the last: 64×66 pixels at batch 3 make 396 tiles,
+        // which run unsplit (`pointwise_tiled`), with a K of 40 ending in a partial step.
         (Shape::new(5, 7, 12), 20),
         (Shape::new(1, 1, 33), 10),
+        (Shape::new(64, 66, 40), 8),
     ];
     for (i, &(shape, out)) in cases.iter().enumerate() {
         let spec = ConvSpec::pointwise(out);

@@ -20,12 +20,17 @@ pub(crate) const SHADER: ShaderFile = ShaderFile {
 pub(crate) const TILED_SHADER: ShaderFile = ShaderFile {
     name: "pointwise_tiled",
     source: include_str!("../../../shaders/pointwise_tiled.wgsl"),
-    entry_points: &["pointwise_tiled"],
+    entry_points: &["pointwise_tiled", "pointwise_tiled_split"],
 };
 
 /// `pointwise_tiled`'s workgroup tile: pixels and output channels (`TILE_M`, `TILE_N`).
 pub(super) const TILE_M: usize = 32;
 pub(super) const TILE_N: usize = 32;
+/// Below this many tiles the GPU family splits each tile's input channels across four
+/// thread slices (`pointwise_tiled_split`): fewer workgroups than a large GPU has compute
+/// units (132 on the H200) leave it mostly idle, each walking all of K alone (V2 at batch 1:
+/// the 14×14 and 7×7 layers have 10 to 84 tiles and took 33–73 µs each unsplit).
+const SPLIT_BELOW_TILES: usize = 128;
 
 /// Pixels per thread (`PX` in the shader).
 pub(super) const PIXELS_PER_THREAD: usize = 8;
@@ -76,7 +81,8 @@ pub(crate) fn launch(io: &StepIo, conv: &Conv2d, family: KernelFamily) -> Result
     }
 }
 
-/// The GPU family: one workgroup per 32 pixels × 32 output channels.
+/// The GPU family: one workgroup per 32 pixels × 32 output channels, its K split in four
+/// when there are few tiles.
 fn launch_workgroup_tiled(io: &StepIo, conv: &Conv2d) -> Result<Launch> {
     let pixels = io.batch * io.output.h * io.output.w;
     let tiles_n = io.output.c.div_ceil(TILE_N);
@@ -90,9 +96,14 @@ fn launch_workgroup_tiled(io: &StepIo, conv: &Conv2d) -> Result<Launch> {
         tiles: to_u32(tiles, "pointwise tiles")?,
         pad: [0; 3],
     };
+    let entry = if tiles < SPLIT_BELOW_TILES {
+        "pointwise_tiled_split"
+    } else {
+        "pointwise_tiled"
+    };
     Ok(Launch {
         shader: &TILED_SHADER,
-        entry: "pointwise_tiled",
+        entry,
         constants: Vec::new(),
         params: bytemuck::bytes_of(&params).to_vec(),
         weights: Weights::Data(transpose(&conv.weights, io.output.c, io.input.c)),
