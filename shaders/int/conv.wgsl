@@ -4,8 +4,17 @@
 //
 // Per output channel `o`, words `channels + 5·o ..` of `weights` hold: bias, the bias with
 // the dot-product path's zero-point terms folded in, multiplier, shift, weight zero point.
-// With `DOT4` (channel quads that start on words), inner products go four at a time
-// through dot4I8Packed / dot4U8Packed: Σ(x−xz)(w−wz) = Σx·w − wz·Σx + (N·xz·wz − xz·Σw).
+// `PATH` picks how the inner products run (the launch sets it from the shapes):
+// - `SCALAR`: one value at a time, any shapes;
+// - `SCALAR_WORD`: a word's four outputs at once when they share a pixel and a group (the
+//   stem: 3 input channels), each input value loaded once for the four;
+// - `DOT4`: channel quads that start on words go four at a time through dot4I8Packed /
+//   dot4U8Packed: Σ(x−xz)(w−wz) = Σx·w − wz·Σx + (N·xz·wz − xz·Σw), for a word's four
+//   outputs at once (they must share a pixel and a group): each input quad is loaded and
+//   summed once for the four;
+// - `DEPTHWISE_QUAD`: depthwise with multiplier 1 over channel quads; weights are packed
+//   tap-major, so one input word and one weight word give a tap of all four channels.
+// Integer sums wrap alike in any order, so every path gives the same bytes.
 // A residual ADD that alone reads the convolution may be fused: it runs on the stored
 // (requantized, clamped) value, exactly as the separate ADD would.
 
@@ -54,8 +63,12 @@ struct Params {
 @group(0) @binding(4) var<storage, read> residual: array<u32>;
 @group(0) @binding(5) var<storage, read_write> output: array<u32>;
 
-/// Whether the inner product runs on packed quads.
-override DOT4: bool = false;
+const SCALAR: u32 = 0u;
+const SCALAR_WORD: u32 = 1u;
+const DOT4: u32 = 2u;
+const DEPTHWISE_QUAD: u32 = 3u;
+/// One of the four paths above.
+override PATH: u32 = SCALAR;
 
 /// Input row/column of a window tap, or -1 in the padding.
 fn tap(o: u32, k: u32, pad: u32, size: u32) -> i32 {
@@ -70,51 +83,136 @@ fn dot(x: u32, w: u32) -> i32 {
     return bitcast<i32>(dot4U8Packed(x, w));
 }
 
-/// Σ(x−xz)(w−wz) plus the bias, for output element `idx`.
+/// `SCALAR`: Σ(x−xz)(w−wz) plus the bias, for output element `idx`.
 fn accumulate(idx: u32) -> i32 {
     let o = idx % params.out_c;
-    let pixel = idx / params.out_c;
-    let ox = pixel % params.out_w;
-    let oy = (pixel / params.out_w) % params.out_h;
-    let n = pixel / (params.out_w * params.out_h);
+    let at = pixel_coords(idx / params.out_c);
     let first_in = (o / params.out_per_group) * params.in_per_group;
     let record = params.channels + 5u * o;
     let w_zp = bitcast<i32>(weights[record + 4u]);
     let taps = params.kernel_h * params.kernel_w;
-    if DOT4 {
-        var acc = bitcast<i32>(weights[record + 1u]);
-        var sum_x = 0;
-        let quads = params.in_per_group / 4u;
-        let zp_byte = bitcast<u32>(params.input_zp) & 0xffu;
-        let padding = zp_byte * 0x01010101u;
-        for (var t = 0u; t < taps; t++) {
-            let iy = tap(oy, t / params.kernel_w, params.pad_top, params.in_h);
-            let ix = tap(ox, t % params.kernel_w, params.pad_left, params.in_w);
-            let inside = iy >= 0 && ix >= 0;
-            let pixel_word = ((n * params.in_h + u32(max(iy, 0))) * params.in_w + u32(max(ix, 0)))
-                * (params.in_c / 4u) + first_in / 4u;
-            let weight_word = (o * taps + t) * quads;
-            for (var q = 0u; q < quads; q++) {
-                let x = select(padding, input[pixel_word + q], inside);
-                acc += dot(x, weights[weight_word + q]);
-                sum_x += dot(x, 0x01010101u);
-            }
-        }
-        return acc - w_zp * sum_x;
-    }
     var acc = bitcast<i32>(weights[record]);
     for (var t = 0u; t < taps; t++) {
-        let iy = tap(oy, t / params.kernel_w, params.pad_top, params.in_h);
-        let ix = tap(ox, t % params.kernel_w, params.pad_left, params.in_w);
+        let iy = tap(at.y, t / params.kernel_w, params.pad_top, params.in_h);
+        let ix = tap(at.z, t % params.kernel_w, params.pad_left, params.in_w);
         if iy < 0 || ix < 0 {
             continue;
         }
-        let first = ((n * params.in_h + u32(iy)) * params.in_w + u32(ix)) * params.in_c + first_in;
+        let first = ((at.x * params.in_h + u32(iy)) * params.in_w + u32(ix)) * params.in_c + first_in;
         let first_w = (o * taps + t) * params.in_per_group;
         for (var i = 0u; i < params.in_per_group; i++) {
             let x = input_value(first + i, params.signed) - params.input_zp;
             acc += x * (weight_value(first_w + i, params.signed) - w_zp);
         }
+    }
+    return acc;
+}
+
+/// Output pixel `pixel` (batch-major) as (image, row, column).
+fn pixel_coords(pixel: u32) -> vec3<u32> {
+    let ox = pixel % params.out_w;
+    let oy = (pixel / params.out_w) % params.out_h;
+    return vec3(pixel / (params.out_w * params.out_h), oy, ox);
+}
+
+/// Word `w` of a channel record, for the four channels from `o`.
+fn record4(o: u32, w: u32) -> vec4<i32> {
+    let r = params.channels + 5u * o + w;
+    return bitcast<vec4<i32>>(vec4(weights[r], weights[r + 5u], weights[r + 10u], weights[r + 15u]));
+}
+
+/// `DOT4`: Σ(x−xz)(w−wz) plus the bias for the four outputs of word `word`.
+fn accumulate_word(word: u32) -> vec4<i32> {
+    let o = (word * 4u) % params.out_c;
+    let at = pixel_coords(word * 4u / params.out_c);
+    let first_in = (o / params.out_per_group) * params.in_per_group;
+    let taps = params.kernel_h * params.kernel_w;
+    let quads = params.in_per_group / 4u;
+    let padding = (bitcast<u32>(params.input_zp) & 0xffu) * 0x01010101u;
+    // Each output channel's weights: taps x quads words, one channel after another.
+    let stride = taps * quads;
+    var acc = record4(o, 1u);
+    var sum_x = 0;
+    for (var t = 0u; t < taps; t++) {
+        let iy = tap(at.y, t / params.kernel_w, params.pad_top, params.in_h);
+        let ix = tap(at.z, t % params.kernel_w, params.pad_left, params.in_w);
+        let inside = iy >= 0 && ix >= 0;
+        let pixel_word = ((at.x * params.in_h + u32(max(iy, 0))) * params.in_w + u32(max(ix, 0)))
+            * (params.in_c / 4u) + first_in / 4u;
+        let weight_word = (o * taps + t) * quads;
+        for (var q = 0u; q < quads; q++) {
+            let x = select(padding, input[pixel_word + q], inside);
+            let w = weight_word + q;
+            acc += vec4(
+                dot(x, weights[w]),
+                dot(x, weights[w + stride]),
+                dot(x, weights[w + 2u * stride]),
+                dot(x, weights[w + 3u * stride]),
+            );
+            sum_x += dot(x, 0x01010101u);
+        }
+    }
+    return acc - record4(o, 4u) * sum_x;
+}
+
+/// `SCALAR_WORD`: Σ(x−xz)(w−wz) plus the bias for the four outputs of word `word`.
+fn accumulate_word_scalar(word: u32) -> vec4<i32> {
+    let o = (word * 4u) % params.out_c;
+    let at = pixel_coords(word * 4u / params.out_c);
+    let first_in = (o / params.out_per_group) * params.in_per_group;
+    let taps = params.kernel_h * params.kernel_w;
+    // Each output channel's weights: taps x in_per_group values, one channel after another.
+    let stride = taps * params.in_per_group;
+    let w_zp = record4(o, 4u);
+    var acc = record4(o, 0u);
+    for (var t = 0u; t < taps; t++) {
+        let iy = tap(at.y, t / params.kernel_w, params.pad_top, params.in_h);
+        let ix = tap(at.z, t % params.kernel_w, params.pad_left, params.in_w);
+        if iy < 0 || ix < 0 {
+            continue;
+        }
+        let first = ((at.x * params.in_h + u32(iy)) * params.in_w + u32(ix)) * params.in_c + first_in;
+        let first_w = (o * taps + t) * params.in_per_group;
+        for (var i = 0u; i < params.in_per_group; i++) {
+            let x = input_value(first + i, params.signed) - params.input_zp;
+            let w = vec4(
+                weight_value(first_w + i, params.signed),
+                weight_value(first_w + i + stride, params.signed),
+                weight_value(first_w + i + 2u * stride, params.signed),
+                weight_value(first_w + i + 3u * stride, params.signed),
+            );
+            acc += x * (w - w_zp);
+        }
+    }
+    return acc;
+}
+
+/// The four 8-bit values of `word`, sign-extended when `signed` is 1.
+fn unpack_word(word: u32, signed: u32) -> vec4<i32> {
+    if signed != 0u {
+        return unpack4xI8(word);
+    }
+    return bitcast<vec4<i32>>(unpack4xU8(word));
+}
+
+/// `DEPTHWISE_QUAD`: Σ(x−xz)(w−wz) plus the bias for the four channels of word `word`;
+/// weights are words `t * out_c / 4 + c / 4` (tap-major). Padding taps are skipped.
+fn accumulate_depthwise(word: u32) -> vec4<i32> {
+    let c0 = (word * 4u) % params.out_c;
+    let at = pixel_coords(word * 4u / params.out_c);
+    let c4s = params.out_c / 4u;
+    let w_zp = record4(c0, 4u);
+    var acc = record4(c0, 0u);
+    for (var t = 0u; t < params.kernel_h * params.kernel_w; t++) {
+        let iy = tap(at.y, t / params.kernel_w, params.pad_top, params.in_h);
+        let ix = tap(at.z, t % params.kernel_w, params.pad_left, params.in_w);
+        if iy < 0 || ix < 0 {
+            continue;
+        }
+        let pixel_word = ((at.x * params.in_h + u32(iy)) * params.in_w + u32(ix)) * c4s;
+        let x = unpack_word(input[pixel_word + c0 / 4u], params.signed) - params.input_zp;
+        let w = unpack_word(weights[t * c4s + c0 / 4u], params.signed) - w_zp;
+        acc += x * w;
     }
     return acc;
 }
@@ -125,6 +223,15 @@ fn conv(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     if word * 4u >= params.total {
         return;
     }
+    // The quad paths compute the word's four sums together, the scalar one lane by lane.
+    var sums = vec4<i32>(0);
+    if PATH == SCALAR_WORD {
+        sums = accumulate_word_scalar(word);
+    } else if PATH == DOT4 {
+        sums = accumulate_word(word);
+    } else if PATH == DEPTHWISE_QUAD {
+        sums = accumulate_depthwise(word);
+    }
     var values = vec4<i32>(0);
     for (var lane = 0u; lane < 4u; lane++) {
         let idx = word * 4u + lane;
@@ -133,7 +240,11 @@ fn conv(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             let record = params.channels + 5u * o;
             let multiplier = bitcast<i32>(weights[record + 2u]);
             let shift = bitcast<i32>(weights[record + 3u]);
-            let v = mbqm(accumulate(idx), multiplier, shift) + params.output_zp;
+            var sum = sums[lane];
+            if PATH == SCALAR {
+                sum = accumulate(idx);
+            }
+            let v = mbqm(sum, multiplier, shift) + params.output_zp;
             var stored = clamp(saturate(v, params.signed), params.clamp_lo, params.clamp_hi);
             if params.has_residual != 0u {
                 let other = byte_value(residual[idx / 4u], idx % 4u, params.signed);

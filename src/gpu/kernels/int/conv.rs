@@ -112,10 +112,11 @@ pub(crate) fn launch(
     let (i, o) = (io.input, io.output);
     let in_per_group = i.c / conv.groups;
     let out_per_group = conv.out_channels / conv.groups;
-    // Whole channel quads starting on words: the packed-dot path (not depthwise, whose
-    // inner product has one term per tap).
-    let dot4 = in_per_group.is_multiple_of(4) && i.c.is_multiple_of(4);
-    let mut words = pack_bytes(&weights.values);
+    let path = ConvPath::of(conv, i.c, in_per_group, out_per_group);
+    let mut words = match path {
+        ConvPath::DepthwiseQuad => pack_bytes(&tap_major(&weights.values, o.c)),
+        _ => pack_bytes(&weights.values),
+    };
     let channels = words.len();
     words.extend(channel_records(conv, weights, requant, in_per_group));
     let u = |v: usize, what: &str| to_u32(v, what);
@@ -169,12 +170,50 @@ pub(crate) fn launch(
     Ok(Launch {
         shader: &SHADER,
         entry: "conv",
-        constants: vec![("DOT4", dot4.into())],
+        constants: vec![("PATH", (path as u32).into())],
         params: bytemuck::bytes_of(&params).to_vec(),
         weights: Weights::Words(words),
         bias: None,
         grid: Grid::Threads(io.output_len().div_ceil(4) as u64),
     })
+}
+
+/// How the shader runs the inner products (WGSL `PATH`; see `shaders/int/conv.wgsl`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ConvPath {
+    /// One value at a time: any shapes.
+    Scalar = 0,
+    /// One input value at a time, a word's four outputs at once: output channels per
+    /// group in whole quads (the stem).
+    ScalarWord = 1,
+    /// Packed dot products of channel quads, a word's four outputs at once: input and
+    /// output channels per group in whole quads (pointwise layers, most convolutions).
+    Dot4 = 2,
+    /// Depthwise with multiplier 1 over channel quads, weights tap-major.
+    DepthwiseQuad = 3,
+}
+
+impl ConvPath {
+    fn of(conv: &ConvGeometry, in_c: usize, in_per_group: usize, out_per_group: usize) -> Self {
+        let quads = |n: usize| n.is_multiple_of(4);
+        if quads(in_c) && quads(in_per_group) && quads(out_per_group) {
+            ConvPath::Dot4
+        } else if in_per_group == 1 && out_per_group == 1 && quads(conv.out_channels) {
+            ConvPath::DepthwiseQuad
+        } else if quads(out_per_group) {
+            ConvPath::ScalarWord
+        } else {
+            ConvPath::Scalar
+        }
+    }
+}
+
+/// Depthwise weights `[c][tap]` (OHWI with one input channel) → `[tap][c]`.
+fn tap_major(values: &[i32], channels: usize) -> Vec<i32> {
+    let taps = values.len() / channels;
+    (0..taps)
+        .flat_map(|t| (0..channels).map(move |c| values[c * taps + t]))
+        .collect()
 }
 
 /// 8-bit values four to a word, value `i` in byte `i % 4` of word `i / 4`.
