@@ -170,7 +170,7 @@ pub(crate) fn launch(
     Ok(Launch {
         shader: &SHADER,
         entry: "conv",
-        constants: vec![("PATH", (path as u32).into())],
+        constants: vec![("PATH", path as u32)],
         params: bytemuck::bytes_of(&params).to_vec(),
         weights: Weights::Words(words),
         bias: None,
