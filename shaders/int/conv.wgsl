@@ -231,7 +231,64 @@ fn conv(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         sums = accumulate_word(word);
     } else if PATH == DEPTHWISE_QUAD {
         sums = accumulate_depthwise(word);
+    } else {
+        for (var lane = 0u; lane < 4u; lane++) {
+            if word * 4u + lane < params.total {
+                sums[lane] = accumulate(word * 4u + lane);
+            }
+        }
     }
+    store_word(word, sums);
+}
+
+/// Pixels per thread of `conv_pointwise`.
+const TILE_PIXELS: u32 = 4u;
+
+// `conv_pointwise`: 1x1 stride-1 unpadded ungrouped convolutions with input and output
+// channels in whole quads, the `DOT4` sums for one output channel quad of TILE_PIXELS
+// consecutive pixels per thread, so each weight word is loaded once for all of them.
+@compute @workgroup_size(64)
+fn conv_pointwise(
+    @builtin(global_invocation_id) gid: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+) {
+    let c4s = params.out_c / 4u;
+    let pixels = params.total / params.out_c;
+    let thread = linear_index(gid, nwg);
+    let c4 = thread % c4s;
+    let p0 = (thread / c4s) * TILE_PIXELS;
+    if p0 >= pixels {
+        return;
+    }
+    let quads = params.in_c / 4u;
+    // Pixels past the last repeat it (computed, never stored), so loads stay in bounds.
+    let last = min(p0 + TILE_PIXELS, pixels) - 1u;
+    var acc: array<vec4<i32>, TILE_PIXELS>;
+    var sum_x: array<i32, TILE_PIXELS>;
+    let w = c4 * 4u * quads;
+    for (var q = 0u; q < quads; q++) {
+        let w0 = weights[w + q];
+        let w1 = weights[w + quads + q];
+        let w2 = weights[w + 2u * quads + q];
+        let w3 = weights[w + 3u * quads + q];
+        for (var r = 0u; r < TILE_PIXELS; r++) {
+            let x = input[min(p0 + r, last) * quads + q];
+            acc[r] += vec4(dot(x, w0), dot(x, w1), dot(x, w2), dot(x, w3));
+            sum_x[r] += dot(x, 0x01010101u);
+        }
+    }
+    let folded_bias = record4(c4 * 4u, 1u);
+    let w_zp = record4(c4 * 4u, 4u);
+    for (var r = 0u; r < TILE_PIXELS; r++) {
+        if p0 + r < pixels {
+            store_word((p0 + r) * c4s + c4, acc[r] + folded_bias - w_zp * sum_x[r]);
+        }
+    }
+}
+
+/// Requantizes, clamps (and adds a fused residual to) the four sums of output word `word`
+/// and stores it; lanes past the tensor's end stay 0.
+fn store_word(word: u32, sums: vec4<i32>) {
     var values = vec4<i32>(0);
     for (var lane = 0u; lane < 4u; lane++) {
         let idx = word * 4u + lane;
@@ -240,11 +297,7 @@ fn conv(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
             let record = params.channels + 5u * o;
             let multiplier = bitcast<i32>(weights[record + 2u]);
             let shift = bitcast<i32>(weights[record + 3u]);
-            var sum = sums[lane];
-            if PATH == SCALAR {
-                sum = accumulate(idx);
-            }
-            let v = mbqm(sum, multiplier, shift) + params.output_zp;
+            let v = mbqm(sums[lane], multiplier, shift) + params.output_zp;
             var stored = clamp(saturate(v, params.signed), params.clamp_lo, params.clamp_hi);
             if params.has_residual != 0u {
                 let other = byte_value(residual[idx / 4u], idx % 4u, params.signed);

@@ -16,7 +16,7 @@ use crate::quant::params::Requant;
 pub(crate) const SHADER: ShaderFile = ShaderFile {
     name: "int_conv",
     source: include_str!("../../../../shaders/int/conv.wgsl"),
-    entry_points: &["conv"],
+    entry_points: &["conv", "conv_pointwise"],
 };
 
 /// WGSL `Params` of shaders/int/conv.wgsl.
@@ -167,16 +167,33 @@ pub(crate) fn launch(
         }
         None => params,
     };
+    // Pointwise layers take `conv_pointwise`: an output quad of 4 pixels per thread.
+    let pointwise = path == ConvPath::Dot4
+        && (conv.kernel_h, conv.kernel_w, conv.stride, conv.groups) == (1, 1, 1, 1)
+        && (conv.padding.top, conv.padding.left) == (0, 0)
+        && (i.h, i.w) == (o.h, o.w);
+    let (entry, threads) = if pointwise {
+        let pixels = io.batch * o.h * o.w;
+        (
+            "conv_pointwise",
+            pixels.div_ceil(POINTWISE_PIXELS) * (o.c / 4),
+        )
+    } else {
+        ("conv", io.output_len().div_ceil(4))
+    };
     Ok(Launch {
         shader: &SHADER,
-        entry: "conv",
+        entry,
         constants: vec![("PATH", path as u32)],
         params: bytemuck::bytes_of(&params).to_vec(),
         weights: Weights::Words(words),
         bias: None,
-        grid: Grid::Threads(io.output_len().div_ceil(4) as u64),
+        grid: Grid::Threads(threads as u64),
     })
 }
+
+/// Pixels per thread of `conv_pointwise` (`TILE_PIXELS` in the shader).
+const POINTWISE_PIXELS: usize = 4;
 
 /// How the shader runs the inner products (WGSL `PATH`; see `shaders/int/conv.wgsl`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
