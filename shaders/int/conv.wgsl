@@ -93,12 +93,11 @@ fn accumulate(idx: u32) -> i32 {
     let taps = params.kernel_h * params.kernel_w;
     var acc = bitcast<i32>(weights[record]);
     for (var t = 0u; t < taps; t++) {
-        let iy = tap(at.y, t / params.kernel_w, params.pad_top, params.in_h);
-        let ix = tap(at.z, t % params.kernel_w, params.pad_left, params.in_w);
-        if iy < 0 || ix < 0 {
+        let p = tap_pixel(at, t);
+        if p < 0 {
             continue;
         }
-        let first = ((at.x * params.in_h + u32(iy)) * params.in_w + u32(ix)) * params.in_c + first_in;
+        let first = u32(p) * params.in_c + first_in;
         let first_w = (o * taps + t) * params.in_per_group;
         for (var i = 0u; i < params.in_per_group; i++) {
             let x = input_value(first + i, params.signed) - params.input_zp;
@@ -114,6 +113,17 @@ fn pixel_coords(pixel: u32) -> vec3<u32> {
     let oy = (pixel / params.out_w) % params.out_h;
     return vec3(pixel / (params.out_w * params.out_h), oy, ox);
 }
+
+/// Input pixel (batch-major) under tap `t` of the output pixel at `at`, or -1 in the padding.
+fn tap_pixel(at: vec3<u32>, t: u32) -> i32 {
+    let iy = tap(at.y, t / params.kernel_w, params.pad_top, params.in_h);
+    let ix = tap(at.z, t % params.kernel_w, params.pad_left, params.in_w);
+    if iy < 0 || ix < 0 {
+        return -1;
+    }
+    return i32((at.x * params.in_h + u32(iy)) * params.in_w + u32(ix));
+}
+
 
 /// Word `w` of a channel record, for the four channels from `o`.
 fn record4(o: u32, w: u32) -> vec4<i32> {
@@ -134,11 +144,9 @@ fn accumulate_word(word: u32) -> vec4<i32> {
     var acc = record4(o, 1u);
     var sum_x = 0;
     for (var t = 0u; t < taps; t++) {
-        let iy = tap(at.y, t / params.kernel_w, params.pad_top, params.in_h);
-        let ix = tap(at.z, t % params.kernel_w, params.pad_left, params.in_w);
-        let inside = iy >= 0 && ix >= 0;
-        let pixel_word = ((at.x * params.in_h + u32(max(iy, 0))) * params.in_w + u32(max(ix, 0)))
-            * (params.in_c / 4u) + first_in / 4u;
+        let p = tap_pixel(at, t);
+        let inside = p >= 0;
+        let pixel_word = u32(max(p, 0)) * (params.in_c / 4u) + first_in / 4u;
         let weight_word = (o * taps + t) * quads;
         for (var q = 0u; q < quads; q++) {
             let x = select(padding, input[pixel_word + q], inside);
@@ -166,12 +174,11 @@ fn accumulate_word_scalar(word: u32) -> vec4<i32> {
     let w_zp = record4(o, 4u);
     var acc = record4(o, 0u);
     for (var t = 0u; t < taps; t++) {
-        let iy = tap(at.y, t / params.kernel_w, params.pad_top, params.in_h);
-        let ix = tap(at.z, t % params.kernel_w, params.pad_left, params.in_w);
-        if iy < 0 || ix < 0 {
+        let p = tap_pixel(at, t);
+        if p < 0 {
             continue;
         }
-        let first = ((at.x * params.in_h + u32(iy)) * params.in_w + u32(ix)) * params.in_c + first_in;
+        let first = u32(p) * params.in_c + first_in;
         let first_w = (o * taps + t) * params.in_per_group;
         for (var i = 0u; i < params.in_per_group; i++) {
             let x = input_value(first + i, params.signed) - params.input_zp;
@@ -204,12 +211,11 @@ fn accumulate_depthwise(word: u32) -> vec4<i32> {
     let w_zp = record4(c0, 4u);
     var acc = record4(c0, 0u);
     for (var t = 0u; t < params.kernel_h * params.kernel_w; t++) {
-        let iy = tap(at.y, t / params.kernel_w, params.pad_top, params.in_h);
-        let ix = tap(at.z, t % params.kernel_w, params.pad_left, params.in_w);
-        if iy < 0 || ix < 0 {
+        let p = tap_pixel(at, t);
+        if p < 0 {
             continue;
         }
-        let pixel_word = ((at.x * params.in_h + u32(iy)) * params.in_w + u32(ix)) * c4s;
+        let pixel_word = u32(p) * c4s;
         let x = unpack_word(input[pixel_word + c0 / 4u], params.signed) - params.input_zp;
         let w = unpack_word(weights[t * c4s + c0 / 4u], params.signed) - w_zp;
         acc += x * w;
