@@ -64,7 +64,7 @@ fn conv4(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups)
     }
 }
 
-// `conv4_split` (the `gpu` family): the same work split across 8x more threads, one per
+// `conv4_split` (the `gpu` family): the same work split across out_c / 4 times the threads, one per
 // output pixel and channel quad, for GPUs that a thread per pixel leaves mostly idle at
 // batch 1 (196 workgroups for V2's stem). The quad is the slow index, so a SIMD group's
 // threads still read the same uniform weights. `win.total` counts pixels x quads.

@@ -1,5 +1,6 @@
 // Integer convolution, any groups (so depthwise with any multiplier too): TFLite's
-// reference Conv/DepthwiseConv(PerChannel). One thread per output word (4 values). Taps in
+// reference Conv/DepthwiseConv(PerChannel). One thread per output word (4 values), or per
+// 4 words in `conv_pointwise`. Taps in
 // the padding read the input zero point, which contributes nothing, as TFLite skips them.
 //
 // Per output channel `o`, words `channels + 5·o ..` of `weights` hold: bias, the bias with

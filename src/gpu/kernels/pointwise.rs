@@ -29,7 +29,7 @@ pub(super) const TILE_N: usize = 32;
 /// Below this many tiles the GPU family splits each tile's input channels across four
 /// thread slices (`pointwise_tiled_split`): fewer workgroups than a large GPU has compute
 /// units (132 on the H200) leave it mostly idle, each walking all of K alone (V2 at batch 1:
-/// the 14×14 and 7×7 layers have 10 to 84 tiles and took 33–73 µs each unsplit).
+/// the 14×14 and 7×7 layers have 10 to 126 tiles and took 33–73 µs each unsplit).
 const SPLIT_BELOW_TILES: usize = 128;
 
 /// Pixels per thread (`PX` in the shader).

@@ -1,5 +1,5 @@
 //! Integer convolution (`shaders/int/conv.wgsl`): weights packed four to a word in the IR's
-//! OHWI order, then five words per output channel (bias, bias with the dot path's
+//! OHWI order (tap-major for the depthwise quad path), then five words per output channel (bias, bias with the dot path's
 //! zero-point terms, multiplier, shift, weight zero point).
 
 use bytemuck::{Pod, Zeroable};
