@@ -198,7 +198,7 @@ const POINTWISE_PIXELS: usize = 4;
 /// How the shader runs the inner products (WGSL `PATH`; see `shaders/int/conv.wgsl`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ConvPath {
-    /// One value at a time: any shapes.
+    /// One output value at a time: any shapes (input quads still four at a time).
     Scalar = 0,
     /// One input value at a time, a word's four outputs at once: output channels per
     /// group in whole quads (the stem).
