@@ -9,6 +9,11 @@
 // The tiles hold `Arith` values (f16 at f16 storage): each TILE_K step sums its products
 // in that type, and the steps' sums are added up in f32.
 //
+// With DEPTHWISE (a depthwise-separable step) the input is a depthwise convolution's
+// input, and the GEMM computes each depthwise output quad as it loads the input tile
+// (`depthwise_quad`): that tensor is never stored, at the cost of computing it once per
+// TILE_N output channels.
+//
 // Two entry points: `pointwise_tiled` (64 threads, each walking all of K), and
 // `pointwise_tiled_split` for layers with few tiles (small maps at small batches, where
 // a handful of workgroups would each walk up to 960 input channels alone): 256 threads,
@@ -40,11 +45,26 @@ struct Params {
     pad0: u32,
     pad1: u32,
     pad2: u32,
+    /// DEPTHWISE only: the depthwise convolution's epilogue and window (its output is the
+    /// GEMM's input, `pixels` x `in_c4` quads).
+    dw_ep: Epilogue,
+    dw: Window,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
 @group(0) @binding(1) var<storage, read> input: array<Quad>;
 @group(0) @binding(2) var<storage, read> weights: array<Quad>;
+/// The bias binding as quads (`bias` of common.wgsl, which an entry point cannot read as
+/// well): with DEPTHWISE the GEMM's bias is followed by the depthwise bias and its
+/// tap-major weights ([KH][KW][in_c], f32 at every precision).
+@group(0) @binding(3) var<storage, read> bias_quads: array<vec4<f32>>;
+
+/// A depthwise convolution before the GEMM, its kernel size and stride (override
+/// constants, so that its tap loops unroll).
+override DEPTHWISE: bool = false;
+override KH: u32 = 3u;
+override KW: u32 = 3u;
+override STRIDE: u32 = 1u;
 
 /// The tile's input: TILE_M pixels x TILE_K4 channel quads.
 var<workgroup> x_tile: array<vec4<Arith>, TILE_VEC4S>;
@@ -77,9 +97,42 @@ fn load_x(t: TileOrigin, k4: u32, i: u32) {
     let kq = k4 + i % TILE_K4;
     var x = vec4<Arith>();
     if pixel < params.pixels && kq < params.in_c4 {
-        x = unquad_arith(input[pixel * params.in_c4 + kq]);
+        if DEPTHWISE {
+            x = vec4<Arith>(depthwise_quad(pixel, kq));
+        } else {
+            x = unquad_arith(input[pixel * params.in_c4 + kq]);
+        }
     }
     x_tile[i] = x;
+}
+
+/// Channel quad `kq` of the depthwise output at GEMM row `pixel`: the taps of its window
+/// over the step's input, bias and epilogue, in f32 (stored f16 only when the tile is).
+fn depthwise_quad(pixel: u32, kq: u32) -> vec4<f32> {
+    let win = params.dw;
+    let ox = pixel % win.out_w;
+    let rest = pixel / win.out_w;
+    let oy = rest % win.out_h;
+    let image = rest / win.out_h;
+    let c4s = params.in_c4;
+    let weights_at = params.out_c4 + c4s;
+    var acc = bias_quads[params.out_c4 + kq];
+    for (var ky = 0u; ky < KH; ky++) {
+        let iy = tap(oy, ky, STRIDE, win.pad_top, win.in_h);
+        if iy < 0 {
+            continue;
+        }
+        for (var kx = 0u; kx < KW; kx++) {
+            let ix = tap(ox, kx, STRIDE, win.pad_left, win.in_w);
+            if ix < 0 {
+                continue;
+            }
+            let x = unquad(input[((image * win.in_h + u32(iy)) * win.in_w + u32(ix)) * c4s + kq]);
+            acc += x * bias_quads[weights_at + (ky * KW + kx) * c4s + kq];
+        }
+    }
+    let ep = params.dw_ep;
+    return apply_stage4(apply_stage4(apply_stage4(acc, ep.pre0), ep.pre1), ep.post);
 }
 
 /// Copies vec4 `i` of the step at channel quad `k4` into the weight tile; zero past the edges.
@@ -194,15 +247,11 @@ fn store_tile(t: TileOrigin, tx: u32, ty: u32, acc: array<vec4<f32>, 4>) {
     if nq >= params.out_c4 {
         return;
     }
-    let b = bias4(nq * 4u);
+    let b = bias_quads[nq];
     for (var r = 0u; r < 4u; r++) {
         let pixel = t.m0 + ty + 8u * r;
         if pixel < params.pixels {
             store4(params.ep, pixel * params.out_c4 + nq, acc[r] + b);
         }
     }
-}
-
-fn bias4(c0: u32) -> vec4<f32> {
-    return vec4(bias[c0], bias[c0 + 1u], bias[c0 + 2u], bias[c0 + 3u]);
 }

@@ -3,13 +3,16 @@
 //!
 //! Passes, in order: [`fold`] (BatchNorm into the preceding convolution), [`fuse`]
 //! (activations, clamps and residual adds into the producing kernel's epilogue, kernel
-//! selection), [`squeeze`] (for the GPU kernel family: a squeeze-excite block's pool and
-//! 1×1 convolutions into one step), [`memory`] (liveness analysis and slot assignment).
+//! selection), for the GPU kernel family [`squeeze`] (a squeeze-excite block's pool and
+//! 1×1 convolutions into one step) and [`separable`] (a depthwise convolution into the 1×1
+//! convolution after it), [`memory`] (liveness analysis and slot assignment).
 
 mod fold;
 mod fuse;
 mod int;
 mod memory;
+mod readers;
+mod separable;
 mod squeeze;
 
 use crate::graph::{AvgPool, Conv2d, Dense, Graph, Shape, TensorId, TensorQuant};
@@ -17,6 +20,7 @@ use crate::Precision;
 
 pub use int::IntKernel;
 pub use memory::Slot;
+pub use separable::Separable;
 pub use squeeze::{SqueezeExcite, MAX_CHANNELS as SE_MAX_CHANNELS, MAX_HIDDEN as SE_MAX_HIDDEN};
 
 /// Where a tensor lives during execution.
@@ -62,9 +66,10 @@ pub enum KernelFamily {
     /// Shaped for CPU adapters (lavapipe): large register tiles, no workgroup memory.
     #[default]
     CpuAdapter,
-    /// Shaped for GPUs: workgroup-tiled, many workgroups. So far the pointwise GEMM, depthwise
-    /// (channel quads in whole vec4s) and the dense layer; the other layers run their
-    /// CPU-adapter kernels.
+    /// Shaped for GPUs: workgroup-tiled, many workgroups, fewer dispatches. The pointwise
+    /// GEMM (with a depthwise convolution before it computed inside), depthwise (channel
+    /// quads in whole vec4s), the stem, squeeze-excite and the dense layer; the other
+    /// layers run their CPU-adapter kernels.
     Gpu,
 }
 
@@ -177,6 +182,8 @@ pub enum Kernel {
     Elementwise,
     /// A squeeze-excite block's pool and two 1×1 convolutions, producing its C scales.
     SqueezeExcite(Box<SqueezeExcite>),
+    /// A depthwise convolution computed inside the 1×1 convolution that reads it.
+    Separable(Box<Separable>),
     /// `inputs[0] * inputs[1]` with `inputs[1]` of shape 1×1×C (squeeze-excite).
     MulChannel,
     /// Writes `inputs[0]` into channels `[offset, offset + c)` of the output.
@@ -200,6 +207,7 @@ impl Kernel {
             Kernel::Softmax => "softmax",
             Kernel::Elementwise => "elementwise",
             Kernel::SqueezeExcite(_) => "squeeze_excite",
+            Kernel::Separable(_) => "separable",
             Kernel::MulChannel => "mul_channel",
             Kernel::ConcatPart { .. } => "concat",
             Kernel::Int(int) => int.step.name(),
@@ -256,7 +264,10 @@ impl Plan {
 
     /// [`build_with_precision`](Self::build_with_precision) for the kernels of `family`:
     /// with the GPU family, squeeze-excite blocks become one step (one workgroup per
-    /// image, which a CPU adapter runs on one core: there the three steps are faster).
+    /// image, which a CPU adapter runs on one core: there the three steps are faster), and
+    /// so does a depthwise convolution with the 1×1 convolution reading it (whose GEMM
+    /// recomputes each depthwise value once per 32 output channels: cheap on a GPU, a
+    /// cost on a CPU adapter's few cores).
     /// At [`Precision::Int8`] the graph's integer steps are planned instead (a clear error
     /// for graphs without an integer form).
     pub fn build_for(
@@ -278,6 +289,7 @@ impl Plan {
         let output = fuse::storage(&folded.graph, folded.graph.output());
         if family == KernelFamily::Gpu {
             steps = squeeze::merge(steps, output);
+            steps = separable::merge(steps, output);
         }
         let mut plan = memory::assign(&folded, steps, output, batch, precision)?;
         plan.kernels = family;

@@ -5,8 +5,9 @@
 //! follows stays a step of its own: its pixels are spread over many workgroups, which
 //! cannot wait for the one that computes the scales.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
+use super::readers::{reads_only, Readers};
 use super::{Epilogue, Kernel, Step};
 use crate::graph::{Conv2d, TensorId};
 
@@ -32,14 +33,8 @@ pub struct SqueezeExcite {
 /// else reads merged into one [`Kernel::SqueezeExcite`] step. `output` is the graph's
 /// output tensor (never merged away).
 pub(super) fn merge(steps: Vec<Step>, output: TensorId) -> Vec<Step> {
-    let mut reads: HashMap<TensorId, usize> = HashMap::new();
-    for step in &steps {
-        for read in step.inputs.iter().chain(&step.residual) {
-            *reads.entry(read.tensor).or_default() += 1;
-        }
-    }
-    let private =
-        |step: &Step| step.output.tensor != output && reads.get(&step.output.tensor) == Some(&1);
+    let readers = Readers::of(&steps, output);
+    let private = |step: &Step| readers.private(step);
     let mut rest: VecDeque<Step> = steps.into();
     let mut merged = Vec::with_capacity(rest.len());
     while let Some(first) = rest.pop_front() {
@@ -66,9 +61,6 @@ fn squeeze_excite(pool: &Step, reduce: &Step, expand: &Step) -> Option<Step> {
         (&pool.kernel, &reduce.kernel, &expand.kernel)
     else {
         return None;
-    };
-    let reads_only = |step: &Step, previous: &Step| {
-        step.inputs.len() == 1 && step.inputs[0].tensor == previous.output.tensor
     };
     let pooled = pool.output.shape;
     let fits = pooled.h == 1

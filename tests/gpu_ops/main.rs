@@ -7,6 +7,7 @@
 mod convolutions;
 mod executor;
 mod layers;
+mod separable;
 
 use std::sync::OnceLock;
 

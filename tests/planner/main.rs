@@ -6,3 +6,4 @@ mod fold;
 mod fusion;
 mod memory;
 mod net;
+mod separable;

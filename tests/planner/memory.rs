@@ -5,8 +5,10 @@ use std::collections::HashMap;
 
 use mobilenet_wgpu::graph::{Activation, Graph, Op, Shape, TensorId};
 use mobilenet_wgpu::models::{build, Arch, ArchConfig};
-use mobilenet_wgpu::plan::{ActKind, ActStage, Epilogue, Kernel, Plan, Step, TensorRef};
-use mobilenet_wgpu::{cpu, Error};
+use mobilenet_wgpu::plan::{
+    ActKind, ActStage, Epilogue, Kernel, KernelFamily, Plan, Step, TensorRef,
+};
+use mobilenet_wgpu::{cpu, Error, Precision};
 
 use crate::net::{Net, Rng};
 
@@ -172,11 +174,20 @@ fn planned_execution_matches_cpu_reference() {
     assert_plan_matches_reference(&build(&small, 1).unwrap(), 2);
 }
 
-/// Executes `plan` step by step on the CPU over its own slots, as the GPU does, and
-/// compares every completed tensor with the reference run of the unfused graph. Slots
-/// start as NaN so a read of anything not yet written (or overwritten) shows.
+/// Executes the plans of both kernel families (the GPU family's with merged steps) step
+/// by step on the CPU over their own slots, as the GPU does, and compares every completed
+/// tensor with the reference run of the unfused graph. Slots start as NaN so a read of
+/// anything not yet written (or overwritten) shows.
 fn assert_plan_matches_reference(graph: &Graph, batch: usize) {
-    let plan = Plan::build(graph, batch).unwrap();
+    for family in [KernelFamily::CpuAdapter, KernelFamily::Gpu] {
+        let plan = Plan::build_for(graph, batch, Precision::F32, family).unwrap();
+        assert_planned_execution_matches(graph, &plan);
+    }
+}
+
+fn assert_planned_execution_matches(graph: &Graph, plan: &Plan) {
+    check_memory(plan);
+    let batch = plan.batch;
     let input = Rng(99).vec(batch * graph.input_shape().len());
     let reference = cpu::run(graph, &input, batch).unwrap();
     let mut slots: Vec<Vec<f32>> = plan
@@ -210,6 +221,11 @@ fn execute(step: &Step, slots: &[Vec<f32>], batch: usize) -> Vec<f32> {
         let v = step.epilogue.pre.iter().fold(v, |v, s| apply_stage(*s, v));
         apply_stage(step.epilogue.post, v + residual)
     };
+    // A merged step's earlier part, through its own epilogue (which has no residual).
+    let finish = |e: &Epilogue, v: &[f32]| -> Vec<f32> {
+        let stage = |v: f32| e.pre.iter().fold(v, |v, s| apply_stage(*s, v));
+        v.iter().map(|&v| apply_stage(e.post, stage(v))).collect()
+    };
     let raw = match &step.kernel {
         Kernel::Conv(c) | Kernel::Depthwise(c) | Kernel::Pointwise(c) => {
             run_op(shape, Op::Conv2d(c.clone()), x, batch)
@@ -220,10 +236,6 @@ fn execute(step: &Step, slots: &[Vec<f32>], batch: usize) -> Vec<f32> {
         Kernel::Softmax => run_op(shape, Op::Softmax, x, batch),
         Kernel::Elementwise => x.to_vec(),
         Kernel::SqueezeExcite(se) => {
-            let finish = |e: &Epilogue, v: &[f32]| -> Vec<f32> {
-                let stage = |v: f32| e.pre.iter().fold(v, |v, s| apply_stage(*s, v));
-                v.iter().map(|&v| apply_stage(e.post, stage(v))).collect()
-            };
             let pooled = run_op(shape, Op::GlobalAvgPool, x, batch);
             let pooled = finish(&se.pool_epilogue, &pooled);
             let reduce = Op::Conv2d(se.reduce.clone());
@@ -231,6 +243,11 @@ fn execute(step: &Step, slots: &[Vec<f32>], batch: usize) -> Vec<f32> {
             let hidden = finish(&se.reduce_epilogue, &hidden);
             let hidden_shape = Shape::new(1, 1, se.reduce.out_channels);
             run_op(hidden_shape, Op::Conv2d(se.expand.clone()), &hidden, batch)
+        }
+        Kernel::Separable(pair) => {
+            let dw = run_op(shape, Op::Conv2d(pair.depthwise.clone()), x, batch);
+            let dw = finish(&pair.depthwise_epilogue, &dw);
+            run_op(pair.middle, Op::Conv2d(pair.pointwise.clone()), &dw, batch)
         }
         Kernel::MulChannel => {
             let scale = read(&step.inputs[1]);

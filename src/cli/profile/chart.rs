@@ -22,10 +22,12 @@ const LABEL_CHARS: usize = 44;
 const HEADROOM: f64 = 1.25;
 
 /// A fixed colour per kernel type, so charts of different models compare.
-const KERNEL_COLOURS: [(&str, RGBColor); 10] = [
+const KERNEL_COLOURS: [(&str, RGBColor); 12] = [
     ("conv", RGBColor(214, 39, 40)),
     ("depthwise", RGBColor(31, 119, 180)),
     ("pointwise", RGBColor(44, 160, 44)),
+    ("separable", RGBColor(0, 110, 110)),
+    ("squeeze_excite", RGBColor(255, 187, 120)),
     ("dense", RGBColor(148, 103, 189)),
     ("global_avg_pool", RGBColor(255, 127, 14)),
     ("avg_pool", RGBColor(188, 189, 34)),

@@ -120,7 +120,7 @@ pub(crate) fn launch(io: &StepIo, conv: &Conv2d, family: KernelFamily) -> Result
 }
 
 /// `[out][taps]` → `[taps][out]`.
-fn pack_weights(conv: &Conv2d) -> Vec<f32> {
+pub(super) fn pack_weights(conv: &Conv2d) -> Vec<f32> {
     let taps = conv.kernel_h * conv.kernel_w;
     let out = conv.out_channels;
     let mut packed = vec![0.0; taps * out];

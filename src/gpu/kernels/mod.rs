@@ -12,6 +12,7 @@ mod elementwise;
 pub(crate) mod int;
 mod pointwise;
 mod pool;
+mod separable;
 mod softmax;
 mod squeeze_excite;
 
@@ -86,16 +87,20 @@ pub(crate) fn launch(step: &Step, batch: usize, family: KernelFamily) -> Result<
         Kernel::Softmax => softmax::launch(&io),
         Kernel::Elementwise => elementwise::launch_copy(&io),
         Kernel::SqueezeExcite(block) => squeeze_excite::launch(&io, block),
+        Kernel::Separable(pair) => separable::launch(&io, pair),
         Kernel::MulChannel => elementwise::launch_mul_channel(&io),
         Kernel::ConcatPart { offset } => elementwise::launch_concat(&io, *offset),
         Kernel::Int(kernel) => return int::launch(&io, kernel),
     }?;
-    // The merged squeeze-excite step also applies its pool's and reduce conv's epilogues.
+    // Merged steps also apply their earlier parts' epilogues.
     let activations = match &step.kernel {
         Kernel::SqueezeExcite(block) => [block.pool_epilogue, block.reduce_epilogue]
             .iter()
             .chain([&step.epilogue])
             .any(has_activations),
+        Kernel::Separable(pair) => {
+            has_activations(&pair.depthwise_epilogue) || has_activations(&step.epilogue)
+        }
         _ => has_activations(&step.epilogue),
     };
     launch.constants.push(("ACTIVATIONS", activations.into()));
@@ -109,6 +114,7 @@ fn has_activations(epilogue: &Epilogue) -> bool {
 }
 
 /// The shapes and epilogue of a step, as kernels see them.
+#[derive(Clone, Copy)]
 pub(crate) struct StepIo<'a> {
     pub step: &'a Step,
     pub batch: usize,

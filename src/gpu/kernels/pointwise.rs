@@ -5,9 +5,11 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::conv::check_conv;
-use super::{bias_or_zeros, to_u32, transpose, EpilogueUniform, Launch, StepIo, Weights};
+use super::{
+    bias_or_zeros, to_u32, transpose, EpilogueUniform, Launch, StepIo, Weights, WindowUniform,
+};
 use crate::error::Result;
-use crate::gpu::pipeline::{Grid, ShaderFile};
+use crate::gpu::pipeline::{Constants, Grid, ShaderFile};
 use crate::graph::Conv2d;
 use crate::plan::KernelFamily;
 
@@ -65,6 +67,20 @@ pub(super) struct TiledParams {
     tiles_n: u32,
     tiles: u32,
     pad: [u32; 3],
+    /// The depthwise prologue's; zeros without one.
+    dw_ep: EpilogueUniform,
+    dw: WindowUniform,
+}
+
+/// A depthwise convolution the GEMM computes as it loads its input tiles (`DEPTHWISE` in
+/// the shader; see `separable.rs`).
+pub(super) struct DepthwisePrologue {
+    pub epilogue: EpilogueUniform,
+    pub window: WindowUniform,
+    /// `DEPTHWISE`, `KH`, `KW`, `STRIDE`.
+    pub constants: Constants,
+    /// Its bias, then its tap-major weights: they follow the GEMM's bias in binding 3.
+    pub parameters: Vec<f32>,
 }
 
 pub(crate) fn launch(io: &StepIo, conv: &Conv2d, family: KernelFamily) -> Result<Launch> {
@@ -77,17 +93,21 @@ pub(crate) fn launch(io: &StepIo, conv: &Conv2d, family: KernelFamily) -> Result
     }
     match family {
         KernelFamily::CpuAdapter => launch_register_tiled(io, conv),
-        KernelFamily::Gpu => launch_workgroup_tiled(io, conv),
+        KernelFamily::Gpu => launch_workgroup_tiled(io, conv, None),
     }
 }
 
 /// The GPU family: one workgroup per 32 pixels × 32 output channels, its K split in four
-/// when there are few tiles.
-fn launch_workgroup_tiled(io: &StepIo, conv: &Conv2d) -> Result<Launch> {
+/// when there are few tiles; `prologue` computes the input from a depthwise convolution's.
+pub(super) fn launch_workgroup_tiled(
+    io: &StepIo,
+    conv: &Conv2d,
+    prologue: Option<DepthwisePrologue>,
+) -> Result<Launch> {
     let pixels = io.batch * io.output.h * io.output.w;
     let tiles_n = io.output.c.div_ceil(TILE_N);
     let tiles = pixels.div_ceil(TILE_M) * tiles_n;
-    let params = TiledParams {
+    let mut params = TiledParams {
         ep: io.epilogue,
         pixels: to_u32(pixels, "pixels")?,
         in_c4: to_u32(io.input.c / LANES, "input channels")?,
@@ -95,21 +115,35 @@ fn launch_workgroup_tiled(io: &StepIo, conv: &Conv2d) -> Result<Launch> {
         tiles_n: to_u32(tiles_n, "output channel tiles")?,
         tiles: to_u32(tiles, "pointwise tiles")?,
         pad: [0; 3],
+        dw_ep: EpilogueUniform::zeroed(),
+        dw: WindowUniform::zeroed(),
     };
-    let entry = if tiles < SPLIT_BELOW_TILES {
+    let mut bias = bias_or_zeros(&conv.bias, io.output.c);
+    let mut constants = Vec::new();
+    if let Some(prologue) = prologue {
+        params.dw_ep = prologue.epilogue;
+        params.dw = prologue.window;
+        bias.extend(prologue.parameters);
+        constants = prologue.constants;
+    }
+    Ok(Launch {
+        shader: &TILED_SHADER,
+        entry: tiled_entry(tiles),
+        constants,
+        params: bytemuck::bytes_of(&params).to_vec(),
+        weights: Weights::Data(transpose(&conv.weights, io.output.c, io.input.c)),
+        bias: Some(bias),
+        grid: Grid::Workgroups(tiles as u64),
+    })
+}
+
+/// The entry point for a GEMM of `tiles` workgroup tiles.
+fn tiled_entry(tiles: usize) -> &'static str {
+    if tiles < SPLIT_BELOW_TILES {
         "pointwise_tiled_split"
     } else {
         "pointwise_tiled"
-    };
-    Ok(Launch {
-        shader: &TILED_SHADER,
-        entry,
-        constants: Vec::new(),
-        params: bytemuck::bytes_of(&params).to_vec(),
-        weights: Weights::Data(transpose(&conv.weights, io.output.c, io.input.c)),
-        bias: Some(bias_or_zeros(&conv.bias, io.output.c)),
-        grid: Grid::Workgroups(tiles as u64),
-    })
+    }
 }
 
 /// The CPU-adapter family: 8 pixels × 8 output channels per thread.
@@ -157,6 +191,14 @@ fn pack_weights(conv: &Conv2d, in_c: usize, blocks: usize) -> Vec<f32> {
 mod tests {
     use super::*;
     use crate::graph::Padding;
+
+    /// Fewer tiles than a large GPU has compute units run split; from there on, unsplit.
+    #[test]
+    fn few_tiles_split_their_input_channels() {
+        assert_eq!(tiled_entry(1), "pointwise_tiled_split");
+        assert_eq!(tiled_entry(SPLIT_BELOW_TILES - 1), "pointwise_tiled_split");
+        assert_eq!(tiled_entry(SPLIT_BELOW_TILES), "pointwise_tiled");
+    }
 
     /// Every weight lands where the shader reads it: matrix `(k4 * blocks + block) * 2 +
     /// (o % 8) / 4`, column `i % 4`, row `o % 4`; the padding columns stay zero.
@@ -212,5 +254,7 @@ super::layout::layout!(TiledParams {
     out_c4,
     tiles_n,
     tiles,
-    pad
+    pad,
+    dw_ep,
+    dw
 });
