@@ -2,9 +2,10 @@
 """Seed corpus for the fuzz targets (fuzz/corpus/<target>/): tiny files made here, no model
 or photo from ../shared.
 
-  tflite/  four small models covering every operator the importer takes (float, uint8
-           per-tensor, int8 per-channel), each checked to run in LiteRT, and the TANH model
-           the importer must refuse
+  tflite/  small models covering every operator the importer takes (float, uint8
+           per-tensor, int8 per-channel; int8_word_paths: a grouped conv, a depth
+           multiplier of 4, a residual after a 1x1 conv), each checked to run in LiteRT,
+           and the TANH model the importer must refuse
   onnx/    copies of small generated graphs from tests/data/onnx/
   image/   PNG (RGB, gray, palette, RGBA, 16-bit), JPEG (baseline, progressive, gray, CMYK)
            and BMP images of a few pixels, and a 66-byte PNG whose header claims 60000x60000
@@ -25,177 +26,24 @@ import struct
 import zlib
 from pathlib import Path
 
-import flatbuffers
 import numpy as np
 import onnx
-import tflite
 from onnx import TensorProto, helper
 from ai_edge_litert.interpreter import Interpreter
 from PIL import Image
 
+from tflite_builder import (B, NONE, RELU, RELU6, SAME, VALID, TfliteModel, conv,
+                            depthwise)
+
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO / "fuzz" / "corpus"
-TYPES = {np.float32: tflite.TensorType.FLOAT32, np.uint8: tflite.TensorType.UINT8,
-         np.int8: tflite.TensorType.INT8, np.int32: tflite.TensorType.INT32}
-B = tflite.BuiltinOperator
 rng = np.random.default_rng(13)
-
-
-class TfliteModel:
-    """Tensors and operators, written as one flatbuffer by `build`."""
-
-    def __init__(self):
-        self.tensors, self.ops, self.codes = [], [], []
-
-    def tensor(self, shape, dtype=np.float32, data=None, quant=None):
-        """quant: (scales, zero_points, axis) or None. Returns the tensor's index."""
-        if data is not None:
-            data = np.asarray(data, dtype=dtype).reshape(shape)
-        self.tensors.append((list(shape), dtype, data, quant))
-        return len(self.tensors) - 1
-
-    def const(self, shape, dtype=np.float32, quant=None, low=-1.0, high=1.0):
-        if dtype == np.float32:
-            data = rng.uniform(low, high, size=shape)
-        else:
-            info = np.iinfo(dtype)
-            data = rng.integers(max(info.min, -1000), min(info.max, 1000) + 1, size=shape)
-        return self.tensor(shape, dtype, data, quant)
-
-    def op(self, code, inputs, outputs, options=None):
-        """options: (name, {field: value}) of a builtin options table, e.g. ("Conv2D", {...})."""
-        if code not in self.codes:
-            self.codes.append(code)
-        self.ops.append((self.codes.index(code), inputs, outputs, options))
-
-    def build(self, inputs, outputs):
-        b = flatbuffers.Builder(4096)
-        buffers = [self._buffer(b, None)] + [self._buffer(b, t[2]) for t in self.tensors]
-        tensors = [self._tensor(b, i, t) for i, t in enumerate(self.tensors)]
-        ops = [self._op(b, *o) for o in self.ops]
-        sub = {
-            "Tensors": vector(b, tflite.SubGraphStartTensorsVector, tensors),
-            "Inputs": ints(b, tflite.SubGraphStartInputsVector, inputs),
-            "Outputs": ints(b, tflite.SubGraphStartOutputsVector, outputs),
-            "Operators": vector(b, tflite.SubGraphStartOperatorsVector, ops),
-        }
-        tflite.SubGraphStart(b)
-        for field, value in sub.items():
-            getattr(tflite, f"SubGraphAdd{field}")(b, value)
-        subgraph = tflite.SubGraphEnd(b)
-        codes = []
-        for code in self.codes:
-            tflite.OperatorCodeStart(b)
-            tflite.OperatorCodeAddDeprecatedBuiltinCode(b, min(code, 127))
-            tflite.OperatorCodeAddBuiltinCode(b, code)
-            tflite.OperatorCodeAddVersion(b, 1)
-            codes.append(tflite.OperatorCodeEnd(b))
-        model = {
-            "OperatorCodes": vector(b, tflite.ModelStartOperatorCodesVector, codes),
-            "Subgraphs": vector(b, tflite.ModelStartSubgraphsVector, [subgraph]),
-            "Buffers": vector(b, tflite.ModelStartBuffersVector, buffers),
-        }
-        tflite.ModelStart(b)
-        tflite.ModelAddVersion(b, 3)
-        for field, value in model.items():
-            getattr(tflite, f"ModelAdd{field}")(b, value)
-        b.Finish(tflite.ModelEnd(b), file_identifier=b"TFL3")
-        return bytes(b.Output())
-
-    @staticmethod
-    def _buffer(b, data):
-        raw = None if data is None else b.CreateNumpyVector(
-            np.frombuffer(data.tobytes(), dtype=np.uint8))
-        tflite.BufferStart(b)
-        if raw is not None:
-            tflite.BufferAddData(b, raw)
-        return tflite.BufferEnd(b)
-
-    @staticmethod
-    def _tensor(b, index, spec):
-        shape, dtype, data, quant = spec
-        name = b.CreateString(f"t{index}")
-        shape_vec = ints(b, tflite.TensorStartShapeVector, shape)
-        q = None
-        if quant is not None:
-            scales, zero_points, axis = quant
-            scale_vec = numbers(b, tflite.QuantizationParametersStartScaleVector, scales,
-                                b.PrependFloat32)
-            zp_vec = numbers(b, tflite.QuantizationParametersStartZeroPointVector,
-                             zero_points, b.PrependInt64)
-            tflite.QuantizationParametersStart(b)
-            tflite.QuantizationParametersAddScale(b, scale_vec)
-            tflite.QuantizationParametersAddZeroPoint(b, zp_vec)
-            tflite.QuantizationParametersAddQuantizedDimension(b, axis)
-            q = tflite.QuantizationParametersEnd(b)
-        tflite.TensorStart(b)
-        tflite.TensorAddShape(b, shape_vec)
-        tflite.TensorAddType(b, TYPES[dtype])
-        tflite.TensorAddBuffer(b, index + 1 if data is not None else 0)
-        tflite.TensorAddName(b, name)
-        if q is not None:
-            tflite.TensorAddQuantization(b, q)
-        return tflite.TensorEnd(b)
-
-    @staticmethod
-    def _op(b, code_index, inputs, outputs, options):
-        options_offset = None
-        if options is not None:
-            name, fields = options
-            getattr(tflite, f"{name}OptionsStart")(b)
-            for field, value in fields.items():
-                getattr(tflite, f"{name}OptionsAdd{field}")(b, value)
-            options_offset = getattr(tflite, f"{name}OptionsEnd")(b)
-        in_vec = ints(b, tflite.OperatorStartInputsVector, inputs)
-        out_vec = ints(b, tflite.OperatorStartOutputsVector, outputs)
-        tflite.OperatorStart(b)
-        tflite.OperatorAddOpcodeIndex(b, code_index)
-        tflite.OperatorAddInputs(b, in_vec)
-        tflite.OperatorAddOutputs(b, out_vec)
-        if options_offset is not None:
-            kind = "Pool2DOptions" if name == "Pool2D" else f"{name}Options"
-            tflite.OperatorAddBuiltinOptionsType(b, getattr(tflite.BuiltinOptions, kind))
-            tflite.OperatorAddBuiltinOptions(b, options_offset)
-        return tflite.OperatorEnd(b)
-
-
-def numbers(b, start, values, prepend):
-    start(b, len(values))
-    for v in reversed(values):
-        prepend(v)
-    return b.EndVector()
-
-
-def ints(b, start, values):
-    return numbers(b, start, [int(v) for v in values], b.PrependInt32)
-
-
-def vector(b, start, offsets):
-    start(b, len(offsets))
-    for off in reversed(offsets):
-        b.PrependUOffsetTRelative(off)
-    return b.EndVector()
-
-
-SAME, VALID = tflite.Padding.SAME, tflite.Padding.VALID
-NONE, RELU, RELU6 = (tflite.ActivationFunctionType.NONE, tflite.ActivationFunctionType.RELU,
-                     tflite.ActivationFunctionType.RELU6)
-
-
-def conv(pad, stride, act):
-    return ("Conv2D", {"Padding": pad, "StrideW": stride, "StrideH": stride,
-                       "FusedActivationFunction": act})
-
-
-def depthwise(pad, stride, act, multiplier=1):
-    return ("DepthwiseConv2D", {"Padding": pad, "StrideW": stride, "StrideH": stride,
-                                "DepthMultiplier": multiplier, "FusedActivationFunction": act})
 
 
 def v2_like(dtype=np.float32):
     """conv 3x3/2 → depthwise 3x3 → conv 1x1 + residual → average pool → reshape → FC →
     softmax; in float, or uint8 with per-tensor quantization when dtype is np.uint8."""
-    m = TfliteModel()
+    m = TfliteModel(rng)
     q = (lambda s, z: ([s], [z], 0)) if dtype == np.uint8 else (lambda s, z: None)
     w = dict(dtype=dtype, quant=q(0.02, 128))
     bias = (lambda n, s: m.tensor([n], np.int32, rng.integers(-300, 300, n), q(s, 0))) \
@@ -229,7 +77,7 @@ def v2_like(dtype=np.float32):
 def v3_like():
     """pad → conv → hard-swish → squeeze-excite (mean, 1x1 convs, logistic, mul) → concat →
     mean → FC → softmax, in float."""
-    m = TfliteModel()
+    m = TfliteModel(rng)
     x = m.tensor([1, 6, 6, 3])
     padded = m.tensor([1, 8, 8, 3])
     m.op(B.PAD, [x, m.tensor([4, 2], np.int32, [0, 0, 1, 1, 1, 1, 0, 0])], [padded])
@@ -266,7 +114,7 @@ def v3_like():
 def int8_per_channel():
     """float in → QUANTIZE → int8 conv and depthwise with per-channel weight scales →
     RELU → QUANTIZE to uint8 → DEQUANTIZE → float out."""
-    m = TfliteModel()
+    m = TfliteModel(rng)
     x = m.tensor([1, 5, 5, 2])
     xq = m.tensor([1, 5, 5, 2], np.int8, quant=([0.02], [-3], 0))
     m.op(B.QUANTIZE, [x], [xq])
@@ -293,7 +141,7 @@ def int8_per_channel():
 def uint8_concat_logistic():
     """uint8 in → LOGISTIC (onto the 1/256 grid) → CONCATENATION of the input and the
     logistic, each on another grid than the output (channels 3 + 3: parts share words)."""
-    m = TfliteModel()
+    m = TfliteModel(rng)
     x = m.tensor([1, 4, 4, 3], np.uint8, quant=([0.05], [120], 0))
     s = m.tensor([1, 4, 4, 3], np.uint8, quant=([1 / 256], [0], 0))
     m.op(B.LOGISTIC, [x], [s])
@@ -303,10 +151,42 @@ def uint8_concat_logistic():
     return m.build([x], [out]), ([1, 4, 4, 3], np.uint8)
 
 
+def int8_word_paths(source):
+    """float in → QUANTIZE → int8 grouped conv (2 groups of 4 channels) → depthwise with
+    multiplier 4 → 1x1 conv + ADD of the grouped conv's output → DEQUANTIZE → float out:
+    the integer conv's packed-dot path over groups, its word-of-outputs path on a depth
+    multiplier, and a residual after a 1x1 conv. `source`: its generator."""
+    m = TfliteModel(source)
+    per_channel = lambda n, lo, hi: list(source.uniform(lo, hi, n))
+    bias = lambda n, scales: m.tensor([n], np.int32, source.integers(-400, 400, n),
+                                      (scales, [0] * n, 0))
+    x = m.tensor([1, 6, 6, 8])
+    xq = m.tensor([1, 6, 6, 8], np.int8, quant=([0.02], [4], 0))
+    m.op(B.QUANTIZE, [x], [xq])
+    g_scales = per_channel(8, 0.004, 0.02)
+    g = m.tensor([1, 6, 6, 8], np.int8, quant=([0.04], [-6], 0))
+    m.op(B.CONV_2D, [xq, m.const([8, 3, 3, 4], np.int8, quant=(g_scales, [0] * 8, 0)),
+                     bias(8, [0.02 * s for s in g_scales])], [g], conv(SAME, 1, RELU6))
+    d_scales = per_channel(32, 0.004, 0.02)
+    d = m.tensor([1, 6, 6, 32], np.int8, quant=([0.05], [3], 0))
+    m.op(B.DEPTHWISE_CONV_2D, [g, m.const([1, 3, 3, 32], np.int8, quant=(d_scales, [0] * 32, 3)),
+                               bias(32, [0.04 * s for s in d_scales])], [d],
+         depthwise(SAME, 1, NONE, multiplier=4))
+    p_scales = per_channel(8, 0.002, 0.01)
+    p = m.tensor([1, 6, 6, 8], np.int8, quant=([0.06], [-2], 0))
+    m.op(B.CONV_2D, [d, m.const([8, 1, 1, 32], np.int8, quant=(p_scales, [0] * 8, 0)),
+                     bias(8, [0.05 * s for s in p_scales])], [p], conv(VALID, 1, NONE))
+    s = m.tensor([1, 6, 6, 8], np.int8, quant=([0.08], [1], 0))
+    m.op(B.ADD, [p, g], [s], ("Add", {"FusedActivationFunction": NONE}))
+    out = m.tensor([1, 6, 6, 8])
+    m.op(B.DEQUANTIZE, [s], [out])
+    return m.build([x], [out]), ([1, 6, 6, 8], np.float32)
+
+
 def one_conv_tflite(input_shape, filter_shape, options=None, data=True):
     """input → CONV_2D → output, with the filter's buffer as large as its shape says
     (or 8 bytes when `data` is false) and an output shape TFLite would not check."""
-    m = TfliteModel()
+    m = TfliteModel(rng)
     x = m.tensor(input_shape)
     count = int(np.prod(filter_shape)) if data else 2
     w = m.tensor(filter_shape)
@@ -318,11 +198,11 @@ def one_conv_tflite(input_shape, filter_shape, options=None, data=True):
 
 def hostile_tflite():
     """Model files with absurd dimensions, by name."""
-    pad = TfliteModel()
+    pad = TfliteModel(rng)
     x = pad.tensor([1, 4, 4, 3])
     out = pad.tensor([1, 2, 6, 3])
     pad.op(B.PAD, [x, pad.tensor([4, 2], np.int32, [0, 0, -1, -1, 1, 1, 0, 0])], [out])
-    huge = TfliteModel()
+    huge = TfliteModel(rng)
     x = huge.tensor([1, 1, 1, 2**31 - 1])
     out = huge.tensor([1, 1, 1, 2**31 - 1])
     huge.op(B.RELU, [x], [out])
@@ -386,6 +266,11 @@ def tflite_seeds(folder):
     runs_in_litert(model, shape, dtype, np.random.default_rng(1))
     (folder / "uint8_concat_logistic.tflite").write_bytes(model)
     print(f"tflite/uint8_concat_logistic.tflite: {len(model)} bytes, runs in LiteRT")
+    source = np.random.default_rng(2)
+    model, (shape, dtype) = int8_word_paths(source)
+    runs_in_litert(model, shape, dtype, source)
+    (folder / "int8_word_paths.tflite").write_bytes(model)
+    print(f"tflite/int8_word_paths.tflite: {len(model)} bytes, runs in LiteRT")
     shutil.copy(REPO / "tests/data/tflite_reference/unsupported_op.tflite", folder)
 
 

@@ -15,8 +15,9 @@ tests/data/tflite_int_reference/<model>/<input>.npy. Inputs:
                  (state = state * 6364136223846793005 + 1442695040888963407, byte = state >> 56)
 
 Also, for the quantized seeds of the fuzz corpus (fuzz/corpus/tflite: a per-channel int8
-model with a float input and output, a uint8 one with FULLY_CONNECTED, and a uint8 one with
-LOGISTIC and CONCATENATION on other grids), the outputs for
+model with a float input and output, a uint8 one with FULLY_CONNECTED, a uint8 one with
+LOGISTIC and CONCATENATION on other grids, and an int8 one with a grouped conv, a depth
+multiplier of 4 and a residual), the outputs for
 random_0 and random_1 in tests/data/tflite_int_reference/corpus/<seed>/ (a float input
 takes (byte - 128) / 32 of the same bytes, exact in float32).
 
@@ -41,7 +42,7 @@ from pil_reference import center_crop_bilinear  # the shared "center-crop-biline
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "tests" / "data" / "tflite_int_reference"
-CORPUS_SEEDS = ("int8_per_channel", "v2_like_uint8", "uint8_concat_logistic")
+CORPUS_SEEDS = ("int8_per_channel", "v2_like_uint8", "uint8_concat_logistic", "int8_word_paths")
 CHAIN = ("mobilenet_v1_1.0_224_quant_embedding_extractor", "mobilenet_v1_1.0_224_quant_head_layers")
 MASK = (1 << 64) - 1
 

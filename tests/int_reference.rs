@@ -216,47 +216,74 @@ fn run_writes_tflites_raw_output_tensor() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// The quantized fuzz seeds (a per-channel int8 model with a float input and output, and a
-/// uint8 one with FULLY_CONNECTED), run from their files in int8 on the GPU: TFLite's
-/// reference outputs exactly, float outputs included (a float input is quantized on the host
-/// as TFLite's QUANTIZE does; a final DEQUANTIZE is the host's decoding).
+/// The quantized fuzz seeds (a per-channel int8 model with a float input and output, a
+/// uint8 one with FULLY_CONNECTED, one with LOGISTIC and CONCATENATION, and an int8 one with
+/// a grouped conv, a depth multiplier of 4 and a residual), run from their files in int8 on
+/// the GPU, one input at a time and both as one batch: TFLite's reference outputs exactly,
+/// float outputs included (a float input is quantized on the host as TFLite's QUANTIZE
+/// does; a final DEQUANTIZE is the host's decoding).
 #[test]
 fn the_quantized_fuzz_seeds_match_tflite_in_int8() {
     let Some(runtime) = common::runtime() else {
         return;
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for seed in ["int8_per_channel", "v2_like_uint8", "uint8_concat_logistic"] {
+    let seeds = [
+        "int8_per_channel",
+        "v2_like_uint8",
+        "uint8_concat_logistic",
+        "int8_word_paths",
+    ];
+    for seed in seeds {
         let path = root
             .join("fuzz/corpus/tflite")
             .join(format!("{seed}.tflite"));
         let model = mobilenet_wgpu::import::load(&path).expect("a corpus seed");
-        let session = runtime
+        let graph = &model.graph;
+        let inputs: Vec<Vec<f32>> = (0..2).map(|k| seed_input(&model, k)).collect();
+        let expected: Vec<Values> = (0..2)
+            .map(|k| {
+                let file = reference_dir().join(format!("corpus/{seed}/random_{k}.npy"));
+                npy::read(&file).expect("reference").1
+            })
+            .collect();
+        let stored = |output: &[f32], like: &Values| match like {
+            Values::F32(_) => Values::F32(output.to_vec()),
+            _ => {
+                let grid = grid(graph, graph.output());
+                Values::U8(output.iter().map(|&v| grid.quantize(v) as u8).collect())
+            }
+        };
+        let single = runtime
             .session_with_precision(&model, 1, Precision::Int8)
             .unwrap_or_else(|e| panic!("{seed}: {e}"));
-        let graph = &model.graph;
-        for k in 0..2 {
-            let bytes = grid_bytes(1000 + k, graph.input_shape().len());
-            let input: Vec<f32> = match model.input.dtype {
-                mobilenet_wgpu::model::DType::F32 => {
-                    bytes.iter().map(|&b| (b - 128) as f32 / 32.0).collect()
-                }
-                _ => {
-                    let grid = grid(graph, graph.input());
-                    bytes.iter().map(|&q| grid.dequantize(q)).collect()
-                }
-            };
-            let output = session.run(&input).expect("int8 run").data;
-            let file = reference_dir().join(format!("corpus/{seed}/random_{k}.npy"));
-            let (_, expected) = npy::read(&file).expect("reference");
-            let got = match expected {
-                Values::F32(_) => Values::F32(output),
-                _ => {
-                    let grid = grid(graph, graph.output());
-                    Values::U8(output.iter().map(|&v| grid.quantize(v) as u8).collect())
-                }
-            };
-            assert_eq!(got, expected, "{seed} on random_{k}");
+        for (k, (input, expected)) in inputs.iter().zip(&expected).enumerate() {
+            let output = single.run(input).expect("int8 run").data;
+            assert_eq!(stored(&output, expected), *expected, "{seed} on random_{k}");
+        }
+        let batch = runtime
+            .session_with_precision(&model, 2, Precision::Int8)
+            .unwrap_or_else(|e| panic!("{seed} at batch 2: {e}"));
+        let output = batch.run(&inputs.concat()).expect("int8 run").data;
+        for (k, (image, expected)) in output.chunks(output.len() / 2).zip(&expected).enumerate() {
+            let what = format!("{seed} on random_{k}, image {k} of a batch of 2");
+            assert_eq!(stored(image, expected), *expected, "{what}");
+        }
+    }
+}
+
+/// Corpus input `k` of a seed: the shared bytes on its input grid, or (for a float input)
+/// `(byte - 128) / 32`, exact in f32.
+fn seed_input(model: &Model, k: u64) -> Vec<f32> {
+    let graph = &model.graph;
+    let bytes = grid_bytes(1000 + k, graph.input_shape().len());
+    match model.input.dtype {
+        mobilenet_wgpu::model::DType::F32 => {
+            bytes.iter().map(|&b| (b - 128) as f32 / 32.0).collect()
+        }
+        _ => {
+            let grid = grid(graph, graph.input());
+            bytes.iter().map(|&q| grid.dequantize(q)).collect()
         }
     }
 }

@@ -270,3 +270,54 @@ fn channel_records(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::graph::Padding;
+
+    /// The path of a `k`×`k` convolution of `in_c` → `out_c` channels in `groups` groups.
+    fn path(in_c: usize, out_c: usize, groups: usize, k: usize) -> ConvPath {
+        let conv = ConvGeometry {
+            out_channels: out_c,
+            kernel_h: k,
+            kernel_w: k,
+            stride: 1,
+            padding: Padding::default(),
+            groups,
+        };
+        ConvPath::of(&conv, in_c, in_c / groups, out_c / groups)
+    }
+
+    #[test]
+    fn each_shape_takes_the_widest_path_it_fills() {
+        // Pointwise and grouped convolutions over whole quads: packed dot products.
+        assert_eq!(path(32, 64, 1, 1), ConvPath::Dot4);
+        assert_eq!(path(16, 32, 4, 3), ConvPath::Dot4);
+        // Depthwise over channel quads, multiplier 1.
+        assert_eq!(path(32, 32, 32, 3), ConvPath::DepthwiseQuad);
+        // The stem (3 input channels) and a depthwise multiplier of 4: a word of outputs
+        // per input value.
+        assert_eq!(path(3, 32, 1, 3), ConvPath::ScalarWord);
+        assert_eq!(path(8, 32, 8, 3), ConvPath::ScalarWord);
+        // The 1001-way logits conv: input quads, but no whole output word per group.
+        assert_eq!(path(1280, 1001, 1, 1), ConvPath::Scalar);
+        // Depthwise over 6 channels, multiplier 1: the per-value path.
+        assert_eq!(path(6, 6, 6, 3), ConvPath::Scalar);
+    }
+
+    /// Channel `c`'s tap `t` moves from `[c][t]` to `[t][c]`: a tap's channel quad is one
+    /// word once packed.
+    #[test]
+    fn tap_major_puts_each_taps_channels_side_by_side() {
+        let (channels, taps) = (8, 9);
+        let values: Vec<i32> = (0..channels * taps).map(|v| v as i32).collect();
+        let moved = tap_major(&values, channels);
+        assert_eq!(moved.len(), values.len());
+        for c in 0..channels {
+            for t in 0..taps {
+                assert_eq!(moved[t * channels + c], values[c * taps + t], "c {c} t {t}");
+            }
+        }
+    }
+}
