@@ -6,6 +6,7 @@
 //! once per texture size and uploaded; the shader repeats Pillow's fixed-point arithmetic,
 //! so both paths produce the same bytes.
 
+mod checks;
 mod record;
 
 use std::sync::Mutex;
@@ -13,9 +14,11 @@ use std::sync::Mutex;
 use bytemuck::{Pod, Zeroable};
 use wgpu::util::DeviceExt;
 
+use checks::{check_binding, check_texture};
+
 use super::context::GpuContext;
 use super::pipeline::{captured, Grid};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::Normalization;
 use crate::preprocess::{center_square_region, resampling_taps, Taps};
 use crate::Precision;
@@ -248,41 +251,6 @@ impl TexturePreprocessor {
     }
 }
 
-/// Rejects textures the shader cannot read, with what to change.
-fn check_texture(texture: &wgpu::Texture) -> Result<Key> {
-    use wgpu::TextureFormat as F;
-    let format = texture.format();
-    if !matches!(
-        format,
-        F::Rgba8Unorm | F::Rgba8UnormSrgb | F::Bgra8Unorm | F::Bgra8UnormSrgb
-    ) {
-        return Err(Error::InvalidArgument(format!(
-            "texture format {format:?} is not supported: use Rgba8Unorm, Bgra8Unorm or their sRGB variants"
-        )));
-    }
-    if texture.dimension() != wgpu::TextureDimension::D2 || texture.sample_count() != 1 {
-        return Err(Error::InvalidArgument(
-            "the texture must be a single-sampled 2D texture".into(),
-        ));
-    }
-    let usage = texture.usage();
-    let source = if usage.contains(wgpu::TextureUsages::TEXTURE_BINDING) {
-        Source::Binding
-    } else if usage.contains(wgpu::TextureUsages::COPY_SRC) {
-        Source::Copy
-    } else {
-        return Err(Error::InvalidArgument(format!(
-            "the texture's usage {usage:?} allows no reading: create it with TEXTURE_BINDING (or COPY_SRC)"
-        )));
-    };
-    Ok(Key {
-        width: texture.width(),
-        height: texture.height(),
-        format,
-        source,
-    })
-}
-
 /// Both axes' taps as the shader reads them: (first, count, weights_start) per output
 /// position, horizontal then vertical, then all weights.
 fn tap_table(side: usize, out_w: usize, out_h: usize) -> Vec<i32> {
@@ -298,19 +266,6 @@ fn tap_table(side: usize, out_w: usize, out_h: usize) -> Vec<i32> {
     }
     table.extend(axes.iter().flat_map(|taps| taps.weights.iter().copied()));
     table
-}
-
-fn check_binding(limits: &wgpu::Limits, bytes: u64, what: &str) -> Result<()> {
-    let max = limits
-        .max_storage_buffer_binding_size
-        .min(limits.max_buffer_size);
-    if bytes > max {
-        return Err(Error::DeviceLimit(format!(
-            "{what} needs {bytes} bytes, more than the {max} bytes a storage buffer may bind \
-             (use a smaller texture)"
-        )));
-    }
-    Ok(())
 }
 
 fn storage(device: &wgpu::Device, label: &str, bytes: u64, copy_dst: bool) -> wgpu::Buffer {

@@ -67,3 +67,12 @@ pub fn shared_dir() -> Option<PathBuf> {
     );
     None
 }
+
+/// A builder model at 96×96 (seed 7): small enough for many sessions in one test.
+pub fn small_model(arch: mobilenet_wgpu::models::Arch) -> mobilenet_wgpu::model::Model {
+    let config = mobilenet_wgpu::models::ArchConfig {
+        resolution: Some(96),
+        ..mobilenet_wgpu::models::ArchConfig::new(arch)
+    };
+    mobilenet_wgpu::model::Model::from_arch(&config, 7).expect("builder model")
+}
