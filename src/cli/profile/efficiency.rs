@@ -3,7 +3,7 @@
 //! GEMM) measured on the same adapter in the same run, so the gap to what this adapter
 //! can do is visible.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use mobilenet_wgpu::gpu::{profile, GpuContext, Profile, ProfileOptions, StepProfile};
 use mobilenet_wgpu::graph::{Conv2d, Graph, Op, Padding, Shape};
@@ -88,12 +88,25 @@ fn reference_graph() -> Result<Graph> {
     Ok(graph)
 }
 
-/// Every (file, entry point) of `profile`, slowest first, rated against `reference`.
+/// Every (file, entry point) of `profile`, slowest first, rated against `reference`. An
+/// entry point that runs layers of several kinds (the GEMM, alone and with a depthwise
+/// convolution before it) gets a row per kind, named `file:entry (kind)`.
 pub fn kernel_totals(profile: &Profile, reference: Option<&Reference>) -> Vec<KernelTotal> {
     let total = profile.total_gpu_us();
+    let entry = |s: &StepProfile| format!("{}:{}", s.figures.shader, s.figures.entry);
+    let mut kinds: HashMap<String, HashSet<&str>> = HashMap::new();
+    for step in &profile.steps {
+        kinds
+            .entry(entry(step))
+            .or_default()
+            .insert(step.figures.kernel);
+    }
     let mut groups: HashMap<String, Vec<&StepProfile>> = HashMap::new();
     for step in &profile.steps {
-        let key = format!("{}:{}", step.figures.shader, step.figures.entry);
+        let mut key = entry(step);
+        if kinds[&key].len() > 1 {
+            key = format!("{key} ({})", step.figures.kernel);
+        }
         groups.entry(key).or_default().push(step);
     }
     let mut kernels: Vec<KernelTotal> = groups
@@ -171,9 +184,13 @@ mod tests {
     use mobilenet_wgpu::gpu::{StepFigures, TimestampSource};
 
     fn step(shader: &str, macs: usize, gpu_us: f64) -> StepProfile {
+        step_of("conv", shader, macs, gpu_us)
+    }
+
+    fn step_of(kernel: &'static str, shader: &str, macs: usize, gpu_us: f64) -> StepProfile {
         let figures = StepFigures {
             name: format!("{shader} layer"),
-            kernel: "conv",
+            kernel,
             shader: shader.into(),
             entry: "main",
             workgroup_size: [64, 1, 1],
@@ -218,6 +235,27 @@ mod tests {
         // 2 FLOPs x 4000 MACs x batch 2 in 2 µs = 8 GFLOP/s; 4000 bytes in 2 µs = 2 GB/s.
         assert!((a.gflops - 8.0).abs() < 1e-12, "{}", a.gflops);
         assert!((a.gb_per_s - 2.0).abs() < 1e-12, "{}", a.gb_per_s);
+    }
+
+    #[test]
+    fn an_entry_running_two_layer_kinds_gets_a_row_for_each() {
+        let profile = profile_of(vec![
+            step_of("pointwise", "gemm.wgsl", 1000, 2.0),
+            step_of("separable", "gemm.wgsl", 1000, 1.0),
+            step_of("pointwise", "gemm.wgsl", 1000, 2.0),
+            step_of("dense", "dense.wgsl", 1000, 0.5),
+        ]);
+        let top = kernel_totals(&profile, None);
+        let rows: Vec<(&str, usize)> = top
+            .iter()
+            .map(|k| (k.kernel.as_str(), k.dispatches))
+            .collect();
+        let expected = [
+            ("gemm.wgsl:main (pointwise)", 2),
+            ("gemm.wgsl:main (separable)", 1),
+            ("dense.wgsl:main", 1),
+        ];
+        assert_eq!(rows, expected);
     }
 
     #[test]
