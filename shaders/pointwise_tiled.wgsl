@@ -91,44 +91,70 @@ fn tile_exists(wid: vec3<u32>, nwg: vec3<u32>) -> bool {
     return wid.x + wid.y * nwg.x < params.tiles;
 }
 
-/// Copies vec4 `i` of the step at channel quad `k4` into the input tile; zero past the edges.
-fn load_x(t: TileOrigin, k4: u32, i: u32) {
+/// Where one row of the input tile reads from: its GEMM row, and with DEPTHWISE the window
+/// of its depthwise output pixel. Worked out once per thread, so that a GPU does not repeat
+/// the window's divisions at every K step (lavapipe, which saves a thread's live values at
+/// each barrier, is faster recomputing them, but it runs the cpu-adapter family).
+struct XRow {
+    pixel: u32,
+    /// DEPTHWISE: the input row and column of the window's top-left tap (negative in the
+    /// padding), and that tap's pixel index in the input (counting padding pixels as if
+    /// they were there: used only for taps inside the input).
+    iy0: i32,
+    ix0: i32,
+    origin: i32,
+}
+
+/// The source of input-tile vec4 `i`'s row.
+fn x_row(t: TileOrigin, i: u32) -> XRow {
     let pixel = t.m0 + i / TILE_K4;
+    var row = XRow(pixel, 0, 0, 0);
+    if DEPTHWISE {
+        let win = params.dw;
+        let ox = pixel % win.out_w;
+        let rest = pixel / win.out_w;
+        let image = rest / win.out_h;
+        row.iy0 = i32((rest % win.out_h) * STRIDE) - i32(win.pad_top);
+        row.ix0 = i32(ox * STRIDE) - i32(win.pad_left);
+        row.origin = i32(image * win.in_h * win.in_w) + row.iy0 * i32(win.in_w) + row.ix0;
+    }
+    return row;
+}
+
+/// Copies vec4 `i` (of row `row`) of the step at channel quad `k4` into the input tile;
+/// zero past the edges.
+fn load_x(row: XRow, k4: u32, i: u32) {
     let kq = k4 + i % TILE_K4;
     var x = vec4<Arith>();
-    if pixel < params.pixels && kq < params.in_c4 {
+    if row.pixel < params.pixels && kq < params.in_c4 {
         if DEPTHWISE {
-            x = vec4<Arith>(depthwise_quad(pixel, kq));
+            x = vec4<Arith>(depthwise_quad(row, kq));
         } else {
-            x = unquad_arith(input[pixel * params.in_c4 + kq]);
+            x = unquad_arith(input[row.pixel * params.in_c4 + kq]);
         }
     }
     x_tile[i] = x;
 }
 
-/// Channel quad `kq` of the depthwise output at GEMM row `pixel`: the taps of its window
-/// over the step's input, bias and epilogue, in f32 (stored f16 only when the tile is).
-fn depthwise_quad(pixel: u32, kq: u32) -> vec4<f32> {
+/// Channel quad `kq` of the depthwise output of `row`: the taps of its window over the
+/// step's input, bias and epilogue, in f32 (stored f16 only when the tile is).
+fn depthwise_quad(row: XRow, kq: u32) -> vec4<f32> {
     let win = params.dw;
-    let ox = pixel % win.out_w;
-    let rest = pixel / win.out_w;
-    let oy = rest % win.out_h;
-    let image = rest / win.out_h;
     let c4s = params.in_c4;
     let weights_at = params.out_c4 + c4s;
     var acc = bias_quads[params.out_c4 + kq];
     for (var ky = 0u; ky < KH; ky++) {
-        let iy = tap(oy, ky, STRIDE, win.pad_top, win.in_h);
-        if iy < 0 {
+        let iy = row.iy0 + i32(ky);
+        if iy < 0 || iy >= i32(win.in_h) {
             continue;
         }
         for (var kx = 0u; kx < KW; kx++) {
-            let ix = tap(ox, kx, STRIDE, win.pad_left, win.in_w);
-            if ix < 0 {
+            let ix = row.ix0 + i32(kx);
+            if ix < 0 || ix >= i32(win.in_w) {
                 continue;
             }
-            let x = unquad(input[((image * win.in_h + u32(iy)) * win.in_w + u32(ix)) * c4s + kq]);
-            acc += x * bias_quads[weights_at + (ky * KW + kx) * c4s + kq];
+            let at = u32(row.origin + i32(ky * win.in_w + kx));
+            acc += unquad(input[at * c4s + kq]) * bias_quads[weights_at + (ky * KW + kx) * c4s + kq];
         }
     }
     let ep = params.dw_ep;
@@ -173,13 +199,15 @@ fn pointwise_tiled(
     // This thread's 4 pixels (rows ty, ty + 8, ...) and output channel quad tx.
     let tx = lid % TILE_N4;
     let ty = lid / TILE_N4;
+    // 64 threads copy 128 input vec4s and 128 weight vec4s: two each, of two input rows.
+    let first = x_row(t, lid);
+    let second = x_row(t, lid + WG);
     var acc: array<vec4<f32>, 4>;
     for (var k4 = 0u; k4 < params.in_c4; k4 += TILE_K4) {
-        // 64 threads copy 128 input vec4s and 128 weight vec4s.
-        for (var i = lid; i < TILE_VEC4S; i += WG) {
-            load_x(t, k4, i);
-            load_w(t, k4, i);
-        }
+        load_x(first, k4, lid);
+        load_x(second, k4, lid + WG);
+        load_w(t, k4, lid);
+        load_w(t, k4, lid + WG);
         workgroupBarrier();
         var part: array<vec4<Arith>, 4>;
         for (var kq = 0u; kq < TILE_K4; kq++) {
@@ -208,11 +236,12 @@ fn pointwise_tiled_split(
     let slice = lid / WG;
     let tx = lid % TILE_N4;
     let ty = (lid % WG) / TILE_N4;
+    // 256 threads copy the 128 input and 128 weight vec4s: one each.
+    let row = x_row(t, lid);
     var acc: array<vec4<f32>, 4>;
     for (var k4 = 0u; k4 < params.in_c4; k4 += TILE_K4) {
-        // 256 threads copy the 128 input and 128 weight vec4s: one each.
         if lid < TILE_VEC4S {
-            load_x(t, k4, lid);
+            load_x(row, k4, lid);
         } else {
             load_w(t, k4, lid - TILE_VEC4S);
         }
