@@ -9,6 +9,7 @@
 
 mod fold;
 mod fuse;
+pub mod gemm;
 mod int;
 mod memory;
 mod readers;
@@ -289,7 +290,7 @@ impl Plan {
         let output = fuse::storage(&folded.graph, folded.graph.output());
         if family == KernelFamily::Gpu {
             steps = squeeze::merge(steps, output);
-            steps = separable::merge(steps, output);
+            steps = separable::merge(steps, output, batch);
         }
         let mut plan = memory::assign(&folded, steps, output, batch, precision)?;
         plan.kernels = family;

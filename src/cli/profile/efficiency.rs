@@ -20,7 +20,8 @@ const REFERENCE_INPUT: Shape = Shape {
 };
 const REFERENCE_OUTPUT_CHANNELS: usize = 256;
 
-/// All dispatches of one (WGSL file, entry point) together.
+/// All dispatches of one (WGSL file, entry point) together, per layer kind where the entry
+/// point runs several.
 #[derive(serde::Serialize)]
 pub struct KernelTotal {
     pub kernel: String,

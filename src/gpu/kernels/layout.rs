@@ -229,8 +229,16 @@ mod tests {
                 "OUTPUTS",
                 dense::OUTPUTS_PER_WORKGROUP,
             ),
-            (&pointwise::TILED_SHADER, "TILE_M", pointwise::TILE_M),
-            (&pointwise::TILED_SHADER, "TILE_N", pointwise::TILE_N),
+            (
+                &pointwise::TILED_SHADER,
+                "TILE_M",
+                crate::plan::gemm::TILE_PIXELS,
+            ),
+            (
+                &pointwise::TILED_SHADER,
+                "TILE_N",
+                crate::plan::gemm::TILE_CHANNELS,
+            ),
             (&pointwise::SHADER, "PX", pointwise::PIXELS_PER_THREAD),
             (
                 &squeeze_excite::SHADER,

@@ -1,4 +1,5 @@
-//! One module per WGSL kernel file: its source, params struct, weight packing and grid.
+//! One module per WGSL kernel file (and `separable.rs`, the GEMM's file with a depthwise
+//! prologue): its source, params struct, weight packing and grid.
 //! Each turns a plan [`Step`] into a [`Launch`], which the executor binds and encodes
 //! with the shared plumbing of [`super::pipeline`].
 

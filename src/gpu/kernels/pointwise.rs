@@ -11,7 +11,7 @@ use super::{
 use crate::error::Result;
 use crate::gpu::pipeline::{Constants, Grid, ShaderFile};
 use crate::graph::Conv2d;
-use crate::plan::KernelFamily;
+use crate::plan::{gemm, KernelFamily};
 
 pub(crate) const SHADER: ShaderFile = ShaderFile {
     name: "pointwise",
@@ -24,15 +24,6 @@ pub(crate) const TILED_SHADER: ShaderFile = ShaderFile {
     source: include_str!("../../../shaders/pointwise_tiled.wgsl"),
     entry_points: &["pointwise_tiled", "pointwise_tiled_split"],
 };
-
-/// `pointwise_tiled`'s workgroup tile: pixels and output channels (`TILE_M`, `TILE_N`).
-pub(super) const TILE_M: usize = 32;
-pub(super) const TILE_N: usize = 32;
-/// Below this many tiles the GPU family splits each tile's input channels across four
-/// thread slices (`pointwise_tiled_split`): fewer workgroups than a large GPU has compute
-/// units (132 on the H200) leave it mostly idle, each walking all of K alone (V2 at batch 1:
-/// the 14×14 and 7×7 layers have 10 to 126 tiles and took 33–73 µs each unsplit).
-const SPLIT_BELOW_TILES: usize = 128;
 
 /// Pixels per thread (`PX` in the shader).
 pub(super) const PIXELS_PER_THREAD: usize = 8;
@@ -105,8 +96,8 @@ pub(super) fn launch_workgroup_tiled(
     prologue: Option<DepthwisePrologue>,
 ) -> Result<Launch> {
     let pixels = io.batch * io.output.h * io.output.w;
-    let tiles_n = io.output.c.div_ceil(TILE_N);
-    let tiles = pixels.div_ceil(TILE_M) * tiles_n;
+    let tiles_n = io.output.c.div_ceil(gemm::TILE_CHANNELS);
+    let tiles = gemm::tiles(pixels, io.output.c);
     let mut params = TiledParams {
         ep: io.epilogue,
         pixels: to_u32(pixels, "pixels")?,
@@ -139,7 +130,7 @@ pub(super) fn launch_workgroup_tiled(
 
 /// The entry point for a GEMM of `tiles` workgroup tiles.
 fn tiled_entry(tiles: usize) -> &'static str {
-    if tiles < SPLIT_BELOW_TILES {
+    if tiles < gemm::FEW_TILES {
         "pointwise_tiled_split"
     } else {
         "pointwise_tiled"
@@ -196,8 +187,8 @@ mod tests {
     #[test]
     fn few_tiles_split_their_input_channels() {
         assert_eq!(tiled_entry(1), "pointwise_tiled_split");
-        assert_eq!(tiled_entry(SPLIT_BELOW_TILES - 1), "pointwise_tiled_split");
-        assert_eq!(tiled_entry(SPLIT_BELOW_TILES), "pointwise_tiled");
+        assert_eq!(tiled_entry(gemm::FEW_TILES - 1), "pointwise_tiled_split");
+        assert_eq!(tiled_entry(gemm::FEW_TILES), "pointwise_tiled");
     }
 
     /// Every weight lands where the shader reads it: matrix `(k4 * blocks + block) * 2 +
