@@ -32,6 +32,10 @@ const TILE_VEC4S: u32 = 128u;
 /// K slices of `pointwise_tiled_split` (one per channel quad of a step), and its threads.
 const SPLIT: u32 = TILE_K4;
 const WG_SPLIT: u32 = SPLIT * WG;
+// The entries' tile loads are written out for these: two vec4s of each tile per thread of
+// `pointwise_tiled`, one of either tile per thread of `pointwise_tiled_split`.
+const_assert TILE_M * TILE_K4 == TILE_VEC4S && TILE_K * TILE_N4 == TILE_VEC4S;
+const_assert TILE_VEC4S == 2u * WG && 2u * TILE_VEC4S == WG_SPLIT;
 
 struct Params {
     ep: Epilogue,

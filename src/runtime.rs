@@ -49,7 +49,7 @@ mod budget;
 mod queued;
 mod session;
 
-use crate::gpu::{Executor, GpuContext, TexturePreprocessor};
+use crate::gpu::{max_storage_binding, Executor, GpuContext, TexturePreprocessor};
 use crate::model::Model;
 use crate::plan::{KernelChoice, KernelFamily, Plan};
 use crate::{Error, Precision, Result};
@@ -154,10 +154,7 @@ impl Runtime {
 
     /// The most bytes one activation buffer may hold on this runtime.
     pub fn max_binding_bytes(&self) -> u64 {
-        let limits = self.ctx.device.limits();
-        let device = limits
-            .max_storage_buffer_binding_size
-            .min(limits.max_buffer_size);
+        let device = max_storage_binding(&self.ctx.device.limits());
         self.max_binding_bytes.map_or(device, |cap| cap.min(device))
     }
 

@@ -193,18 +193,7 @@ fn accumulate_word_scalar(word: u32) -> vec4<i32> {
         }
         let first = u32(p) * params.in_c + first_in;
         let first_w = (o * taps + t) * params.in_per_group;
-        if params.in_c % 4u == 0u && params.in_per_group % 4u == 0u {
-            // Whole quads starting on words (a 1x1 conv to 1001 logits): four terms per
-            // dot4, Σ(x−xz)(w−wz) expanded per quad.
-            let xz = params.input_zp;
-            for (var q = 0u; q < params.in_per_group / 4u; q++) {
-                let x = input[first / 4u + q];
-                let w = weights[first_w / 4u + q];
-                acc += dot(x, w) - w_zp * dot(x, 0x01010101u) - xz * dot(w, 0x01010101u)
-                    + 4 * xz * w_zp;
-            }
-            continue;
-        }
+        // No input quads here: inputs in whole quads take `DOT4` (`ConvPath::of`).
         for (var i = 0u; i < params.in_per_group; i++) {
             let x = input_value(first + i, params.signed) - params.input_zp;
             let w = vec4(

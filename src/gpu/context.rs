@@ -116,6 +116,13 @@ impl GpuContext {
     }
 }
 
+/// The most bytes one storage buffer may bind on a device with `limits`.
+pub(crate) fn max_storage_binding(limits: &wgpu::Limits) -> u64 {
+    limits
+        .max_storage_buffer_binding_size
+        .min(limits.max_buffer_size)
+}
+
 /// Asks for everything the adapter offers: its own limits (large models need more than
 /// the WebGPU defaults) and the optional features later kernels use.
 fn device_descriptor(adapter: &wgpu::Adapter) -> wgpu::DeviceDescriptor<'static> {

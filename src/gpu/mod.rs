@@ -15,6 +15,7 @@ mod profiler;
 mod readback;
 mod texture;
 
+pub(crate) use context::max_storage_binding;
 pub use context::GpuContext;
 pub use executor::{CpuCost, Executor, InFlight};
 pub use pipeline::{MAX_PARAMS_BYTES, UNIFORM_WEIGHTS_BYTES};

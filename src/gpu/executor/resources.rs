@@ -5,7 +5,7 @@ use wgpu::util::DeviceExt;
 
 use super::F32;
 use crate::error::{Error, Result};
-use crate::gpu::context::GpuContext;
+use crate::gpu::context::{max_storage_binding, GpuContext};
 use crate::gpu::pipeline::UNIFORM_WEIGHTS_BYTES;
 use crate::plan::{Plan, TensorRef};
 use crate::Precision;
@@ -62,9 +62,7 @@ pub(super) fn check_precision(ctx: &GpuContext, precision: Precision) -> Result<
 }
 
 pub(super) fn check_storage_size(limits: &wgpu::Limits, bytes: u64, what: &str) -> Result<()> {
-    let max = limits
-        .max_buffer_size
-        .min(limits.max_storage_buffer_binding_size);
+    let max = max_storage_binding(limits);
     if bytes > max {
         return Err(Error::DeviceLimit(format!(
             "{what} needs {bytes} bytes but this device binds at most {max} bytes per storage buffer \

@@ -3,6 +3,7 @@
 
 use super::{Key, Source};
 use crate::error::{Error, Result};
+use crate::gpu::context::max_storage_binding;
 
 /// Rejects textures the shader cannot read, with what to change.
 pub(super) fn check_texture(texture: &wgpu::Texture) -> Result<Key> {
@@ -41,9 +42,7 @@ pub(super) fn check_texture(texture: &wgpu::Texture) -> Result<Key> {
 
 /// Refuses a storage binding of `bytes` over the device's limits.
 pub(super) fn check_binding(limits: &wgpu::Limits, bytes: u64, what: &str) -> Result<()> {
-    let max = limits
-        .max_storage_buffer_binding_size
-        .min(limits.max_buffer_size);
+    let max = max_storage_binding(limits);
     if bytes > max {
         return Err(Error::DeviceLimit(format!(
             "{what} needs {bytes} bytes, more than the {max} bytes a storage buffer may bind \
