@@ -131,17 +131,21 @@ fn depthwise_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
 // there instead of from memory. Then each thread accumulates TH*TW/16 pixels of one quad,
 // loading each weight once. Needs multiplier 1 and channels a multiple of 4; the tile
 // size is chosen in `kernels/depthwise.rs` so the window fits TILE_VEC4S.
+//
+// The window and the taps' sums are `Arith` (f16 at f16 storage, like the GEMM's tiles):
+// half the workgroup memory, so twice the workgroups per core, and packed f16 multiplies;
+// the bias is added in f32.
 
 override TH: u32 = 8u;
 override TW: u32 = 8u;
 /// Channel quads per workgroup: WG / TILE_Q threads share a quad.
 const TILE_Q: u32 = 4u;
-/// Workgroup memory for the input window: 16 KiB, the size every WebGPU device has.
+/// Input window vec4s in workgroup memory: 16 KiB at f32, the size every WebGPU device has.
 const TILE_VEC4S: u32 = 1024u;
 /// Output pixels per thread, TH * TW / (WG / TILE_Q), at most this.
 const MAX_PIX: u32 = 4u;
 
-var<workgroup> x_tile: array<vec4<f32>, TILE_VEC4S>;
+var<workgroup> x_tile: array<vec4<Arith>, TILE_VEC4S>;
 
 @compute @workgroup_size(WG)
 fn depthwise_tiled(
@@ -175,9 +179,9 @@ fn depthwise_tiled(
         let at = i / TILE_Q;
         let iy = iy0 + i32(at / cols);
         let ix = ix0 + i32(at % cols);
-        var x = vec4<f32>();
+        var x = vec4<Arith>();
         if iy >= 0 && iy < i32(win.in_h) && ix >= 0 && ix < i32(win.in_w) && q < c4s {
-            x = unquad(input4[((n * win.in_h + u32(iy)) * win.in_w + u32(ix)) * c4s + q]);
+            x = unquad_arith(input4[((n * win.in_h + u32(iy)) * win.in_w + u32(ix)) * c4s + q]);
         }
         x_tile[i] = x;
     }
@@ -191,12 +195,10 @@ fn depthwise_tiled(
     let first = lid / TILE_Q;
     let step = WG / TILE_Q;
     let pix = TH * TW / step;
-    let c0 = c4 * 4u;
-    let b = vec4(bias[c0], bias[c0 + 1u], bias[c0 + 2u], bias[c0 + 3u]);
-    var acc = array<vec4<f32>, MAX_PIX>(b, b, b, b);
+    var acc: array<vec4<Arith>, MAX_PIX>;
     for (var ky = 0u; ky < KH; ky++) {
         for (var kx = 0u; kx < KW; kx++) {
-            let w = weights4[(ky * KW + kx) * c4s + c4];
+            let w = vec4<Arith>(weights4[(ky * KW + kx) * c4s + c4]);
             for (var j = 0u; j < pix; j++) {
                 let p = first + j * step;
                 let at = ((p / TW) * STRIDE + ky) * cols + (p % TW) * STRIDE + kx;
@@ -204,12 +206,15 @@ fn depthwise_tiled(
             }
         }
     }
+    let c0 = c4 * 4u;
+    let b = vec4(bias[c0], bias[c0 + 1u], bias[c0 + 2u], bias[c0 + 3u]);
     for (var j = 0u; j < pix; j++) {
         let p = first + j * step;
         let oy = oy0 + p / TW;
         let ox = ox0 + p % TW;
         if oy < win.out_h && ox < win.out_w {
-            store4(params.ep, ((n * win.out_h + oy) * win.out_w + ox) * c4s + c4, acc[j]);
+            let at = ((n * win.out_h + oy) * win.out_w + ox) * c4s + c4;
+            store4(params.ep, at, vec4<f32>(acc[j]) + b);
         }
     }
 }

@@ -63,10 +63,42 @@ pub fn check(graph: &Graph, batch: usize, seed: u64, kernel: &str) {
     assert!(ran.contains(&kernel), "the plans run {ran:?}, not {kernel}");
 }
 
+/// Like [`check`] with f16 storage and the GPU family, whose GEMM and depthwise tiles also
+/// multiply and sum in f16: within 1e-2 of the output's largest magnitude (one layer's
+/// roundings of inputs, weights, a window's sums and the output).
+pub fn check_f16_arithmetic(graph: &Graph, batch: usize, seed: u64, kernel: &str) {
+    let Some(ctx) = context() else { return };
+    if !ctx.device.features().contains(wgpu::Features::SHADER_F16) {
+        return;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let input = random(&mut rng, graph.input_shape().len() * batch, 2.0);
+    let expected = cpu::run_output(graph, &input, batch).expect("cpu reference");
+    let plan = Plan::build_for(graph, batch, Precision::F16, KernelFamily::Gpu).expect("plan");
+    let ran: Vec<_> = plan.steps.iter().map(|s| s.kernel.name()).collect();
+    assert!(ran.contains(&kernel), "the plan runs {ran:?}, not {kernel}");
+    let actual = Executor::new(ctx, &plan)
+        .expect("executor")
+        .run(&input)
+        .expect("gpu run");
+    let name = &graph.node(graph.output()).name;
+    assert_within(
+        &actual,
+        &expected,
+        1e-2,
+        &format!("{name} (batch {batch}, f16)"),
+    );
+}
+
 pub fn assert_close(actual: &[f32], expected: &[f32], what: &str) {
+    assert_within(actual, expected, 1e-4, what);
+}
+
+/// Every element within `relative` of the largest expected magnitude.
+fn assert_within(actual: &[f32], expected: &[f32], relative: f32, what: &str) {
     assert_eq!(actual.len(), expected.len(), "{what}: output length");
     let scale = expected.iter().fold(0.0f32, |m, v| m.max(v.abs()));
-    let tolerance = 1e-4 * scale + 1e-7;
+    let tolerance = relative * scale + 1e-7;
     for (i, (a, e)) in actual.iter().zip(expected).enumerate() {
         assert!(
             (a - e).abs() <= tolerance,
