@@ -132,9 +132,10 @@ fn depthwise_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
 // loading each weight once. Needs multiplier 1 and channels a multiple of 4; the tile
 // size is chosen in `kernels/depthwise.rs` so the window fits TILE_VEC4S.
 //
-// The window and the taps' sums are `Arith` (f16 at f16 storage, like the GEMM's tiles):
-// half the workgroup memory, so twice the workgroups per core, and packed f16 multiplies;
-// the bias is added in f32.
+// The window is held as `Arith`, f16 at f16 storage (like the GEMM's tiles): half the
+// workgroup memory, so twice the workgroups per core, and exact, since it holds stored
+// values. The taps multiply and sum in f32 with the f32 weights, which carry most of
+// depthwise's accuracy at f16 (`Weights::DataF32`).
 
 override TH: u32 = 8u;
 override TW: u32 = 8u;
@@ -195,26 +196,25 @@ fn depthwise_tiled(
     let first = lid / TILE_Q;
     let step = WG / TILE_Q;
     let pix = TH * TW / step;
-    var acc: array<vec4<Arith>, MAX_PIX>;
+    let c0 = c4 * 4u;
+    let b = vec4(bias[c0], bias[c0 + 1u], bias[c0 + 2u], bias[c0 + 3u]);
+    var acc = array<vec4<f32>, MAX_PIX>(b, b, b, b);
     for (var ky = 0u; ky < KH; ky++) {
         for (var kx = 0u; kx < KW; kx++) {
-            let w = vec4<Arith>(weights4[(ky * KW + kx) * c4s + c4]);
+            let w = weights4[(ky * KW + kx) * c4s + c4];
             for (var j = 0u; j < pix; j++) {
                 let p = first + j * step;
                 let at = ((p / TW) * STRIDE + ky) * cols + (p % TW) * STRIDE + kx;
-                acc[j] += x_tile[at * TILE_Q + q] * w;
+                acc[j] += vec4<f32>(x_tile[at * TILE_Q + q]) * w;
             }
         }
     }
-    let c0 = c4 * 4u;
-    let b = vec4(bias[c0], bias[c0 + 1u], bias[c0 + 2u], bias[c0 + 3u]);
     for (var j = 0u; j < pix; j++) {
         let p = first + j * step;
         let oy = oy0 + p / TW;
         let ox = ox0 + p % TW;
         if oy < win.out_h && ox < win.out_w {
-            let at = ((n * win.out_h + oy) * win.out_w + ox) * c4s + c4;
-            store4(params.ep, at, vec4<f32>(acc[j]) + b);
+            store4(params.ep, ((n * win.out_h + oy) * win.out_w + ox) * c4s + c4, acc[j]);
         }
     }
 }

@@ -1,6 +1,6 @@
 // Storage types at f16 precision, prepended to every kernel file (precision_f32.wgsl is
 // the f32 twin). Kernels load and store through these and compute in f32, except the
-// `gpu` family's GEMM and `depthwise_tiled`, which multiply in `Arith`.
+// `gpu` family's GEMM, which multiplies in `Arith`.
 enable f16;
 
 /// One stored value.
@@ -18,11 +18,11 @@ fn quad(v: vec4<f32>) -> Quad {
     return vec2(pack2x16float(v.xy), pack2x16float(v.zw));
 }
 
-/// The arithmetic of the `gpu` family's GEMM and depthwise tiles: f16 where storage is
-/// f16 (so the adapter has SHADER_F16). Half the workgroup memory and registers per value
-/// and twice the multiply rate on GPUs with packed f16; the kernels carry their sums in
-/// f32 beyond short f16 runs (a GEMM step's 16 products, a depthwise window's taps; verify
-/// allows 5e-2 for them, against 3e-2 for f16 storage alone).
+/// The arithmetic of the `gpu` family's GEMM tiles, and the type its depthwise tiles hold:
+/// f16 where storage is f16 (so the adapter has SHADER_F16). Half the workgroup memory and
+/// registers per value and twice the multiply rate on GPUs with packed f16; the GEMM
+/// carries its sums in f32 between short f16 runs (verify allows 5e-2 for it, against
+/// 3e-2 for f16 storage alone).
 alias Arith = f16;
 
 fn unquad_arith(q: Quad) -> vec4<Arith> {

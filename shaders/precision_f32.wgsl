@@ -14,7 +14,7 @@ fn quad(v: vec4<f32>) -> Quad {
     return v;
 }
 
-/// The arithmetic of the `gpu` family's GEMM and depthwise tiles (f16 in the f16 twin).
+/// The arithmetic of the `gpu` family's GEMM tiles (f16 in the f16 twin).
 alias Arith = f32;
 
 fn unquad_arith(q: Quad) -> vec4<Arith> {

@@ -5,7 +5,7 @@ use mobilenet_wgpu::graph::{Activation, BatchNorm, Graph, Op, Padding, Shape};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::{check, check_f16_arithmetic, conv_graph, conv_op, random, ConvSpec};
+use crate::{check, check_gpu_f16, conv_graph, conv_op, random, ConvSpec};
 
 #[test]
 fn general_conv_stem_and_groups() {
@@ -82,10 +82,10 @@ fn depthwise_kernel_sizes_strides_and_multipliers() {
     }
 }
 
-/// `depthwise_tiled` at f16 storage multiplies and sums its windows in f16: each tile size,
-/// a partial channel group, 3x3 to 7x7 taps, batches of 1 and 2.
+/// `depthwise_tiled` at f16 storage, whose input window is held in f16: each tile size, a
+/// partial channel group, 3x3 to 7x7 taps, batches of 1 and 2.
 #[test]
-fn gpu_depthwise_tiles_in_f16_arithmetic() {
+fn gpu_depthwise_tiles_at_f16_storage() {
     let cases = [
         (Shape::new(19, 10, 20), 3, 1),
         (Shape::new(17, 18, 16), 3, 2),
@@ -95,7 +95,7 @@ fn gpu_depthwise_tiles_in_f16_arithmetic() {
     for (i, &(shape, k, stride)) in cases.iter().enumerate() {
         let spec = ConvSpec::same(shape, shape.c, k, stride, shape.c);
         let graph = conv_graph(shape, spec, Some(Activation::Relu6), 40 + i as u64);
-        check_f16_arithmetic(&graph, 1 + i % 2, i as u64, "depthwise");
+        check_gpu_f16(&graph, 1 + i % 2, i as u64, "depthwise");
     }
 }
 
