@@ -22,6 +22,7 @@ fn the_gpu_benchmark_script_writes_its_table() {
         .env("IN_FLIGHT", "1 2")
         .env("PRECISIONS", "f64 f32")
         .env("PROFILE_BATCHES", "1")
+        .env("PROFILE_PRECISIONS", "f32")
         .env("PROFILE_ARCH", "v3-small")
         .env("RUNS", "2")
         .env("WARMUP", "1")
@@ -58,7 +59,7 @@ fn the_gpu_benchmark_script_writes_its_table() {
     assert_eq!(in_flight, ["1", "2"], "{table}");
     assert!(table.contains("Adapter: **"), "{table}");
     assert!(
-        table.contains("## profile --arch v3-small --batch 1"),
+        table.contains("## profile --arch v3-small --batch 1 --precision f32"),
         "{table}"
     );
     assert!(table.contains("kernel efficiency"), "{table}");

@@ -3,14 +3,15 @@
 # V1, V2, V3-Large and V3-Small at batch 1, 8, 64 and 256 in f32 and f16, with one and with
 # two inferences in flight (latency min / median / p90, images/s, the host's upload, encode
 # and submit time per inference, the cold first result), then `profile`'s per-kernel table (GFLOP/s,
-# GB/s) for V2 at batch 1 and 64, under the adapter's name, driver and features.
+# GB/s) for V2 at batch 1, 64 and 256 in f32 and f16, under the adapter's name, driver and
+# features.
 #
 # It needs nothing but the binary (BIN, default target/release/mobilenet-wgpu), a Vulkan
 # loader and the vendor's driver: copy the binary to the GPU machine and run it there.
 # A configuration that fails (say f16 on an adapter without SHADER_F16) gets a row saying
 # why and the run goes on. Smaller runs, e.g. on lavapipe:
 #   ARCHS=v3-small BATCHES="1 2" PRECISIONS=f32 PROFILE_BATCHES=1 RUNS=3 bench/gpu/run.sh out
-# (PROFILE_ARCH changes the profiled architecture.)
+# (PROFILE_ARCH and PROFILE_PRECISIONS change the profiled architecture and storage.)
 # KERNELS (auto, cpu-adapter, gpu) picks the kernel family, auto by default.
 set -uo pipefail
 
@@ -20,7 +21,8 @@ ARCHS=${ARCHS:-"v1 v2 v3-large v3-small"}
 BATCHES=${BATCHES:-"1 8 64 256"}
 PRECISIONS=${PRECISIONS:-"f32 f16"}
 IN_FLIGHT=${IN_FLIGHT:-"1 2"}
-PROFILE_BATCHES=${PROFILE_BATCHES:-"1 64"}
+PROFILE_BATCHES=${PROFILE_BATCHES:-"1 64 256"}
+PROFILE_PRECISIONS=${PROFILE_PRECISIONS:-"f32 f16"}
 PROFILE_ARCH=${PROFILE_ARCH:-v2}
 KERNELS=${KERNELS:-auto}
 RUNS=${RUNS:-20}
@@ -66,15 +68,18 @@ err="$out/errors.log"
         done
     done
     printf '%s' "$deferred"
-    for batch in $PROFILE_BATCHES; do
-        echo
-        echo "## profile --arch $PROFILE_ARCH --batch $batch"
-        echo
-        echo '```text'
-        "$BIN" profile --arch "$PROFILE_ARCH" --batch "$batch" --kernels "$KERNELS" --runs 10 2>"$out/last.log" ||
-            echo "failed: $(grep -m 1 '^error' "$out/last.log" || tail -n 1 "$out/last.log")"
-        cat "$out/last.log" >>"$err"
-        echo '```'
+    for precision in $PROFILE_PRECISIONS; do
+        for batch in $PROFILE_BATCHES; do
+            echo
+            echo "## profile --arch $PROFILE_ARCH --batch $batch --precision $precision"
+            echo
+            echo '```text'
+            "$BIN" profile --arch "$PROFILE_ARCH" --batch "$batch" --precision "$precision" \
+                --kernels "$KERNELS" --runs 10 2>"$out/last.log" ||
+                echo "failed: $(grep -m 1 '^error' "$out/last.log" || tail -n 1 "$out/last.log")"
+            cat "$out/last.log" >>"$err"
+            echo '```'
+        done
     done
 } >"$md"
 rm -f "$out/last.log"
