@@ -9,6 +9,7 @@
 //! queue order. So the host's upload of the next batch and the readback of
 //! the previous one overlap with the GPU's work on this one.
 
+mod dispatch;
 mod in_flight;
 mod resources;
 mod upload;
@@ -17,21 +18,18 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use wgpu::util::DeviceExt;
-
 use super::codec::Codec;
 use super::context::GpuContext;
-use super::kernels::{self, Launch, Weights};
-use super::pipeline::{bind_group, captured, PipelineCache};
+use super::pipeline::{captured, PipelineCache};
 use super::readback::Readback;
 use crate::error::{Error, Result};
-use crate::plan::{Plan, Step, TensorRef};
+use crate::plan::{Plan, TensorRef};
 use crate::Precision;
+use dispatch::{codec, prepare, Dispatch};
 use in_flight::Submitted;
 pub use in_flight::{CpuCost, InFlight};
 use resources::{
-    check_plan, check_precision, check_storage_size, constant_buffer, copy_bytes, storage_buffer,
-    uniform_weights_buffer, Unused,
+    check_plan, check_precision, check_storage_size, copy_bytes, storage_buffer, Unused,
 };
 
 /// Bytes of one f32 (bias is always f32), and the copy-size alignment.
@@ -57,17 +55,6 @@ pub struct Executor {
     /// Serialises queueing: a probed run's several submissions must not interleave with
     /// another inference's, which shares its slots.
     running: Mutex<()>,
-}
-
-/// One recorded step: pipeline, bindings and grid, fixed for the plan's lifetime.
-#[derive(Debug)]
-struct Dispatch {
-    pipeline: wgpu::ComputePipeline,
-    bind_group: wgpu::BindGroup,
-    workgroups: (u32, u32),
-    output: TensorRef,
-    /// How the host reads the step's output (per-layer probes).
-    codec: Codec,
 }
 
 impl Executor {
@@ -338,88 +325,5 @@ impl Executor {
         let count = result.shape.len() * self.batch;
         self.readback
             .read(device, bytes, |stored| codec.decode(stored, count))
-    }
-}
-
-/// Builds the pipeline, uploads and bind group of one step.
-fn prepare(
-    ctx: &GpuContext,
-    cache: &mut PipelineCache,
-    slots: &[wgpu::Buffer],
-    unused: &Unused,
-    step: &Step,
-    plan: &Plan,
-) -> Result<Dispatch> {
-    let device = &ctx.device;
-    let limits = device.limits();
-    let launch: Launch = kernels::launch(step, plan.batch, plan.kernels())?;
-    let pipeline = cache.get(launch.shader, launch.entry, &launch.constants)?;
-    let workgroups = launch
-        .grid
-        .workgroups(limits.max_compute_workgroups_per_dimension)?;
-    let params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
-        label: Some(&step.name),
-        contents: &launch.params,
-        usage: wgpu::BufferUsages::UNIFORM,
-    });
-    // Storage weights (binding 2) and uniform weights (binding 6): a step uses at most one.
-    let label = format!("{} weights", step.name);
-    let (weights, uniform_weights) = match &launch.weights {
-        Weights::None => (unused.storage.clone(), unused.uniform.clone()),
-        Weights::Data(values) => {
-            let stored = plan.precision.encode(values);
-            let buffer = constant_buffer(device, &limits, &label, &stored)?;
-            (buffer, unused.uniform.clone())
-        }
-        Weights::DataF32(values) => {
-            let buffer = constant_buffer(device, &limits, &label, bytemuck::cast_slice(values))?;
-            (buffer, unused.uniform.clone())
-        }
-        Weights::StepInput(i) => (slots[step.inputs[*i].slot].clone(), unused.uniform.clone()),
-        Weights::Words(words) => {
-            let buffer = constant_buffer(device, &limits, &label, bytemuck::cast_slice(words))?;
-            (buffer, unused.uniform.clone())
-        }
-        Weights::Uniform(values) => {
-            // Uniform buffers hold f32, but the values are those the plan's precision
-            // stores, so f16 rounds the stem's weights like every other kernel's.
-            let stored = plan.precision.encode(values);
-            let rounded = plan.precision.decode(&stored, values.len());
-            let buffer = uniform_weights_buffer(device, &label, &rounded)?;
-            (unused.storage.clone(), buffer)
-        }
-    };
-    let bias = match &launch.bias {
-        Some(values) => {
-            let label = format!("{} bias", step.name);
-            constant_buffer(device, &limits, &label, bytemuck::cast_slice(values))?
-        }
-        None => unused.storage.clone(),
-    };
-    let residual = step.residual.map_or(&unused.storage, |r| &slots[r.slot]);
-    let buffers = [
-        &params,
-        &slots[step.inputs[0].slot],
-        &weights,
-        &bias,
-        residual,
-        &slots[step.output.slot],
-        &uniform_weights,
-    ];
-    let bind_group = bind_group(device, &cache.layout, &step.name, buffers);
-    Ok(Dispatch {
-        pipeline,
-        bind_group,
-        workgroups,
-        output: step.output,
-        codec: codec(plan, step.output),
-    })
-}
-
-/// How the host writes or reads tensor `t` of `plan`.
-fn codec(plan: &Plan, t: TensorRef) -> Codec {
-    match plan.grid(t.tensor) {
-        Some(grid) if plan.precision == Precision::Int8 => Codec::Int(grid),
-        _ => Codec::Float(plan.precision),
     }
 }
