@@ -25,7 +25,7 @@ use super::readback::Readback;
 use crate::error::{Error, Result};
 use crate::plan::{Plan, TensorRef};
 use crate::Precision;
-use dispatch::{codec, prepare, Dispatch};
+use dispatch::{prepare, Dispatch};
 use in_flight::Submitted;
 pub use in_flight::{CpuCost, InFlight};
 use resources::{
@@ -325,5 +325,13 @@ impl Executor {
         let count = result.shape.len() * self.batch;
         self.readback
             .read(device, bytes, |stored| codec.decode(stored, count))
+    }
+}
+
+/// How the host writes or reads tensor `t` of `plan`.
+fn codec(plan: &Plan, t: TensorRef) -> Codec {
+    match plan.grid(t.tensor) {
+        Some(grid) if plan.precision == Precision::Int8 => Codec::Int(grid),
+        _ => Codec::Float(plan.precision),
     }
 }

@@ -3,6 +3,7 @@
 
 use wgpu::util::DeviceExt;
 
+use super::codec;
 use super::resources::{constant_buffer, uniform_weights_buffer, Unused};
 use crate::error::Result;
 use crate::gpu::codec::Codec;
@@ -10,7 +11,6 @@ use crate::gpu::context::GpuContext;
 use crate::gpu::kernels::{self, Launch, Weights};
 use crate::gpu::pipeline::{bind_group, PipelineCache};
 use crate::plan::{Plan, Step, TensorRef};
-use crate::Precision;
 
 /// One recorded step: pipeline, bindings and grid, fixed for the plan's lifetime.
 #[derive(Debug)]
@@ -96,12 +96,4 @@ pub(super) fn prepare(
         output: step.output,
         codec: codec(plan, step.output),
     })
-}
-
-/// How the host writes or reads tensor `t` of `plan`.
-pub(super) fn codec(plan: &Plan, t: TensorRef) -> Codec {
-    match plan.grid(t.tensor) {
-        Some(grid) if plan.precision == Precision::Int8 => Codec::Int(grid),
-        _ => Codec::Float(plan.precision),
-    }
 }
