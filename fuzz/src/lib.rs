@@ -1,6 +1,7 @@
 //! What each fuzz target does with its bytes. Every function must return without
 //! panicking, whatever the bytes: a bad input is an error of one line, and a good one goes
-//! through every stage a user's file would (import → graph → plan → CPU reference).
+//! through every stage a user's file would (import → graph → plan → kernel launches → CPU
+//! reference).
 //! `tests/fuzz_corpus.rs` includes this file to replay the committed corpus on stable.
 
 use mobilenet_wgpu::graph::{Graph, Op};
@@ -81,7 +82,9 @@ fn check_model(model: mobilenet_wgpu::Result<Model>) {
     let graph = &model.graph;
     for precision in [Precision::F32, Precision::F16, Precision::Int8] {
         for family in [KernelFamily::CpuAdapter, KernelFamily::Gpu] {
-            if let Err(e) = Plan::build_for(graph, 2, precision, family) {
+            let checked = Plan::build_for(graph, 2, precision, family)
+                .and_then(|plan| mobilenet_wgpu::gpu::check_launches(&plan));
+            if let Err(e) = checked {
                 one_line(&e);
             }
         }

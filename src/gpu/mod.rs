@@ -18,6 +18,7 @@ mod texture;
 pub(crate) use context::max_storage_binding;
 pub use context::GpuContext;
 pub use executor::{CpuCost, Executor, InFlight};
+pub use kernels::check_launches;
 pub use pipeline::{MAX_PARAMS_BYTES, UNIFORM_WEIGHTS_BYTES};
 pub use profiler::{
     profile, Profile, ProfileOptions, Span, StepFigures, StepProfile, Timeline, TimestampSource,

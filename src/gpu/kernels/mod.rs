@@ -22,7 +22,7 @@ use bytemuck::{Pod, Zeroable};
 use super::pipeline::{Constants, Grid, ShaderFile};
 use crate::error::{Error, Result};
 use crate::graph::{Conv2d, Shape};
-use crate::plan::{ActKind, ActStage, Epilogue, Kernel, KernelFamily, Step};
+use crate::plan::{ActKind, ActStage, Epilogue, Kernel, KernelFamily, Plan, Step};
 
 /// Every kernel file the runtime compiles.
 pub(crate) const SHADERS: [&ShaderFile; 10] = [
@@ -106,6 +106,15 @@ pub(crate) fn launch(step: &Step, batch: usize, family: KernelFamily) -> Result<
     };
     launch.constants.push(("ACTIVATIONS", activations.into()));
     Ok(launch)
+}
+
+/// Builds every step's launch of `plan` (parameters, packed weights, grid) without a
+/// device: what creating an [`crate::gpu::Executor`] would refuse in `plan`, found without
+/// a GPU (the fuzz targets run it on every plan).
+pub fn check_launches(plan: &Plan) -> Result<()> {
+    plan.steps
+        .iter()
+        .try_for_each(|step| launch(step, plan.batch, plan.kernels()).map(drop))
 }
 
 /// Whether any epilogue stage applies a non-identity activation (`ACTIVATIONS`).
