@@ -11,7 +11,7 @@ use half::slice::HalfFloatSliceExt;
 
 use crate::error::{Error, Result};
 
-/// Values `encode_into` converts to f16 at a time.
+/// Values converted between f32 and f16 at a time (`encode_into`, `decode`).
 const HALVES: usize = 512;
 
 /// How activations and weights are stored in GPU buffers.
@@ -80,9 +80,7 @@ impl Precision {
                 for (part, bytes) in values.chunks(HALVES).zip(out.chunks_mut(2 * HALVES)) {
                     let halves = &mut halves[..part.len()];
                     halves.convert_from_f32_slice(part);
-                    for (pair, h) in bytes.chunks_exact_mut(2).zip(halves.iter()) {
-                        pair.copy_from_slice(&h.to_le_bytes());
-                    }
+                    bytes[..2 * part.len()].copy_from_slice(bytemuck::cast_slice(halves));
                 }
                 out[values.len() * 2..].fill(0);
             }
@@ -111,13 +109,16 @@ impl Precision {
                 .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
                 .collect(),
             FloatStorage::F16 => {
-                let halves: Vec<half::f16> = bytes
-                    .chunks_exact(2)
-                    .take(count)
-                    .map(|b| half::f16::from_le_bytes([b[0], b[1]]))
-                    .collect();
-                // As a slice, with the CPU's vector conversion (see `encode_into`).
-                halves.to_f32_vec()
+                // As slices, with the CPU's vector conversion (see `encode_into`).
+                let count = count.min(bytes.len() / 2);
+                let mut values = vec![0.0; count];
+                let mut halves = [half::f16::ZERO; HALVES];
+                for (part, bytes) in values.chunks_mut(HALVES).zip(bytes.chunks(2 * HALVES)) {
+                    let halves = &mut halves[..part.len()];
+                    bytemuck::cast_slice_mut(halves).copy_from_slice(&bytes[..2 * part.len()]);
+                    halves.convert_to_f32_slice(part);
+                }
+                values
             }
         }
     }

@@ -69,22 +69,15 @@ fn check_nesting(bytes: &[u8]) -> Result<(), String> {
 
 /// The header dictionary as npyz reads it: the length the preamble declares (a 2-byte
 /// length from version 1, 4 bytes from version 2), whatever line breaks it holds; empty
-/// for versions npyz refuses anyway.
+/// for versions npyz refuses anyway and for files too short to have a header.
 fn header(bytes: &[u8]) -> &[u8] {
-    let le = |range: std::ops::Range<usize>| {
-        bytes.get(range).map(|b| {
-            b.iter()
-                .rev()
-                .fold(0usize, |n, &byte| n << 8 | usize::from(byte))
-        })
-    };
-    let (start, len) = match bytes.get(6) {
-        Some(1) => (10, le(8..10)),
-        Some(2 | 3) => (12, le(8..12)),
+    let (start, len) = match (bytes.get(6), bytes.get(8..12)) {
+        (Some(1), Some(b)) => (10, usize::from(u16::from_le_bytes([b[0], b[1]]))),
+        (Some(2 | 3), Some(b)) => (12, u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize),
         _ => return &[],
     };
     let rest = bytes.get(start..).unwrap_or_default();
-    &rest[..len.unwrap_or(0).min(rest.len())]
+    &rest[..len.min(rest.len())]
 }
 
 /// The header's shape, if the file is long enough to hold that many elements.
