@@ -1,7 +1,7 @@
 //! mobilenet-wgpu: MobileNet-family image models as WGSL compute shaders through wgpu.
 //!
 //! Data flows one way: a front-end ([`models`] builders or the [`import`] of a TFLite
-//! file) produces a [`graph::Graph`]; [`plan::Plan::build`] folds, fuses and assigns
+//! or ONNX file) produces a [`graph::Graph`]; [`plan::Plan::build`] folds, fuses and assigns
 //! buffers; [`gpu`] executes the plan; [`cpu`] runs the unfused graph as the reference.
 
 pub mod cpu;

@@ -20,7 +20,7 @@
 //! # Ok::<(), mobilenet_wgpu::Error>(())
 //! ```
 //!
-//! A [`Model`] comes from a TFLite file or a manifest name ([`Model::load`]), from
+//! A [`Model`] comes from a TFLite or ONNX file or a manifest name ([`Model::load`]), from
 //! bytes in memory ([`Model::from_bytes`]), from two files whose first feeds the second
 //! ([`Model::chain`]) or from a built-in architecture ([`Model::from_arch`]):
 //!

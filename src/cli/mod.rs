@@ -60,7 +60,7 @@ struct Cli {
 enum Command {
     /// Classify images and print the top classes.
     Classify(classify::ClassifyArgs),
-    /// Run a model on a float32 NHWC .npy array and write the output as .npy.
+    /// Run a model on an .npy array in the file's own layout and type; write the output as .npy.
     Run(run::RunArgs),
     /// Print the layers, shapes, parameters, MACs and the execution plan.
     Info(info::InfoArgs),

@@ -109,7 +109,7 @@ impl GpuContext {
         work().map_err(|e| self.health.explain(e))
     }
 
-    /// One line naming the adapter, e.g. for `--verbose` output.
+    /// One line naming the adapter, e.g. for the benches' adapter line.
     pub fn describe(&self) -> String {
         let info = &self.adapter_info;
         format!("{} ({:?}, {:?})", info.name, info.backend, info.device_type)

@@ -1,7 +1,8 @@
 //! GPU execution: device setup, one module per kernel, the executor.
 //!
 //! Every kernel is one WGSL file under `shaders/`, compiled with the storage precision's
-//! types and `shaders/common.wgsl` prepended; there is one pipeline per (file, entry point,
+//! types and `shaders/common.wgsl` prepended (the int8 kernels under `shaders/int/` get
+//! `int/common.wgsl` instead); there is one pipeline per (file, entry point,
 //! override constants), and per-step shapes live in uniform buffers, so a whole model
 //! needs only a handful of pipelines.
 

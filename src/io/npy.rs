@@ -103,7 +103,7 @@ pub fn write(path: &Path, shape: &[usize], values: &Values) -> Result<()> {
     encode(std::io::BufWriter::new(file), shape, values).map_err(|e| Error::io(path, e))
 }
 
-/// [`write`] into any writer.
+/// [`write`](fn@write) into any writer.
 fn encode(writer: impl std::io::Write, shape: &[usize], values: &Values) -> std::io::Result<()> {
     let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
     match values {

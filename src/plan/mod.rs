@@ -1,11 +1,12 @@
 //! The execution plan: the graph after BatchNorm folding and epilogue fusion, as a list of
 //! GPU steps (one dispatch each) over a small pool of storage-buffer slots.
 //!
-//! Passes, in order: [`fold`] (BatchNorm into the preceding convolution), [`fuse`]
+//! Passes, in order: `fold` (BatchNorm into the preceding convolution), `fuse`
 //! (activations, clamps and residual adds into the producing kernel's epilogue, kernel
-//! selection), for the GPU kernel family [`squeeze`] (a squeeze-excite block's pool and
-//! 1×1 convolutions into one step) and [`separable`] (a depthwise convolution into the 1×1
-//! convolution after it), [`memory`] (liveness analysis and slot assignment).
+//! selection), for the GPU kernel family `squeeze` (a squeeze-excite block's pool and
+//! 1×1 convolutions into one step) and `separable` (a depthwise convolution into the 1×1
+//! convolution after it), `memory` (liveness analysis and slot assignment). Int8 plans
+//! skip these passes: `int` lowers each node to its integer step.
 
 mod fold;
 mod fuse;

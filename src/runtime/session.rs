@@ -146,9 +146,10 @@ impl Session {
     /// Runs the model on a texture: crop, resize and normalisation run in a compute shader
     /// that writes the model's input directly (no pixels through host memory), giving the
     /// same input values as [`classify`](Self::classify)'s CPU preprocessing. The texture
-    /// must belong to this session's device (see [`Runtime::from_device`]), be
-    /// `Rgba8Unorm`, `Bgra8Unorm` or an sRGB variant of them, and have `TEXTURE_BINDING`
-    /// (or `COPY_SRC`) usage. The output holds one image. Not for int8 sessions.
+    /// must belong to this session's device (see
+    /// [`Runtime::from_device`](crate::runtime::Runtime::from_device)), be `Rgba8Unorm`,
+    /// `Bgra8Unorm` or an sRGB variant of them, and have `TEXTURE_BINDING` (or `COPY_SRC`)
+    /// usage. The output holds one image. Not for int8 sessions.
     pub fn run_texture(&self, texture: &wgpu::Texture) -> Result<Output> {
         if self.executor.precision() == Precision::Int8 {
             return Err(Error::InvalidArgument(

@@ -1,5 +1,6 @@
 //! One module per WGSL kernel file (and `separable.rs`, the GEMM's file with a depthwise
-//! prologue): its source, params struct, weight packing and grid.
+//! prologue; some modules drive both a CPU-adapter and a GPU file): its source, params
+//! struct, weight packing and grid.
 //! Each turns a plan [`Step`] into a [`Launch`], which the executor binds and encodes
 //! with the shared plumbing of [`super::pipeline`].
 

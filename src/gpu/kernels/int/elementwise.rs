@@ -1,5 +1,5 @@
 //! Integer element-wise kernels (`shaders/int/elementwise.wgsl`): requantization, ADD,
-//! MUL, HARD_SWISH, table lookups and clamps.
+//! MUL, HARD_SWISH, table lookups, clamps, and one input's part of a concatenation.
 
 use bytemuck::{Pod, Zeroable};
 
