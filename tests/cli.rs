@@ -220,4 +220,16 @@ fn classify_walks_a_folder_and_reports_bad_files_without_stopping() {
     let summary = stderr(&output);
     assert!(summary.contains("2 of 3 images classified"), "{summary}");
     assert!(summary.contains("1 failed"), "{summary}");
+    // The summary says why, once per file, even though the JSON lines said it too.
+    let reasons: Vec<&str> = summary
+        .lines()
+        .filter(|l| l.starts_with("error: "))
+        .collect();
+    assert_eq!(reasons.len(), 1, "{summary}");
+    assert!(reasons[0].contains("a/broken.jpg") && reasons[0].contains("not a PNG, JPEG or BMP"));
+    assert_eq!(
+        reasons[0].matches("broken.jpg").count(),
+        1,
+        "the path once: {summary}"
+    );
 }

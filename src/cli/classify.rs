@@ -100,7 +100,7 @@ pub fn execute(args: &ClassifyArgs, backend: Option<&str>) -> Result<ExitCode> {
         })
         .collect();
     let summary = classify_all(&session, &images, unreadable, args)?;
-    summary.report(args.json);
+    summary.report();
     Ok(if summary.failures.is_empty() {
         ExitCode::SUCCESS
     } else {
@@ -116,12 +116,12 @@ struct Summary {
 }
 
 impl Summary {
-    /// On stderr, so that stdout stays one result per line.
-    fn report(&self, json: bool) {
+    /// On stderr, so that stdout stays one result per line; with `--json` the failures
+    /// are also on stdout, but a person reading the summary still sees why each failed.
+    /// Every failure's message names its file.
+    fn report(&self) {
         for failure in &self.failures {
-            if !json {
-                errln!("error: {}: {}", failure.image, failure.error);
-            }
+            errln!("error: {}", failure.error);
         }
         if self.images > 1 || !self.failures.is_empty() {
             let ok = self.images - self.failures.len();

@@ -116,7 +116,10 @@ pub fn failed(paths: &[PathBuf], reason: &str) -> Vec<Prepared> {
         .iter()
         .map(|path| Prepared {
             path: path.clone(),
-            input: Err(Error::InvalidArgument(reason.into())),
+            input: Err(Error::Image {
+                path: path.clone(),
+                reason: reason.into(),
+            }),
             preprocess_ms: 0.0,
         })
         .collect()
