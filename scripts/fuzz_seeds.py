@@ -183,6 +183,20 @@ def int8_word_paths(source):
     return m.build([x], [out]), ([1, 6, 6, 8], np.float32)
 
 
+def external_buffers():
+    """A convolution and a dense layer, written twice: constants inside the flatbuffer, and
+    after it (tests/tflite_import.rs checks that both import to the same network)."""
+    m = TfliteModel(np.random.default_rng(4))
+    x = m.tensor([1, 4, 4, 3])
+    c = m.tensor([1, 2, 2, 4])
+    m.op(B.CONV_2D, [x, m.const([4, 3, 3, 3]), m.const([4])], [c], conv(SAME, 2, RELU))
+    f = m.tensor([1, 5])
+    m.op(B.FULLY_CONNECTED, [c, m.const([5, 16]), m.const([5])], [f],
+         ("FullyConnected", {"FusedActivationFunction": NONE}))
+    io = ([x], [f])
+    return m.build(*io), m.build(*io, external=True), ([1, 4, 4, 3], np.float32)
+
+
 def one_conv_tflite(input_shape, filter_shape, options=None, data=True):
     """input → CONV_2D → output, with the filter's buffer as large as its shape says
     (or 8 bytes when `data` is false) and an output shape TFLite would not check."""
@@ -272,6 +286,11 @@ def tflite_seeds(folder):
     (folder / "int8_word_paths.tflite").write_bytes(model)
     print(f"tflite/int8_word_paths.tflite: {len(model)} bytes, runs in LiteRT")
     shutil.copy(REPO / "tests/data/tflite_reference/unsupported_op.tflite", folder)
+    inside, outside, (shape, dtype) = external_buffers()
+    for name, model in [("buffers_inside", inside), ("buffers_outside", outside)]:
+        runs_in_litert(model, shape, dtype, np.random.default_rng(5))
+        (folder / f"{name}.tflite").write_bytes(model)
+        print(f"tflite/{name}.tflite: {len(model)} bytes, runs in LiteRT")
 
 
 def onnx_seeds(folder):

@@ -40,9 +40,31 @@ class TfliteModel:
             self.codes.append(code)
         self.ops.append((self.codes.index(code), inputs, outputs, options))
 
-    def build(self, inputs, outputs):
+    def build(self, inputs, outputs, external=False):
+        """external: the constants after the flatbuffer, found through each buffer's offset
+        and size (as converters write files over 2 GB), 16-byte aligned."""
+        if not external:
+            return self._build(inputs, outputs, None)
+        sizes = [0 if t[2] is None else t[2].nbytes for t in self.tensors]
+        # Offset and size are fixed-width fields, so the flatbuffer's length does not depend
+        # on their values: build once to learn it, then again with the real offsets.
+        length = len(self._build(inputs, outputs, [(2, s) for s in sizes]))
+        places, at = [], align16(length)
+        for size in sizes:
+            places.append((at, size))
+            at += align16(size)
+        model = bytearray(self._build(inputs, outputs, places))
+        assert len(model) == length
+        for t in self.tensors:
+            if t[2] is not None:
+                model += bytes(align16(len(model)) - len(model)) + t[2].tobytes()
+        return bytes(model)
+
+    def _build(self, inputs, outputs, places):
+        """places: each tensor's (offset, size) outside the flatbuffer, or None for inside."""
         b = flatbuffers.Builder(4096)
-        buffers = [self._buffer(b, None)] + [self._buffer(b, t[2]) for t in self.tensors]
+        buffers = [self._buffer(b, None, None)] + [
+            self._buffer(b, t[2], places and places[i]) for i, t in enumerate(self.tensors)]
         tensors = [self._tensor(b, i, t) for i, t in enumerate(self.tensors)]
         ops = [self._op(b, *o) for o in self.ops]
         sub = {
@@ -75,12 +97,16 @@ class TfliteModel:
         return bytes(b.Output())
 
     @staticmethod
-    def _buffer(b, data):
-        raw = None if data is None else b.CreateNumpyVector(
-            np.frombuffer(data.tobytes(), dtype=np.uint8))
+    def _buffer(b, data, place):
+        inside = data is not None and place is None
+        raw = b.CreateNumpyVector(np.frombuffer(data.tobytes(), dtype=np.uint8)) if inside \
+            else None
         tflite.BufferStart(b)
         if raw is not None:
             tflite.BufferAddData(b, raw)
+        elif data is not None:
+            tflite.BufferAddOffset(b, place[0])
+            tflite.BufferAddSize(b, place[1])
         return tflite.BufferEnd(b)
 
     @staticmethod
@@ -129,6 +155,10 @@ class TfliteModel:
             tflite.OperatorAddBuiltinOptionsType(b, getattr(tflite.BuiltinOptions, kind))
             tflite.OperatorAddBuiltinOptions(b, options_offset)
         return tflite.OperatorEnd(b)
+
+
+def align16(n):
+    return -(-n // 16) * 16
 
 
 def numbers(b, start, values, prepend):

@@ -249,6 +249,28 @@ fn truncated_files_are_rejected() {
     }
 }
 
+/// Constants stored after the flatbuffer (each buffer's offset and size, as converters write
+/// files over 2 GB) import to the same network as the same constants inside it; LiteRT gives
+/// the two files the same output too (scripts/fuzz_seeds.py).
+#[test]
+fn constants_after_the_flatbuffer_import_like_those_inside_it() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/tflite");
+    let run = |name: &str| {
+        let bytes = std::fs::read(corpus.join(name)).unwrap();
+        let model = parse_tflite(&bytes, name).unwrap();
+        let input: Vec<f32> = (0..48).map(|i| (i as f32 * 0.37).sin()).collect();
+        cpu::run_output(&model.graph, &input, 1).unwrap()
+    };
+    let (inside, outside) = (run("buffers_inside.tflite"), run("buffers_outside.tflite"));
+    assert_eq!(inside.len(), 5);
+    assert!(inside.iter().any(|&v| v != 0.0));
+    assert_eq!(inside, outside);
+    // The same file cut before its constants refers to bytes it no longer has.
+    let bytes = std::fs::read(corpus.join("buffers_outside.tflite")).unwrap();
+    let reason = model_error(&bytes[..bytes.len() - 64]);
+    assert!(reason.contains("outside the file"), "{reason}");
+}
+
 #[test]
 fn a_wrong_file_identifier_is_rejected() {
     let mut bytes = tiny_model();

@@ -1,21 +1,19 @@
 //! Mapping of element-wise, activation and layout operators: ADD, MUL, CONCATENATION,
 //! SOFTMAX, activations, PAD, RESHAPE/SQUEEZE and the (de)quantization markers.
 
+use super::schema::{ActivationFunctionType, Options};
 use super::tensors;
 use super::walk::{Call, Value, Walker};
 use crate::error::Result;
 use crate::graph::{Activation, Conv2d, IntForm, Integer, Op, Padding, Shape};
-use tract_tflite::tflite;
 
 impl Walker<'_, '_> {
     /// Sum of two activations of the same shape, or an activation plus a constant.
     pub(super) fn add(&mut self, call: &Call) -> Result<()> {
-        let fused = call
-            .op
-            .builtin_options_as_add_options()
-            .map_or(tflite::ActivationFunctionType::NONE, |o| {
-                o.fused_activation_function()
-            });
+        let fused = match call.op.options {
+            Options::Add { fused } => fused,
+            _ => ActivationFunctionType::NONE,
+        };
         let (a, b) = (self.arg(call, 0)?, self.arg(call, 1)?);
         let id = match (self.is_constant(a), self.is_constant(b)) {
             (false, false) => {
@@ -31,12 +29,10 @@ impl Walker<'_, '_> {
 
     /// Channel scaling by a 1×1×C activation (squeeze-excite), or by a constant.
     pub(super) fn mul(&mut self, call: &Call) -> Result<()> {
-        let fused = call
-            .op
-            .builtin_options_as_mul_options()
-            .map_or(tflite::ActivationFunctionType::NONE, |o| {
-                o.fused_activation_function()
-            });
+        let fused = match call.op.options {
+            Options::Mul { fused } => fused,
+            _ => ActivationFunctionType::NONE,
+        };
         let (a, b) = (self.arg(call, 0)?, self.arg(call, 1)?);
         let id = match (self.is_constant(a), self.is_constant(b)) {
             (false, false) => {
@@ -120,26 +116,24 @@ impl Walker<'_, '_> {
     }
 
     pub(super) fn concat(&mut self, call: &Call) -> Result<()> {
-        let opts = call
-            .op
-            .builtin_options_as_concatenation_options()
-            .ok_or_else(|| self.op_fail(call, "ConcatenationOptions are missing"))?;
-        let rank = self.info(call.output).shape.len() as i32;
-        let axis = if opts.axis() < 0 {
-            opts.axis() + rank
-        } else {
-            opts.axis()
+        let Options::Concatenation {
+            axis: stated,
+            fused,
+        } = call.op.options
+        else {
+            return Err(self.op_fail(call, "ConcatenationOptions are missing"));
         };
+        let rank = self.info(call.output).shape.len() as i32;
+        let axis = if stated < 0 { stated + rank } else { stated };
         if axis != rank - 1 {
             return Err(self.op_fail(
                 call,
                 format!(
-                    "concatenation along axis {} of {rank} (only channels are supported)",
-                    opts.axis()
+                    "concatenation along axis {stated} of {rank} (only channels are supported)"
                 ),
             ));
         }
-        let inputs = (0..call.inputs.len())
+        let inputs = (0..call.op.inputs.len())
             .map(|k| self.value(call, self.arg(call, k)?))
             .collect::<Result<Vec<_>>>()?;
         let ids: Vec<_> = inputs.iter().map(|v| v.id).collect();
@@ -150,14 +144,14 @@ impl Walker<'_, '_> {
             .reduce(|a, b| Some(union(a?, b?)))
             .flatten();
         let id = self.emit(call, Op::Concat, &ids)?;
-        self.finish(call, id, opts.fused_activation_function(), known)
+        self.finish(call, id, fused, known)
     }
 
     pub(super) fn softmax(&mut self, call: &Call) -> Result<()> {
-        let beta = call
-            .op
-            .builtin_options_as_softmax_options()
-            .map_or(1.0, |o| o.beta());
+        let beta = match call.op.options {
+            Options::Softmax { beta } => beta,
+            _ => 1.0,
+        };
         if (beta - 1.0).abs() > 1e-6 {
             return Err(self.op_fail(
                 call,
@@ -166,18 +160,18 @@ impl Walker<'_, '_> {
         }
         let x = self.value(call, self.arg(call, 0)?)?;
         let id = self.emit(call, Op::Softmax, &[x.id])?;
-        self.finish(call, id, tflite::ActivationFunctionType::NONE, None)
+        self.finish(call, id, ActivationFunctionType::NONE, None)
     }
 
     /// A standalone activation function, followed by its output range clamp.
     pub(super) fn activation(&mut self, call: &Call, activation: Activation) -> Result<()> {
         let x = self.value(call, self.arg(call, 0)?)?;
         let id = self.emit(call, Op::Activation(activation), &[x.id])?;
-        self.finish(call, id, tflite::ActivationFunctionType::NONE, None)
+        self.finish(call, id, ActivationFunctionType::NONE, None)
     }
 
     /// A standalone ReLU-family op: the same clamp a fused activation would give.
-    pub(super) fn relu(&mut self, call: &Call, kind: tflite::ActivationFunctionType) -> Result<()> {
+    pub(super) fn relu(&mut self, call: &Call, kind: ActivationFunctionType) -> Result<()> {
         let x = self.value(call, self.arg(call, 0)?)?;
         self.finish(call, x.id, kind, x.range)
     }
@@ -243,7 +237,7 @@ impl Walker<'_, '_> {
                 format!("reshaping {from} to {to} is not supported (only flattening)"),
             ));
         };
-        self.finish(call, id, tflite::ActivationFunctionType::NONE, x.range)
+        self.finish(call, id, ActivationFunctionType::NONE, x.range)
     }
 
     /// Identity on real values; the new type's range still applies.
@@ -259,7 +253,7 @@ impl Walker<'_, '_> {
                 self.graph.set_integer(input, integer)?;
             }
         }
-        self.finish(call, x.id, tflite::ActivationFunctionType::NONE, x.range)
+        self.finish(call, x.id, ActivationFunctionType::NONE, x.range)
     }
 
     /// Identity on activations; on a constant (float16 or int8 weights) it is computed now.

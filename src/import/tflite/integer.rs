@@ -2,12 +2,12 @@
 //! the 8-bit constant of an element-wise op, kept as stored for integer execution. Where a
 //! file stores them otherwise (float, float16, hybrid), the op simply has no integer form.
 
+use super::schema::TensorType;
 use super::tensors;
 use super::tensors::{element_count, TensorInfo};
 use super::walk::{Call, Walker};
 use crate::error::Result;
 use crate::graph::{IntConstant, IntForm, IntType, IntWeights};
-use tract_tflite::tflite;
 
 impl Walker<'_, '_> {
     /// The filter (input #1) and bias (input #2) as integers. `axis` is the filter's
@@ -62,7 +62,7 @@ impl Walker<'_, '_> {
     /// An int32 bias of one value per channel, `None` when it is stored as another type.
     fn int32_bias(&self, call: &Call, tensor: usize, channels: usize) -> Result<Option<Vec<i32>>> {
         let info = self.info(tensor);
-        if info.dtype != tflite::TensorType::INT32 {
+        if info.dtype != TensorType::INT32 {
             return Ok(None);
         }
         let values = tensors::int_values(info).map_err(|e| self.op_fail(call, e))?;
@@ -108,10 +108,10 @@ impl Walker<'_, '_> {
     }
 }
 
-pub(super) fn int_type(dtype: tflite::TensorType) -> Option<IntType> {
+pub(super) fn int_type(dtype: TensorType) -> Option<IntType> {
     match dtype {
-        tflite::TensorType::UINT8 => Some(IntType::U8),
-        tflite::TensorType::INT8 => Some(IntType::I8),
+        TensorType::UINT8 => Some(IntType::U8),
+        TensorType::INT8 => Some(IntType::I8),
         _ => None,
     }
 }

@@ -1,5 +1,5 @@
-//! TFLite importer: reads a `.tflite` flatbuffer (through `tract-tflite`'s generated schema
-//! bindings) and maps its single subgraph onto the crate's float graph IR.
+//! TFLite importer: reads a `.tflite` flatbuffer (`flatbuf.rs`, bounds-checked; `schema.rs`,
+//! the tables it decodes) and maps its single subgraph onto the crate's float graph IR.
 //!
 //! Quantized files are dequantized at load time: weights and biases become f32, and every op
 //! whose output tensor is quantized gets a clamp to that tensor's representable range, because
@@ -9,8 +9,10 @@
 //! integer path computes exactly what TFLite's integer kernels do.
 
 mod elementwise;
+mod flatbuf;
 mod integer;
 mod ops;
+mod schema;
 mod tensors;
 mod walk;
 
@@ -19,9 +21,9 @@ use crate::graph::Shape;
 use crate::model::{
     nhwc_dims, DType, Format, Layout, Model, Normalization, Quantization, Resize, TensorSpec,
 };
+use schema::TensorType;
 use std::path::Path;
 use tensors::{Quant, TensorInfo};
-use tract_tflite::tflite;
 
 /// True when `bytes` carry TFLite's `TFL3` file identifier.
 pub fn is_tflite(bytes: &[u8]) -> bool {
@@ -40,13 +42,13 @@ pub fn import(bytes: &[u8], path: &Path, name: &str) -> Result<Model> {
             "not a valid TFLite flatbuffer: the file identifier is not `TFL3`".into(),
         ));
     }
-    let model = tflite::root_as_model(bytes)
+    let model = schema::decode(bytes)
         .map_err(|e| invalid(format!("not a valid TFLite flatbuffer: {e}")))?;
     let subgraph = single_subgraph(&model).map_err(invalid)?;
-    let tensors = tensors::decode_tensors(&model, &subgraph).map_err(invalid)?;
-    let (input, output) = single_io(&subgraph, tensors.len()).map_err(invalid)?;
+    let tensors = tensors::decode_tensors(&model, subgraph).map_err(invalid)?;
+    let (input, output) = single_io(subgraph, tensors.len()).map_err(invalid)?;
     let normalization = normalization(&tensors[input]).map_err(invalid)?;
-    let graph = walk::build_graph(path, &model, &subgraph, &tensors, input, output)?;
+    let graph = walk::build_graph(path, &model, subgraph, &tensors, input, output)?;
     let background_class = graph.output_shape().c == 1001;
     let input = spec(&tensors[input], graph.input_shape()).map_err(invalid)?;
     let output = spec(&tensors[output], graph.output_shape()).map_err(invalid)?;
@@ -65,9 +67,9 @@ pub fn import(bytes: &[u8], path: &Path, name: &str) -> Result<Model> {
 /// The file's declaration of an input or output tensor.
 fn spec(info: &TensorInfo, shape: Shape) -> std::result::Result<TensorSpec, String> {
     let dtype = match info.dtype {
-        tflite::TensorType::FLOAT32 => DType::F32,
-        tflite::TensorType::UINT8 => DType::U8,
-        tflite::TensorType::INT8 => DType::I8,
+        TensorType::FLOAT32 => DType::F32,
+        TensorType::UINT8 => DType::U8,
+        TensorType::INT8 => DType::I8,
         other => {
             return Err(format!(
                 "model input/output `{}` has type {}; expected float32, uint8 or int8",
@@ -98,25 +100,26 @@ fn spec(info: &TensorInfo, shape: Shape) -> std::result::Result<TensorSpec, Stri
     })
 }
 
-fn single_subgraph<'a>(
-    model: &tflite::Model<'a>,
-) -> std::result::Result<tflite::SubGraph<'a>, String> {
-    let subgraphs = model.subgraphs().ok_or("the file has no subgraph")?;
-    match subgraphs.len() {
-        1 => Ok(subgraphs.iter().next().ok_or("the file has no subgraph")?),
-        n => Err(format!(
-            "the file has {n} subgraphs; only single-subgraph models are supported"
+fn single_subgraph<'m>(
+    model: &'m schema::Model,
+) -> std::result::Result<&'m schema::SubGraph, String> {
+    match &model.subgraphs[..] {
+        [] => Err("the file has no subgraph".into()),
+        [subgraph] => Ok(subgraph),
+        all => Err(format!(
+            "the file has {} subgraphs; only single-subgraph models are supported",
+            all.len()
         )),
     }
 }
 
 /// The subgraph's one input and one output tensor index, bounds-checked.
 fn single_io(
-    subgraph: &tflite::SubGraph,
+    subgraph: &schema::SubGraph,
     tensor_count: usize,
 ) -> std::result::Result<(usize, usize), String> {
-    let one = |list: Option<Vec<i32>>, what: &str| -> std::result::Result<usize, String> {
-        match list.unwrap_or_default()[..] {
+    let one = |list: &[i32], what: &str| -> std::result::Result<usize, String> {
+        match *list {
             [t] => usize::try_from(t)
                 .ok()
                 .filter(|&t| t < tensor_count)
@@ -127,8 +130,8 @@ fn single_io(
             )),
         }
     };
-    let input = one(subgraph.inputs().map(|v| v.iter().collect()), "input")?;
-    let output = one(subgraph.outputs().map(|v| v.iter().collect()), "output")?;
+    let input = one(&subgraph.inputs, "input")?;
+    let output = one(&subgraph.outputs, "output")?;
     Ok((input, output))
 }
 
@@ -142,13 +145,13 @@ fn normalization(input: &TensorInfo) -> std::result::Result<Normalization, Strin
         )),
     };
     match (input.dtype, &input.quant) {
-        (tflite::TensorType::FLOAT32, _) => Ok(Normalization::symmetric()),
-        (tflite::TensorType::UINT8, Some(q)) => {
+        (TensorType::FLOAT32, _) => Ok(Normalization::symmetric()),
+        (TensorType::UINT8, Some(q)) => {
             let (scale, zp) = per_tensor(q)?;
             Ok(Normalization::from_quantization(scale, zp))
         }
         // An int8 input is fed `pixel - 128`: real = scale * (pixel - 128 - zp).
-        (tflite::TensorType::INT8, Some(q)) => {
+        (TensorType::INT8, Some(q)) => {
             let (scale, zp) = per_tensor(q)?;
             Ok(Normalization::from_quantization(scale, zp + 128.0))
         }

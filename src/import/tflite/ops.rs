@@ -1,23 +1,35 @@
 //! Operator dispatch, and the mapping of the weighted and windowed operators: convolutions,
 //! depthwise convolutions, fully connected layers and average pooling.
 
+use super::schema::{
+    ActivationFunctionType, BuiltinOperator, ConvOptions, Options, Padding as PaddingMode,
+};
 use super::walk::{Call, Value, Walker};
 use crate::error::{Error, Result};
 use crate::graph::{Activation, AvgPool, Conv2d, Dense, IntForm, Op, Padding};
-use tract_tflite::tflite;
 
 /// Stride, dilation and padding mode of a windowed op, as the file states them.
 struct WindowOptions {
     stride: (i32, i32),
     dilation: (i32, i32),
-    padding: tflite::Padding,
+    padding: PaddingMode,
+}
+
+impl WindowOptions {
+    fn of(conv: &ConvOptions) -> Self {
+        WindowOptions {
+            stride: (conv.stride_h, conv.stride_w),
+            dilation: (conv.dilation_h, conv.dilation_w),
+            padding: conv.padding,
+        }
+    }
 }
 
 impl Walker<'_, '_> {
     /// Maps one operator onto IR nodes.
     pub fn operator(&mut self, call: &Call) -> Result<()> {
-        use tflite::ActivationFunctionType as F;
-        use tflite::BuiltinOperator as B;
+        use ActivationFunctionType as F;
+        use BuiltinOperator as B;
         match call.code {
             B::CONV_2D => self.conv2d(call),
             B::DEPTHWISE_CONV_2D => self.depthwise(call),
@@ -46,15 +58,10 @@ impl Walker<'_, '_> {
     }
 
     fn conv2d(&mut self, call: &Call) -> Result<()> {
-        let opts = call
-            .op
-            .builtin_options_as_conv_2_doptions()
-            .ok_or_else(|| self.op_fail(call, "Conv2DOptions are missing"))?;
-        let window = WindowOptions {
-            stride: (opts.stride_h(), opts.stride_w()),
-            dilation: (opts.dilation_h_factor(), opts.dilation_w_factor()),
-            padding: opts.padding(),
+        let Options::Conv2D(opts) = &call.op.options else {
+            return Err(self.op_fail(call, "Conv2DOptions are missing"));
         };
+        let window = WindowOptions::of(opts);
         let x = self.padded_value(call, self.arg(call, 0)?)?;
         let filter = self.arg(call, 1)?;
         let [out_channels, kernel_h, kernel_w, per_group] = self.filter_shape(call, filter)?;
@@ -79,21 +86,16 @@ impl Walker<'_, '_> {
         let integer = self.int_weights(call, 0, out_channels, <[i32]>::to_vec)?;
         let id = self.emit(call, Op::Conv2d(conv), &[x.id])?;
         self.attach(id, integer)?;
-        self.finish(call, id, opts.fused_activation_function(), None)
+        self.finish(call, id, opts.fused, None)
     }
 
     /// TFLite depthwise filters are `[1, kh, kw, cin·m]` with output channel `c·m + j` reading
     /// input channel `c`: transposed to OHWI `[cin·m][kh][kw][1]` with one group per channel.
     fn depthwise(&mut self, call: &Call) -> Result<()> {
-        let opts = call
-            .op
-            .builtin_options_as_depthwise_conv_2_doptions()
-            .ok_or_else(|| self.op_fail(call, "DepthwiseConv2DOptions are missing"))?;
-        let window = WindowOptions {
-            stride: (opts.stride_h(), opts.stride_w()),
-            dilation: (opts.dilation_h_factor(), opts.dilation_w_factor()),
-            padding: opts.padding(),
+        let Options::DepthwiseConv2D(opts) = &call.op.options else {
+            return Err(self.op_fail(call, "DepthwiseConv2DOptions are missing"));
         };
+        let window = WindowOptions::of(opts);
         let x = self.padded_value(call, self.arg(call, 0)?)?;
         let filter = self.arg(call, 1)?;
         let [one, kernel_h, kernel_w, out_channels] = self.filter_shape(call, filter)?;
@@ -125,21 +127,19 @@ impl Walker<'_, '_> {
         };
         let id = self.emit(call, Op::Conv2d(conv), &[x.id])?;
         self.attach(id, integer)?;
-        self.finish(call, id, opts.fused_activation_function(), None)
+        self.finish(call, id, opts.fused, None)
     }
 
     /// Weights `[out][in]`; an input that is not already 1×1×C is flattened first (NHWC
     /// order, as TFLite reads it).
     fn fully_connected(&mut self, call: &Call) -> Result<()> {
-        let opts = call.op.builtin_options_as_fully_connected_options();
-        let fused = opts.map_or(tflite::ActivationFunctionType::NONE, |o| {
-            o.fused_activation_function()
-        });
-        if opts.is_some_and(|o| {
-            o.weights_format() != tflite::FullyConnectedOptionsWeightsFormat::DEFAULT
-        }) {
-            return Err(self.op_fail(call, "shuffled weight formats are not supported"));
-        }
+        let fused = match &call.op.options {
+            Options::FullyConnected(o) if o.weights_format != 0 => {
+                return Err(self.op_fail(call, "shuffled weight formats are not supported"))
+            }
+            Options::FullyConnected(o) => o.fused,
+            _ => ActivationFunctionType::NONE,
+        };
         let x = self.value(call, self.arg(call, 0)?)?;
         let filter = self.arg(call, 1)?;
         let (out_features, in_features) = match self.info(filter).shape[..] {
@@ -182,10 +182,9 @@ impl Walker<'_, '_> {
 
     /// Average pooling; a window covering the whole unpadded input becomes a global pool.
     fn average_pool(&mut self, call: &Call) -> Result<()> {
-        let opts = call
-            .op
-            .builtin_options_as_pool_2_doptions()
-            .ok_or_else(|| self.op_fail(call, "Pool2DOptions are missing"))?;
+        let Options::Pool2D(opts) = &call.op.options else {
+            return Err(self.op_fail(call, "Pool2DOptions are missing"));
+        };
         let x = self.padded_value(call, self.arg(call, 0)?)?;
         if x.pad != Padding::default() {
             return Err(self.op_fail(
@@ -193,7 +192,7 @@ impl Walker<'_, '_> {
                 "a PAD before AVERAGE_POOL_2D cannot be folded: TFLite would average the padded zeros",
             ));
         }
-        let (filter_h, filter_w) = (opts.filter_height(), opts.filter_width());
+        let (filter_h, filter_w) = (opts.filter_height, opts.filter_width);
         let kernel = usize::try_from(filter_h)
             .ok()
             .filter(|_| filter_h == filter_w)
@@ -206,9 +205,9 @@ impl Walker<'_, '_> {
                 )
             })?;
         let window = WindowOptions {
-            stride: (opts.stride_h(), opts.stride_w()),
+            stride: (opts.stride_h, opts.stride_w),
             dilation: (1, 1),
-            padding: opts.padding(),
+            padding: opts.padding,
         };
         let (stride, padding) = self.stride_and_padding(call, x, kernel, kernel, &window)?;
         let pool = AvgPool {
@@ -218,7 +217,7 @@ impl Walker<'_, '_> {
         };
         let id = self.emit(call, pool.op_for(self.shape(x.id)), &[x.id])?;
         // A mean stays within its inputs' range, so an equal output range needs no clamp.
-        self.finish(call, id, opts.fused_activation_function(), x.range)
+        self.finish(call, id, opts.fused, x.range)
     }
 
     /// MEAN over the two spatial axes (keep_dims or not) is a global average pool.
@@ -241,7 +240,7 @@ impl Walker<'_, '_> {
         }
         let id = self.emit(call, Op::GlobalAvgPool, &[x.id])?;
         self.attach(id, Some(IntForm::Mean))?;
-        self.finish(call, id, tflite::ActivationFunctionType::NONE, x.range)
+        self.finish(call, id, ActivationFunctionType::NONE, x.range)
     }
 
     /// The shape of a rank-4 filter tensor.
@@ -302,7 +301,7 @@ impl Walker<'_, '_> {
             shape.w + pad.left + pad.right,
         );
         let same = match window.padding {
-            tflite::Padding::SAME => {
+            PaddingMode::SAME => {
                 let vertical = Padding::same(h, h, kernel_h, stride);
                 let horizontal = Padding::same(w, w, kernel_w, stride);
                 Padding {
@@ -312,7 +311,7 @@ impl Walker<'_, '_> {
                     right: horizontal.right,
                 }
             }
-            tflite::Padding::VALID => Padding::default(),
+            PaddingMode::VALID => Padding::default(),
             other => return Err(self.op_fail(call, format!("unknown padding mode {}", other.0))),
         };
         let total = Padding {

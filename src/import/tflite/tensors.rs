@@ -2,8 +2,8 @@
 //! values. Every index and length read from the file is checked here, so the graph walk can
 //! trust what it gets. Errors are plain strings; the caller adds the file path.
 
+use super::schema::{self, TensorType};
 use crate::graph::{Shape, TensorQuant};
-use tract_tflite::tflite;
 
 /// `real = scale[ch] * (q - zero_point[ch])`, with `ch` the index along `dim` when per-channel.
 #[derive(Clone, Debug, PartialEq)]
@@ -17,7 +17,7 @@ pub(super) struct Quant {
 pub(super) struct TensorInfo<'a> {
     pub name: String,
     pub shape: Vec<usize>,
-    pub dtype: tflite::TensorType,
+    pub dtype: TensorType,
     pub quant: Option<Quant>,
     pub data: Option<&'a [u8]>,
 }
@@ -25,77 +25,70 @@ pub(super) struct TensorInfo<'a> {
 /// Real values between which a tensor's contents are known to lie.
 pub(super) type Range = (f32, f32);
 
-/// Decodes every tensor of `subgraph`, resolving its buffer against `model.buffers()`.
+/// Decodes every tensor of `subgraph`, resolving its buffer against `model.buffers`.
 pub(super) fn decode_tensors<'a>(
-    model: &tflite::Model<'a>,
-    subgraph: &tflite::SubGraph<'a>,
+    model: &schema::Model<'a>,
+    subgraph: &schema::SubGraph,
 ) -> Result<Vec<TensorInfo<'a>>, String> {
-    let buffers: Vec<tflite::Buffer<'a>> = model
-        .buffers()
-        .map(|b| b.iter().collect())
-        .unwrap_or_default();
-    let tensors = subgraph
-        .tensors()
-        .ok_or("the subgraph has no tensor table")?;
-    tensors
+    if subgraph.tensors.is_empty() {
+        return Err("the subgraph has no tensor table".into());
+    }
+    subgraph
+        .tensors
         .iter()
         .enumerate()
-        .map(|(i, t)| decode_tensor(i, &t, &buffers))
+        .map(|(i, t)| decode_tensor(i, t, &model.buffers))
         .collect()
 }
 
 fn decode_tensor<'a>(
     index: usize,
-    t: &tflite::Tensor<'a>,
-    buffers: &[tflite::Buffer<'a>],
+    t: &schema::Tensor,
+    buffers: &[&'a [u8]],
 ) -> Result<TensorInfo<'a>, String> {
-    let name = t.name().map_or_else(|| format!("#{index}"), str::to_string);
+    let name = t.name.clone().unwrap_or_else(|| format!("#{index}"));
     let shape = t
-        .shape()
-        .map(|s| {
-            s.iter()
-                .map(|d| {
-                    usize::try_from(d)
-                        .map_err(|_| format!("tensor `{name}` has a negative dimension {d}"))
-                })
-                .collect()
+        .shape
+        .iter()
+        .map(|&d| {
+            usize::try_from(d).map_err(|_| format!("tensor `{name}` has a negative dimension {d}"))
         })
-        .transpose()?
-        .unwrap_or_default();
-    if t.sparsity().is_some() {
+        .collect::<Result<_, _>>()?;
+    if t.sparse {
         return Err(format!(
             "tensor `{name}` is sparse; sparse tensors are not supported"
         ));
     }
-    let buffer = buffers.get(t.buffer() as usize).ok_or_else(|| {
+    let buffer = buffers.get(t.buffer as usize).ok_or_else(|| {
         format!(
             "tensor `{name}` refers to buffer #{} of {}",
-            t.buffer(),
+            t.buffer,
             buffers.len()
         )
     })?;
-    let data = buffer.data().map(|d| d.bytes()).filter(|d| !d.is_empty());
+    let data = Some(*buffer).filter(|d| !d.is_empty());
     let quant = t
-        .quantization()
-        .map(|q| decode_quant(&name, &q))
+        .quantization
+        .as_ref()
+        .map(|q| decode_quant(&name, q))
         .transpose()?
         .flatten();
     Ok(TensorInfo {
         name,
         shape,
-        dtype: t.type_(),
+        dtype: t.dtype,
         quant,
         data,
     })
 }
 
 /// `None` when the tensor carries no scale (float tensors, or min/max statistics only).
-fn decode_quant(name: &str, q: &tflite::QuantizationParameters) -> Result<Option<Quant>, String> {
-    let scale: Vec<f32> = q.scale().map(|s| s.iter().collect()).unwrap_or_default();
+fn decode_quant(name: &str, q: &schema::QuantizationParameters) -> Result<Option<Quant>, String> {
+    let scale = q.scale.clone();
     if scale.is_empty() {
         return Ok(None);
     }
-    if q.details_type() != tflite::QuantizationDetails::NONE {
+    if q.custom {
         return Err(format!(
             "tensor `{name}` uses custom quantization details, which are not supported"
         ));
@@ -105,10 +98,7 @@ fn decode_quant(name: &str, q: &tflite::QuantizationParameters) -> Result<Option
             "tensor `{name}` has an invalid quantization scale {bad}"
         ));
     }
-    let mut zero_point: Vec<i64> = q
-        .zero_point()
-        .map(|z| z.iter().collect())
-        .unwrap_or_default();
+    let mut zero_point = q.zero_point.clone();
     if zero_point.is_empty() {
         zero_point = vec![0; scale.len()];
     }
@@ -119,7 +109,7 @@ fn decode_quant(name: &str, q: &tflite::QuantizationParameters) -> Result<Option
             zero_point.len()
         ));
     }
-    let dim = usize::try_from(q.quantized_dimension())
+    let dim = usize::try_from(q.quantized_dimension)
         .map_err(|_| format!("tensor `{name}` has a negative quantized dimension"))?;
     Ok(Some(Quant {
         scale,
@@ -144,11 +134,11 @@ pub(super) fn dequantize(info: &TensorInfo) -> Result<Vec<f32>, String> {
         .ok_or_else(|| format!("tensor `{name}` should be a constant but has no data"))?;
     let count = element_count(&info.shape)?;
     let (width, raw): (usize, fn(&[u8]) -> f32) = match info.dtype {
-        tflite::TensorType::FLOAT32 => (4, |b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-        tflite::TensorType::FLOAT16 => (2, |b| half_to_f32(u16::from_le_bytes([b[0], b[1]]))),
-        tflite::TensorType::UINT8 => (1, |b| f32::from(b[0])),
-        tflite::TensorType::INT8 => (1, |b| f32::from(b[0] as i8)),
-        tflite::TensorType::INT32 => (4, |b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32),
+        TensorType::FLOAT32 => (4, |b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+        TensorType::FLOAT16 => (2, |b| half_to_f32(u16::from_le_bytes([b[0], b[1]]))),
+        TensorType::UINT8 => (1, |b| f32::from(b[0])),
+        TensorType::INT8 => (1, |b| f32::from(b[0] as i8)),
+        TensorType::INT32 => (4, |b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]) as f32),
         other => {
             return Err(format!(
                 "constant `{name}` has unsupported type {}",
@@ -164,10 +154,7 @@ pub(super) fn dequantize(info: &TensorInfo) -> Result<Vec<f32>, String> {
         ));
     }
     let values = data.chunks_exact(width).take(count).map(raw);
-    let is_float = matches!(
-        info.dtype,
-        tflite::TensorType::FLOAT32 | tflite::TensorType::FLOAT16
-    );
+    let is_float = matches!(info.dtype, TensorType::FLOAT32 | TensorType::FLOAT16);
     match (&info.quant, is_float) {
         (_, true) => Ok(values.collect()),
         (None, false) => Err(format!(
@@ -214,11 +201,11 @@ pub(super) fn int_values(info: &TensorInfo) -> Result<Vec<i64>, String> {
         .ok_or_else(|| format!("tensor `{name}` should be a constant but has no data"))?;
     let count = element_count(&info.shape)?;
     let values: Vec<i64> = match info.dtype {
-        tflite::TensorType::INT32 => data
+        TensorType::INT32 => data
             .chunks_exact(4)
             .map(|b| i32::from_le_bytes([b[0], b[1], b[2], b[3]]).into())
             .collect(),
-        tflite::TensorType::INT64 => data
+        TensorType::INT64 => data
             .chunks_exact(8)
             .map(|b| i64::from_le_bytes(b.try_into().unwrap_or_default()))
             .collect(),
@@ -242,9 +229,9 @@ pub(super) fn int_values(info: &TensorInfo) -> Result<Vec<i64>, String> {
 pub(super) fn range(info: &TensorInfo) -> Result<Option<Range>, String> {
     let name = &info.name;
     let (qmin, qmax) = match info.dtype {
-        tflite::TensorType::FLOAT32 => return Ok(None),
-        tflite::TensorType::UINT8 => (0.0, 255.0),
-        tflite::TensorType::INT8 => (-128.0, 127.0),
+        TensorType::FLOAT32 => return Ok(None),
+        TensorType::UINT8 => (0.0, 255.0),
+        TensorType::INT8 => (-128.0, 127.0),
         other => {
             return Err(format!(
                 "activation tensor `{name}` has type {}; only float32, uint8 and int8 activations are supported",
@@ -302,8 +289,8 @@ pub(super) fn activation_shape(info: &TensorInfo) -> Result<Shape, String> {
 }
 
 /// The schema's name for a tensor type, for messages.
-pub(super) fn type_name(t: tflite::TensorType) -> String {
-    t.variant_name()
+pub(super) fn type_name(t: TensorType) -> String {
+    t.name()
         .map_or_else(|| format!("type #{}", t.0), str::to_string)
 }
 
@@ -336,7 +323,7 @@ mod tests {
 
     fn info(
         shape: Vec<usize>,
-        dtype: tflite::TensorType,
+        dtype: TensorType,
         quant: Option<Quant>,
         data: &[u8],
     ) -> TensorInfo<'_> {
@@ -357,7 +344,7 @@ mod tests {
             dim: 0,
         };
         let bytes = [2u8, 4, 0xff, 3];
-        let t = info(vec![2, 2], tflite::TensorType::INT8, Some(q), &bytes);
+        let t = info(vec![2, 2], TensorType::INT8, Some(q), &bytes);
         assert_eq!(dequantize(&t).unwrap(), vec![1.0, 2.0, -2.0, 6.0]);
     }
 
@@ -368,20 +355,20 @@ mod tests {
             zero_point: vec![10],
             dim: 0,
         };
-        let t = info(vec![1, 4], tflite::TensorType::UINT8, Some(q), &[]);
+        let t = info(vec![1, 4], TensorType::UINT8, Some(q), &[]);
         assert_eq!(range(&t).unwrap(), Some((-5.0, 122.5)));
     }
 
     #[test]
     fn short_buffers_and_bad_per_channel_scales_are_errors() {
-        let t = info(vec![2, 2], tflite::TensorType::FLOAT32, None, &[0; 12]);
+        let t = info(vec![2, 2], TensorType::FLOAT32, None, &[0; 12]);
         assert!(dequantize(&t).unwrap_err().contains("expected 16"));
         let q = Quant {
             scale: vec![1.0; 3],
             zero_point: vec![0; 3],
             dim: 0,
         };
-        let t = info(vec![2, 2], tflite::TensorType::INT8, Some(q), &[0; 4]);
+        let t = info(vec![2, 2], TensorType::INT8, Some(q), &[0; 4]);
         assert!(dequantize(&t).unwrap_err().contains("per-channel"));
     }
 }

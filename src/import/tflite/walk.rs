@@ -1,12 +1,12 @@
 //! The graph walk: visits the subgraph's operators in order, keeping for each TFLite tensor
 //! the IR tensor that holds it, and applies each op's activation and range clamp.
 
+use super::schema::{self, ActivationFunctionType, BuiltinOperator};
 use super::tensors::{self, Range, TensorInfo};
 use crate::error::{Error, Result};
 use crate::graph::{Activation, Graph, IntForm, Integer, Op, Padding, Shape, TensorId};
 use std::collections::HashMap;
 use std::path::Path;
-use tract_tflite::tflite;
 
 /// What a TFLite activation tensor maps to in the IR.
 #[derive(Clone, Copy, Debug)]
@@ -21,10 +21,9 @@ pub(super) struct Value {
 /// One operator being mapped, with its indices checked against the tensor table.
 pub(super) struct Call<'a> {
     pub index: usize,
-    pub code: tflite::BuiltinOperator,
+    pub code: BuiltinOperator,
     pub op_name: String,
-    pub op: tflite::Operator<'a>,
-    pub inputs: Vec<i32>,
+    pub op: &'a schema::Operator,
     pub output: usize,
 }
 
@@ -42,8 +41,8 @@ pub(super) struct Walker<'a, 'f> {
 /// Builds the IR graph of `subgraph`, whose input and output tensors are given.
 pub(super) fn build_graph(
     path: &Path,
-    model: &tflite::Model,
-    subgraph: &tflite::SubGraph,
+    model: &schema::Model,
+    subgraph: &schema::SubGraph,
     tensors: &[TensorInfo],
     input: usize,
     output: usize,
@@ -52,14 +51,7 @@ pub(super) fn build_graph(
         path: path.to_path_buf(),
         reason,
     };
-    let codes: Vec<(tflite::BuiltinOperator, Option<&str>)> = model
-        .operator_codes()
-        .map(|c| {
-            c.iter()
-                .map(|c| (builtin_code(&c), c.custom_code()))
-                .collect()
-        })
-        .unwrap_or_default();
+    let codes = &model.operator_codes;
     let shape = tensors::activation_shape(&tensors[input]).map_err(invalid)?;
     let mut graph = Graph::new(shape).map_err(|e| invalid(format!("input: {e}")))?;
     if let Some(output) = tensors::grid(&tensors[input]).map_err(invalid)? {
@@ -80,15 +72,15 @@ pub(super) fn build_graph(
         graph,
         op_start: 1,
     };
-    for (index, op) in subgraph.operators().into_iter().flatten().enumerate() {
-        let (code, custom) = *codes.get(op.opcode_index() as usize).ok_or_else(|| {
+    for (index, op) in subgraph.operators.iter().enumerate() {
+        let code = codes.get(op.opcode_index as usize).ok_or_else(|| {
             invalid(format!(
                 "operator #{index} uses opcode #{} of {}",
-                op.opcode_index(),
+                op.opcode_index,
                 codes.len()
             ))
         })?;
-        let call = walker.call(index, code, custom, op)?;
+        let call = walker.call(index, code, op)?;
         walker.op_start = walker.graph.nodes().len();
         walker.operator(&call)?;
     }
@@ -103,55 +95,42 @@ pub(super) fn build_graph(
     Ok(walker.graph)
 }
 
-/// The operator kind: files from older converters keep it in `deprecated_builtin_code` and
-/// leave `builtin_code` at 0 (ADD), so TFLite takes the larger of the two.
-fn builtin_code(code: &tflite::OperatorCode) -> tflite::BuiltinOperator {
-    tflite::BuiltinOperator(
-        code.builtin_code()
-            .0
-            .max(i32::from(code.deprecated_builtin_code())),
-    )
-}
-
 impl<'a, 'f> Walker<'a, 'f> {
     fn call<'o>(
         &self,
         index: usize,
-        code: tflite::BuiltinOperator,
-        custom: Option<&str>,
-        op: tflite::Operator<'o>,
+        code: &schema::OperatorCode,
+        op: &'o schema::Operator,
     ) -> Result<Call<'o>> {
-        let op_name = match (code, custom) {
-            (tflite::BuiltinOperator::CUSTOM, Some(name)) => format!("CUSTOM({name})"),
-            _ => code
-                .variant_name()
-                .map_or_else(|| format!("BuiltinOperator({})", code.0), str::to_string),
+        let op_name = match (code.builtin, &code.custom) {
+            (BuiltinOperator::CUSTOM, Some(name)) => format!("CUSTOM({name})"),
+            (builtin, _) => builtin
+                .name()
+                .map_or_else(|| format!("BuiltinOperator({})", builtin.0), str::to_string),
         };
-        let inputs: Vec<i32> = op.inputs().map(|v| v.iter().collect()).unwrap_or_default();
-        let outputs: Vec<i32> = op.outputs().map(|v| v.iter().collect()).unwrap_or_default();
         let fail = |reason: String| self.fail(format!("operator #{index} ({op_name}): {reason}"));
-        if let Some(bad) = inputs
+        if let Some(bad) = op
+            .inputs
             .iter()
-            .chain(&outputs)
+            .chain(&op.outputs)
             .find(|&&t| t < -1 || t >= self.tensors.len() as i32)
         {
             return Err(fail(format!("tensor index {bad} is out of range")));
         }
-        let output = match outputs[..] {
+        let output = match op.outputs[..] {
             [t] if t >= 0 => t as usize,
             _ => {
                 return Err(fail(format!(
                     "has {} outputs; exactly one is supported",
-                    outputs.len()
+                    op.outputs.len()
                 )))
             }
         };
         Ok(Call {
             index,
-            code,
+            code: code.builtin,
             op_name,
             op,
-            inputs,
             output,
         })
     }
@@ -180,7 +159,7 @@ impl<'a, 'f> Walker<'a, 'f> {
 
     /// The tensor index of input `k`, `None` when absent or -1 (an omitted optional input).
     pub fn optional_arg(&self, call: &Call, k: usize) -> Option<usize> {
-        call.inputs.get(k).and_then(|&t| usize::try_from(t).ok())
+        call.op.inputs.get(k).and_then(|&t| usize::try_from(t).ok())
     }
 
     pub fn info(&self, tensor: usize) -> &TensorInfo<'f> {
@@ -281,7 +260,7 @@ impl<'a, 'f> Walker<'a, 'f> {
         &mut self,
         call: &Call,
         id: TensorId,
-        fused: tflite::ActivationFunctionType,
+        fused: ActivationFunctionType,
         known: Option<Range>,
     ) -> Result<()> {
         self.check_shape(call, self.shape(id))?;
@@ -320,10 +299,8 @@ impl<'a, 'f> Walker<'a, 'f> {
 }
 
 /// The bounds a fused activation imposes.
-fn fused_bounds(
-    fused: tflite::ActivationFunctionType,
-) -> std::result::Result<Option<Range>, String> {
-    use tflite::ActivationFunctionType as F;
+fn fused_bounds(fused: ActivationFunctionType) -> std::result::Result<Option<Range>, String> {
+    use ActivationFunctionType as F;
     match fused {
         F::NONE => Ok(None),
         F::RELU => Ok(Some((0.0, f32::INFINITY))),
@@ -331,7 +308,7 @@ fn fused_bounds(
         F::RELU_N1_TO_1 => Ok(Some((-1.0, 1.0))),
         other => Err(format!(
             "fused activation {} is not supported",
-            other.variant_name().unwrap_or("UNKNOWN")
+            other.name().unwrap_or("UNKNOWN")
         )),
     }
 }
@@ -366,7 +343,7 @@ mod tests {
 
     #[test]
     fn fused_relu6_and_quantized_range_merge_into_one_clamp() {
-        let relu6 = fused_bounds(tflite::ActivationFunctionType::RELU6).unwrap();
+        let relu6 = fused_bounds(ActivationFunctionType::RELU6).unwrap();
         assert_eq!(intersect(relu6, Some((-1.0, 5.0))), Some((0.0, 5.0)));
         assert_eq!(clamp_activation((0.0, 6.0)), Activation::Relu6);
         assert_eq!(
@@ -384,6 +361,6 @@ mod tests {
 
     #[test]
     fn unsupported_fused_activations_are_errors() {
-        assert!(fused_bounds(tflite::ActivationFunctionType::TANH).is_err());
+        assert!(fused_bounds(ActivationFunctionType::TANH).is_err());
     }
 }
