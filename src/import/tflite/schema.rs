@@ -101,7 +101,7 @@ pub(super) struct FullyConnectedOptions {
     pub weights_format: i8,
 }
 
-/// A newtype over one of the schema's enumerations, with the values this importer uses.
+/// A newtype over one of the schema's enumerations, with its named values.
 macro_rules! schema_enum {
     ($(#[$doc:meta])* $name:ident($repr:ty) { $($value:ident = $n:expr),* $(,)? }) => {
         $(#[$doc])*
