@@ -299,23 +299,9 @@ fn operator(t: &Table) -> Result<Operator> {
 fn builtin_options(kind: u8, o: &Table) -> Result<Options> {
     let fused = |id| o.get(id, 0).map(ActivationFunctionType);
     Ok(match kind {
-        option_kind::CONV_2D => Options::Conv2D(ConvOptions {
-            padding: Padding(o.get(0, 0)?),
-            stride_w: o.get(1, 0)?,
-            stride_h: o.get(2, 0)?,
-            fused: fused(3)?,
-            dilation_w: o.get(4, 1)?,
-            dilation_h: o.get(5, 1)?,
-        }),
-        // Field 3 is the depth multiplier.
-        option_kind::DEPTHWISE_CONV_2D => Options::DepthwiseConv2D(ConvOptions {
-            padding: Padding(o.get(0, 0)?),
-            stride_w: o.get(1, 0)?,
-            stride_h: o.get(2, 0)?,
-            fused: fused(4)?,
-            dilation_w: o.get(5, 1)?,
-            dilation_h: o.get(6, 1)?,
-        }),
+        option_kind::CONV_2D => Options::Conv2D(conv_options(o, 3)?),
+        // Field 3 is the depth multiplier, which the filter's shape already says.
+        option_kind::DEPTHWISE_CONV_2D => Options::DepthwiseConv2D(conv_options(o, 4)?),
         option_kind::POOL_2D => Options::Pool2D(PoolOptions {
             padding: Padding(o.get(0, 0)?),
             stride_w: o.get(1, 0)?,
@@ -338,5 +324,18 @@ fn builtin_options(kind: u8, o: &Table) -> Result<Options> {
         option_kind::ADD => Options::Add { fused: fused(0)? },
         option_kind::MUL => Options::Mul { fused: fused(0)? },
         _ => Options::Other,
+    })
+}
+
+/// The fields Conv2DOptions and DepthwiseConv2DOptions share: padding and strides, then
+/// from field `activation` on the fused activation and the dilations.
+fn conv_options(o: &Table, activation: usize) -> Result<ConvOptions> {
+    Ok(ConvOptions {
+        padding: Padding(o.get(0, 0)?),
+        stride_w: o.get(1, 0)?,
+        stride_h: o.get(2, 0)?,
+        fused: ActivationFunctionType(o.get(activation, 0)?),
+        dilation_w: o.get(activation + 1, 1)?,
+        dilation_h: o.get(activation + 2, 1)?,
     })
 }
