@@ -117,6 +117,15 @@ fn step(graph: &Graph, node: &Node) -> Result<IntStep> {
             )),
         }
     };
+    // Pooling's kernels (TFLite's as ours) read and write one integer type.
+    let same_type = || -> Result<()> {
+        match grid(0)?.dtype == output.dtype {
+            true => Ok(()),
+            false => Err(fail(
+                "it changes the integer type, which TFLite's pooling cannot",
+            )),
+        }
+    };
     let form = integer.form.as_ref();
     Ok(match (&node.op, form) {
         (Op::Input, _) => IntStep::Input,
@@ -155,11 +164,18 @@ fn step(graph: &Graph, node: &Node) -> Result<IntStep> {
             return Err(fail("its weights are not stored as 8-bit integers"))
         }
         (Op::GlobalAvgPool, Some(IntForm::Mean)) => {
+            same_type()?;
             let input = graph.shape(node.inputs[0]);
             IntStep::Mean(Mean::new(grid(0)?, output, input.h * input.w))
         }
-        (Op::GlobalAvgPool, _) => IntStep::AvgPool(None),
-        (Op::AvgPool(pool), _) => IntStep::AvgPool(Some(*pool)),
+        (Op::GlobalAvgPool, _) => {
+            same_type()?;
+            IntStep::AvgPool(None)
+        }
+        (Op::AvgPool(pool), _) => {
+            same_type()?;
+            IntStep::AvgPool(Some(*pool))
+        }
         (Op::Add, _) => IntStep::Add(Add::new(grid(0)?, grid(1)?, output)),
         (Op::MulChannel, _) => IntStep::Mul(Mul::new(grid(0)?, grid(1)?, output)),
         (Op::Softmax, _) => IntStep::Softmax(
