@@ -197,6 +197,18 @@ def external_buffers():
     return m.build(*io), m.build(*io, external=True), ([1, 4, 4, 3], np.float32)
 
 
+def dilated_depthwise():
+    """A depthwise convolution dilated 3 down and 2 across, which the importer refuses
+    naming both (tests/tflite_import.rs): it pins where the dilations sit in the options."""
+    m = TfliteModel(np.random.default_rng(6))
+    x = m.tensor([1, 8, 8, 3])
+    out = m.tensor([1, 2, 4, 3])
+    options = depthwise(VALID, 1, NONE)
+    options[1].update({"DilationWFactor": 2, "DilationHFactor": 3})
+    m.op(B.DEPTHWISE_CONV_2D, [x, m.const([1, 3, 3, 3]), m.const([3])], [out], options)
+    return m.build([x], [out]), ([1, 8, 8, 3], np.float32)
+
+
 def one_conv_tflite(input_shape, filter_shape, options=None, data=True):
     """input → CONV_2D → output, with the filter's buffer as large as its shape says
     (or 8 bytes when `data` is false) and an output shape TFLite would not check."""
@@ -275,6 +287,10 @@ def tflite_seeds(folder):
         runs_in_litert(model, shape, dtype)
         (folder / f"{name}.tflite").write_bytes(model)
         print(f"tflite/{name}.tflite: {len(model)} bytes, runs in LiteRT")
+    model, (shape, dtype) = dilated_depthwise()
+    runs_in_litert(model, shape, dtype, np.random.default_rng(7))
+    (folder / "dilated_depthwise.tflite").write_bytes(model)
+    print(f"tflite/dilated_depthwise.tflite: {len(model)} bytes, runs in LiteRT")
     # Its own generator: the shared one's sequence, and so every other seed, stays as it was.
     model, (shape, dtype) = uint8_concat_logistic()
     runs_in_litert(model, shape, dtype, np.random.default_rng(1))

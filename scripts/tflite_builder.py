@@ -47,7 +47,8 @@ class TfliteModel:
             return self._build(inputs, outputs, None)
         sizes = [0 if t[2] is None else t[2].nbytes for t in self.tensors]
         # Offset and size are fixed-width fields, so the flatbuffer's length does not depend
-        # on their values: build once to learn it, then again with the real offsets.
+        # on their values: build once to learn it, then again with the real offsets. The
+        # placeholder offset 2 is any value TFLite reads as set (above 1).
         length = len(self._build(inputs, outputs, [(2, s) for s in sizes]))
         places, at = [], align16(length)
         for size in sizes:
@@ -64,7 +65,8 @@ class TfliteModel:
         """places: each tensor's (offset, size) outside the flatbuffer, or None for inside."""
         b = flatbuffers.Builder(4096)
         buffers = [self._buffer(b, None, None)] + [
-            self._buffer(b, t[2], places and places[i]) for i, t in enumerate(self.tensors)]
+            self._buffer(b, t[2], None if places is None else places[i])
+            for i, t in enumerate(self.tensors)]
         tensors = [self._tensor(b, i, t) for i, t in enumerate(self.tensors)]
         ops = [self._op(b, *o) for o in self.ops]
         sub = {

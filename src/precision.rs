@@ -1,6 +1,6 @@
 //! Storage precision of activations and weights on the GPU. Float kernels compute in f32
-//! (except the GPU family's f16 GEMM, which multiplies in f16); f16 halves the memory traffic and the activation memory, at about three decimal
-//! digits per stored value. Int8 is another kind of plan: a quantized TFLite file run on its
+//! (except the GPU family's f16 GEMM, which multiplies in f16); f16 halves the memory
+//! traffic and the activation memory, at about three decimal digits per stored value. Int8 is another kind of plan: a quantized TFLite file run on its
 //! own integer grid with TFLite's integer arithmetic (`quant`, `plan::int`).
 
 use std::borrow::Cow;

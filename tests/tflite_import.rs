@@ -271,6 +271,19 @@ fn constants_after_the_flatbuffer_import_like_those_inside_it() {
     assert!(reason.contains("outside the file"), "{reason}");
 }
 
+/// A depthwise convolution dilated 3 down and 2 across (a valid file, which LiteRT runs) is
+/// refused naming both dilations, in that order.
+#[test]
+fn dilations_are_read_from_their_own_fields() {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/tflite/dilated_depthwise.tflite");
+    let reason = model_error(&std::fs::read(path).unwrap());
+    assert!(
+        reason.contains("dilation (3, 2) is not supported"),
+        "{reason}"
+    );
+}
+
 #[test]
 fn a_wrong_file_identifier_is_rejected() {
     let mut bytes = tiny_model();

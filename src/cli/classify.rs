@@ -4,7 +4,7 @@
 
 mod inputs;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -57,6 +57,21 @@ struct ImageError {
     error: String,
 }
 
+impl ImageError {
+    /// `error` about `path`, in a message that names the file (most errors already do).
+    fn new(path: &Path, error: &Error) -> Self {
+        let image = path.display().to_string();
+        let mut message = error.to_string();
+        if !message.contains(&image) {
+            message = format!("{image}: {message}");
+        }
+        ImageError {
+            image,
+            error: message,
+        }
+    }
+}
+
 pub fn execute(args: &ClassifyArgs, backend: Option<&str>) -> Result<ExitCode> {
     if args.batch == 0 || args.top == 0 {
         return Err(Error::InvalidArgument(
@@ -94,10 +109,7 @@ pub fn execute(args: &ClassifyArgs, backend: Option<&str>) -> Result<ExitCode> {
     // A folder that could not be read is a failure like a file that could not be decoded.
     let unreadable = unreadable
         .into_iter()
-        .map(|(path, error)| ImageError {
-            image: path.display().to_string(),
-            error: error.to_string(),
-        })
+        .map(|(path, error)| ImageError::new(&path, &error))
         .collect();
     let summary = classify_all(&session, &images, unreadable, args)?;
     summary.report();
@@ -117,8 +129,8 @@ struct Summary {
 
 impl Summary {
     /// On stderr, so that stdout stays one result per line; with `--json` the failures
-    /// are also on stdout, but a person reading the summary still sees why each failed.
-    /// Every failure's message names its file.
+    /// are also on stdout, but a person reading the summary still sees why each failed
+    /// (`ImageError::new` makes every message name its file).
     fn report(&self) {
         for failure in &self.failures {
             errln!("error: {}", failure.error);
@@ -234,10 +246,7 @@ fn classify_chunk(
         .map(|p| {
             let image = p.path.display().to_string();
             match &p.input {
-                Err(e) => Err(ImageError {
-                    image,
-                    error: e.to_string(),
-                }),
+                Err(e) => Err(ImageError::new(&p.path, e)),
                 Ok(_) => {
                     let probabilities = output.as_ref().and_then(|o| o.image(next_image));
                     next_image += 1;

@@ -119,11 +119,12 @@ fn step(graph: &Graph, node: &Node) -> Result<IntStep> {
     };
     // Pooling's kernels (TFLite's as ours) read and write one integer type.
     let same_type = || -> Result<()> {
-        match grid(0)?.dtype == output.dtype {
-            true => Ok(()),
-            false => Err(fail(
+        if grid(0)?.dtype == output.dtype {
+            Ok(())
+        } else {
+            Err(fail(
                 "it changes the integer type, which TFLite's pooling cannot",
-            )),
+            ))
         }
     };
     let form = integer.form.as_ref();

@@ -1,7 +1,7 @@
 //! The kernel-efficiency table: every kernel type's GFLOP/s and GB/s over the model,
 //! next to the project's best GEMM-like kernel (the pointwise kernel of the plan's kernel
-//! family on a large square-ish GEMM) measured on the same adapter in the same run, so the gap to what this adapter
-//! can do is visible.
+//! family on a large square-ish GEMM) measured on the same adapter in the same run, so the
+//! gap to what this adapter can do is visible.
 
 use std::collections::{HashMap, HashSet};
 

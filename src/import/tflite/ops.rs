@@ -3,6 +3,7 @@
 
 use super::schema::{
     ActivationFunctionType, BuiltinOperator, ConvOptions, Options, Padding as PaddingMode,
+    WeightsFormat,
 };
 use super::walk::{Call, Value, Walker};
 use crate::error::{Error, Result};
@@ -134,8 +135,12 @@ impl Walker<'_, '_> {
     /// order, as TFLite reads it).
     fn fully_connected(&mut self, call: &Call) -> Result<()> {
         let fused = match &call.op.options {
-            Options::FullyConnected(o) if o.weights_format != 0 => {
-                return Err(self.op_fail(call, "shuffled weight formats are not supported"))
+            Options::FullyConnected(o) if o.weights_format != WeightsFormat::DEFAULT => {
+                let format = o.weights_format.name().unwrap_or("unknown");
+                return Err(self.op_fail(
+                    call,
+                    format!("weight format {format} is not supported (only DEFAULT)"),
+                ));
             }
             Options::FullyConnected(o) => o.fused,
             _ => ActivationFunctionType::NONE,

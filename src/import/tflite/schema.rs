@@ -97,8 +97,7 @@ pub(super) struct PoolOptions {
 
 pub(super) struct FullyConnectedOptions {
     pub fused: ActivationFunctionType,
-    /// 0 is the plain `[out][in]` layout; others are shuffled for particular CPUs.
-    pub weights_format: i8,
+    pub weights_format: WeightsFormat,
 }
 
 /// A newtype over one of the schema's enumerations, with its named values.
@@ -175,17 +174,19 @@ schema_enum!(
     RIGHT_SHIFT = 161,
 });
 
-/// Builtin options' union member numbers (`BuiltinOptions` in the schema).
-mod option_kind {
-    pub const CONV_2D: u8 = 1;
-    pub const DEPTHWISE_CONV_2D: u8 = 2;
-    pub const POOL_2D: u8 = 5;
-    pub const FULLY_CONNECTED: u8 = 8;
-    pub const SOFTMAX: u8 = 9;
-    pub const CONCATENATION: u8 = 10;
-    pub const ADD: u8 = 11;
-    pub const MUL: u8 = 21;
-}
+schema_enum!(
+    /// FullyConnectedOptions' weight layout: `DEFAULT` is `[out][in]`; the other is
+    /// shuffled for particular CPUs.
+    WeightsFormat(i8) { DEFAULT = 0, SHUFFLED4X16INT8 = 1 }
+);
+
+schema_enum!(
+    /// The `BuiltinOptions` union's members that the importer reads (of about 130).
+    OptionsType(u8) {
+        CONV_2D = 1, DEPTHWISE_CONV_2D = 2, POOL_2D = 5, FULLY_CONNECTED = 8, SOFTMAX = 9,
+        CONCATENATION = 10, ADD = 11, MUL = 21,
+    }
+);
 
 /// Decodes the model `bytes` hold (whose `TFL3` identifier the caller checked).
 pub(super) fn decode(bytes: &[u8]) -> Result<Model<'_>> {
@@ -194,7 +195,8 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Model<'_>> {
     let operator_codes = model
         .tables(1)?
         .iter()
-        .map(operator_code)
+        .enumerate()
+        .map(|(i, t)| operator_code(t).map_err(|e| format!("operator code #{i}: {e}")))
         .collect::<Result<_>>()?;
     let subgraphs = model
         .tables(2)?
@@ -206,7 +208,7 @@ pub(super) fn decode(bytes: &[u8]) -> Result<Model<'_>> {
         .tables(4)?
         .iter()
         .enumerate()
-        .map(|(i, t)| buffer(&reader, t).map_err(|e| format!("buffer #{i}: {e}")))
+        .map(|(i, t)| buffer(t).map_err(|e| format!("buffer #{i}: {e}")))
         .collect::<Result<_>>()?;
     Ok(Model {
         operator_codes,
@@ -267,7 +269,7 @@ fn quantization(t: &Table) -> Result<QuantizationParameters> {
 
 /// A buffer's bytes: in the flatbuffer, or (files over 2 GB) at an offset of the file
 /// that is only meaningful above 1.
-fn buffer<'a>(reader: &Reader<'a>, t: &Table<'_, 'a>) -> Result<&'a [u8]> {
+fn buffer<'a>(t: &Table<'_, 'a>) -> Result<&'a [u8]> {
     if let Some(data) = t.bytes(0)?.filter(|d| !d.is_empty()) {
         return Ok(data);
     }
@@ -278,31 +280,35 @@ fn buffer<'a>(reader: &Reader<'a>, t: &Table<'_, 'a>) -> Result<&'a [u8]> {
     usize::try_from(offset)
         .ok()
         .zip(usize::try_from(size).ok())
-        .and_then(|(start, len)| reader.file().get(start..start.checked_add(len)?))
+        .and_then(|(start, len)| t.file().get(start..start.checked_add(len)?))
         .ok_or_else(|| format!("its {size} bytes at offset {offset} lie outside the file"))
 }
 
 fn operator(t: &Table) -> Result<Operator> {
-    let kind = t.get::<u8>(3, 0)?;
-    let options = match t.table(4)? {
-        None => Options::Other,
-        Some(o) => builtin_options(kind, &o)?,
-    };
     Ok(Operator {
         opcode_index: t.get(0, 0)?,
         inputs: t.scalars(1)?,
         outputs: t.scalars(2)?,
-        options,
+        options: builtin_options(OptionsType(t.get(3, 0)?), t)?,
     })
 }
 
-fn builtin_options(kind: u8, o: &Table) -> Result<Options> {
-    let fused = |id| o.get(id, 0).map(ActivationFunctionType);
+/// The operator's options, read only for the kinds the importer uses: a damaged table
+/// of another kind is as harmless as it is to TFLite for an op that ignores it.
+fn builtin_options(kind: OptionsType, op: &Table) -> Result<Options> {
+    // `OptionsType` names exactly the kinds read here.
+    if kind.name().is_none() {
+        return Ok(Options::Other);
+    }
+    let Some(o) = op.table(4)? else {
+        return Ok(Options::Other);
+    };
+    let fused = |id| activation(&o, id);
     Ok(match kind {
-        option_kind::CONV_2D => Options::Conv2D(conv_options(o, 3)?),
+        OptionsType::CONV_2D => Options::Conv2D(conv_options(&o, 3)?),
         // Field 3 is the depth multiplier, which the filter's shape already says.
-        option_kind::DEPTHWISE_CONV_2D => Options::DepthwiseConv2D(conv_options(o, 4)?),
-        option_kind::POOL_2D => Options::Pool2D(PoolOptions {
+        OptionsType::DEPTHWISE_CONV_2D => Options::DepthwiseConv2D(conv_options(&o, 4)?),
+        OptionsType::POOL_2D => Options::Pool2D(PoolOptions {
             padding: Padding(o.get(0, 0)?),
             stride_w: o.get(1, 0)?,
             stride_h: o.get(2, 0)?,
@@ -310,32 +316,36 @@ fn builtin_options(kind: u8, o: &Table) -> Result<Options> {
             filter_height: o.get(4, 0)?,
             fused: fused(5)?,
         }),
-        option_kind::FULLY_CONNECTED => Options::FullyConnected(FullyConnectedOptions {
+        OptionsType::FULLY_CONNECTED => Options::FullyConnected(FullyConnectedOptions {
             fused: fused(0)?,
-            weights_format: o.get(1, 0)?,
+            weights_format: WeightsFormat(o.get(1, 0)?),
         }),
-        option_kind::SOFTMAX => Options::Softmax {
+        OptionsType::SOFTMAX => Options::Softmax {
             beta: o.get(0, 0.0)?,
         },
-        option_kind::CONCATENATION => Options::Concatenation {
+        OptionsType::CONCATENATION => Options::Concatenation {
             axis: o.get(0, 0)?,
             fused: fused(1)?,
         },
-        option_kind::ADD => Options::Add { fused: fused(0)? },
-        option_kind::MUL => Options::Mul { fused: fused(0)? },
+        OptionsType::ADD => Options::Add { fused: fused(0)? },
+        OptionsType::MUL => Options::Mul { fused: fused(0)? },
         _ => Options::Other,
     })
 }
 
+fn activation(o: &Table, id: usize) -> Result<ActivationFunctionType> {
+    o.get(id, 0).map(ActivationFunctionType)
+}
+
 /// The fields Conv2DOptions and DepthwiseConv2DOptions share: padding and strides, then
-/// from field `activation` on the fused activation and the dilations.
-fn conv_options(o: &Table, activation: usize) -> Result<ConvOptions> {
+/// from field `activation_field` on the fused activation and the dilations.
+fn conv_options(o: &Table, activation_field: usize) -> Result<ConvOptions> {
     Ok(ConvOptions {
         padding: Padding(o.get(0, 0)?),
         stride_w: o.get(1, 0)?,
         stride_h: o.get(2, 0)?,
-        fused: ActivationFunctionType(o.get(activation, 0)?),
-        dilation_w: o.get(activation + 1, 1)?,
-        dilation_h: o.get(activation + 2, 1)?,
+        fused: activation(o, activation_field)?,
+        dilation_w: o.get(activation_field + 1, 1)?,
+        dilation_h: o.get(activation_field + 2, 1)?,
     })
 }

@@ -31,7 +31,7 @@ pub(super) fn decode_tensors<'a>(
     subgraph: &schema::SubGraph,
 ) -> Result<Vec<TensorInfo<'a>>, String> {
     if subgraph.tensors.is_empty() {
-        return Err("the subgraph has no tensor table".into());
+        return Err("the subgraph has no tensors".into());
     }
     subgraph
         .tensors
