@@ -243,22 +243,20 @@ fn classify_chunk(
     let model = session.model();
     Ok(prepared
         .iter()
-        .map(|p| {
-            let image = p.path.display().to_string();
-            match &p.input {
-                Err(e) => Err(ImageError::new(&p.path, e)),
-                Ok(_) => {
-                    let probabilities = output.as_ref().and_then(|o| o.image(next_image));
-                    next_image += 1;
-                    Ok(ImageResult {
-                        image,
-                        top: probabilities
-                            .map(|p| top_k(p, top, model.background_class))
-                            .unwrap_or_default(),
-                        inference_ms,
-                        preprocess_ms: p.preprocess_ms,
-                    })
-                }
+        .map(|p| match &p.input {
+            Err(e) => Err(ImageError::new(&p.path, e)),
+            Ok(_) => {
+                let image = p.path.display().to_string();
+                let probabilities = output.as_ref().and_then(|o| o.image(next_image));
+                next_image += 1;
+                Ok(ImageResult {
+                    image,
+                    top: probabilities
+                        .map(|p| top_k(p, top, model.background_class))
+                        .unwrap_or_default(),
+                    inference_ms,
+                    preprocess_ms: p.preprocess_ms,
+                })
             }
         })
         .collect())

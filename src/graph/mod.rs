@@ -1,7 +1,7 @@
 //! The typed graph IR: a list of nodes in topological order, each producing one NHWC
 //! tensor whose per-image shape is inferred and validated when the node is added.
-//! Front-ends (architecture builders, the TFLite and ONNX importers) build a [`Graph`]; the planner
-//! and the CPU reference consume it.
+//! Front-ends (architecture builders, the TFLite and ONNX importers) build a [`Graph`];
+//! the planner and the CPU reference consume it.
 
 mod infer;
 mod ops;

@@ -192,29 +192,25 @@ schema_enum!(
 pub(super) fn decode(bytes: &[u8]) -> Result<Model<'_>> {
     let reader = Reader::new(bytes);
     let model = reader.root()?;
-    let operator_codes = model
-        .tables(1)?
-        .iter()
-        .enumerate()
-        .map(|(i, t)| operator_code(t).map_err(|e| format!("operator code #{i}: {e}")))
-        .collect::<Result<_>>()?;
-    let subgraphs = model
-        .tables(2)?
-        .iter()
-        .enumerate()
-        .map(|(i, t)| subgraph(t).map_err(|e| format!("subgraph #{i}: {e}")))
-        .collect::<Result<_>>()?;
-    let buffers = model
-        .tables(4)?
-        .iter()
-        .enumerate()
-        .map(|(i, t)| buffer(t).map_err(|e| format!("buffer #{i}: {e}")))
-        .collect::<Result<_>>()?;
     Ok(Model {
-        operator_codes,
-        subgraphs,
-        buffers,
+        operator_codes: each(&model, 1, "operator code", operator_code)?,
+        subgraphs: each(&model, 2, "subgraph", subgraph)?,
+        buffers: each(&model, 4, "buffer", buffer)?,
     })
+}
+
+/// Decodes every table of the vector in field `id`; an error says which element failed.
+fn each<'a, T>(
+    t: &Table<'_, 'a>,
+    id: usize,
+    what: &str,
+    decode: impl Fn(&Table<'_, 'a>) -> Result<T>,
+) -> Result<Vec<T>> {
+    t.tables(id)?
+        .iter()
+        .enumerate()
+        .map(|(i, element)| decode(element).map_err(|e| format!("{what} #{i}: {e}")))
+        .collect()
 }
 
 fn operator_code(t: &Table) -> Result<OperatorCode> {
@@ -227,23 +223,11 @@ fn operator_code(t: &Table) -> Result<OperatorCode> {
 }
 
 fn subgraph(t: &Table) -> Result<SubGraph> {
-    let tensors = t
-        .tables(0)?
-        .iter()
-        .enumerate()
-        .map(|(i, t)| tensor(t).map_err(|e| format!("tensor #{i}: {e}")))
-        .collect::<Result<_>>()?;
-    let operators = t
-        .tables(3)?
-        .iter()
-        .enumerate()
-        .map(|(i, t)| operator(t).map_err(|e| format!("operator #{i}: {e}")))
-        .collect::<Result<_>>()?;
     Ok(SubGraph {
-        tensors,
+        tensors: each(t, 0, "tensor", tensor)?,
         inputs: t.scalars(1)?,
         outputs: t.scalars(2)?,
-        operators,
+        operators: each(t, 3, "operator", operator)?,
     })
 }
 
