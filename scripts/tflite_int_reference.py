@@ -16,8 +16,9 @@ tests/data/tflite_int_reference/<model>/<input>.npy. Inputs:
 
 Also, for the quantized seeds of the fuzz corpus (fuzz/corpus/tflite: a per-channel int8
 model with a float input and output, a uint8 one with FULLY_CONNECTED, a uint8 one with
-LOGISTIC and CONCATENATION on other grids, and an int8 one with a grouped conv, a depth
-multiplier of 4 and a residual), the outputs for
+LOGISTIC and CONCATENATION on other grids, an int8 one with a grouped conv, a depth
+multiplier of 4 and a residual; and two built here, a uint8 and an int8 one whose 1x1 conv
+makes the largest sums 8-bit values can, kept beside their outputs), the outputs for
 random_0 and random_1 in tests/data/tflite_int_reference/corpus/<seed>/ (a float input
 takes (byte - 128) / 32 of the same bytes, exact in float32).
 
@@ -26,7 +27,8 @@ It also writes tests/data/tflite_int_reference/optimized_vs_reference.tsv: for e
 (`BUILTIN_WITHOUT_DEFAULT_DELEGATES`) and its default XNNPACK path (`AUTO`) give differently
 from the reference kernels, and by how many LSB at most.
 
-Needs: pip install ai-edge-litert numpy pillow (and scripts/pil_reference.py beside it)
+Needs: pip install ai-edge-litert flatbuffers tflite numpy pillow (and scripts/pil_reference.py
+and scripts/tflite_builder.py beside it)
 Usage: python3 scripts/tflite_int_reference.py [SHARED_DIR]   (default: ../shared)
        ONLY=corpus python3 scripts/tflite_int_reference.py   (the corpus seeds only)
 """
@@ -39,10 +41,14 @@ import numpy as np
 from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from pil_reference import center_crop_bilinear  # the shared "center-crop-bilinear"
+from tflite_builder import B, NONE, VALID, TfliteModel, conv
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "tests" / "data" / "tflite_int_reference"
 CORPUS_SEEDS = ("int8_per_channel", "v2_like_uint8", "uint8_concat_logistic", "int8_word_paths")
+# Built here, kept beside their outputs: their float forms cancel huge sums on purpose, so
+# they stay out of the fuzz corpus, whose float runs must match the CPU reference.
+WIDE_POINTWISE = {"uint8_wide_pointwise": np.uint8, "int8_wide_pointwise": np.int8}
 CHAIN = ("mobilenet_v1_1.0_224_quant_embedding_extractor", "mobilenet_v1_1.0_224_quant_head_layers")
 MASK = (1 << 64) - 1
 
@@ -86,14 +92,53 @@ def models(shared):
     return found
 
 
+def wide_pointwise(dtype):
+    """float in → QUANTIZE → a 1x1 conv to 1036 channels whose bias saturates every value
+    (to 255, or to 127 with zero point −128: 255 above it) → a 1x1 conv 1036 → 8 whose
+    centred weights are −255 (uint8) or −128 (int8), every fourth one 1 less in magnitude
+    → DEQUANTIZE. The second conv makes about the largest sums an 8-bit pointwise conv
+    can, −67.3 M (−33.7 M for int8), over a channel count that is no multiple of 16; its
+    bias cancels them to within ±300, so an output moves if the sum is off by a few."""
+    m = TfliteModel(np.random.default_rng(3))  # no random constants
+    wide = 1036
+    zp, weight_zp, weight = (-128, 0, -128) if dtype == np.int8 else (0, 255, 0)
+    per_tensor = lambda scale, zero=0: ([scale], [zero], 0)
+    x = m.tensor([1, 3, 5, 4])
+    xq = m.tensor([1, 3, 5, 4], dtype, quant=per_tensor(1 / 128, zp + 128))
+    m.op(B.QUANTIZE, [x], [xq])
+    full = m.tensor([1, 3, 5, wide], dtype, quant=per_tensor(0.01, zp))
+    # Centred weights 0 and a bias of 10^6: every output saturates.
+    m.op(B.CONV_2D, [xq, m.tensor([wide, 1, 1, 4], dtype, np.full(wide * 4, zp + 128),
+                                  per_tensor(0.01, zp + 128 if dtype == np.uint8 else 0)),
+                     m.tensor([wide], np.int32, np.full(wide, 1_000_000),
+                              per_tensor(np.float32(1 / 128) * np.float32(0.01)))],
+         [full], conv(VALID, 1, NONE))
+    # Every fourth input channel's weight one step nearer the zero point: sums of four
+    # products are odd, so a float sum past 2^24 would round.
+    weights = np.tile(np.where(np.arange(wide) % 4 == 3, weight + 1, weight), 8)
+    sums = 255 * (weights[:wide] - weight_zp).sum()
+    out = m.tensor([1, 3, 5, 8], dtype, quant=per_tensor(0.00086, zp + 128))
+    m.op(B.CONV_2D, [full, m.tensor([8, 1, 1, wide], dtype, weights, per_tensor(0.02, weight_zp)),
+                     m.tensor([8], np.int32, np.array([-300, -77, -1, 0, 1, 77, 150, 299]) - sums,
+                              per_tensor(np.float32(0.01) * np.float32(0.02)))],
+         [out], conv(VALID, 1, NONE))
+    y = m.tensor([1, 3, 5, 8])
+    m.op(B.DEQUANTIZE, [out], [y])
+    return m.build([x], [y])
+
+
 def corpus_seeds():
     """The quantized fuzz seeds' reference outputs on the two random inputs."""
-    for seed in CORPUS_SEEDS:
-        runner = interpreter(REPO / "fuzz/corpus/tflite" / f"{seed}.tflite", OpResolverType.BUILTIN_REF)
+    paths = {seed: REPO / "fuzz/corpus/tflite" / f"{seed}.tflite" for seed in CORPUS_SEEDS}
+    for seed, dtype in WIDE_POINTWISE.items():
+        paths[seed] = OUT / "corpus" / seed / f"{seed}.tflite"
+        paths[seed].parent.mkdir(parents=True, exist_ok=True)
+        paths[seed].write_bytes(wide_pointwise(dtype))
+    for seed, path in paths.items():
+        runner = interpreter(path, OpResolverType.BUILTIN_REF)
         details = runner.get_input_details()[0]
         shape = tuple(details["shape"])
         folder = OUT / "corpus" / seed
-        folder.mkdir(parents=True, exist_ok=True)
         for k in range(2):
             x = grid_bytes(1000 + k, int(np.prod(shape))).reshape(shape)
             if details["dtype"] == np.float32:

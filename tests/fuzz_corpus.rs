@@ -120,8 +120,9 @@ fn accepted_models_run_on_the_gpu_like_the_cpu_reference() {
     assert!(compared >= 4, "only {compared} corpus models were compared");
 }
 
-/// Every corpus model with an integer form runs in int8 on the GPU exactly like the integer
-/// CPU reference; the others are refused with an error, not a panic (`gpu_corpus`).
+/// Every corpus model with an integer form runs in int8 on the GPU, with either kernel
+/// family, exactly like the integer CPU reference; the others are refused with an error,
+/// not a panic (`gpu_corpus`).
 #[test]
 fn accepted_quantized_models_run_in_int8_like_the_integer_reference() {
     use mobilenet_wgpu::plan::{KernelChoice, KernelFamily, Plan};
@@ -145,23 +146,26 @@ fn accepted_quantized_models_run_in_int8_like_the_integer_reference() {
         }
         let input = random_input(graph, 2, 3);
         let ctx = runtime.context();
-        match verify_graph(ctx, graph, 2, &input, Precision::Int8, KernelChoice::Auto) {
-            Ok(report) => {
-                compared += 1;
-                assert!(report.passed, "{}: {report:?}", path.display());
+        for choice in [KernelChoice::CpuAdapter, KernelChoice::Gpu] {
+            match verify_graph(ctx, graph, 2, &input, Precision::Int8, choice) {
+                Ok(report) => {
+                    compared += 1;
+                    assert!(report.passed, "{} ({choice:?}): {report:?}", path.display());
+                }
+                Err(Error::DeviceLimit(_)) => {}
+                // Float files are refused up front; a quantized one must run unless the
+                // planner refuses it (a fuzzer's file with a float layer, or one computing
+                // nothing).
+                Err(e) => assert!(
+                    mobilenet_wgpu::quant::lower::input_grid(graph).is_err()
+                        || Plan::build_for(graph, 2, Precision::Int8, KernelFamily::CpuAdapter)
+                            .is_err(),
+                    "{} ({choice:?}): {e}",
+                    path.display()
+                ),
             }
-            Err(Error::DeviceLimit(_)) => {}
-            // Float files are refused up front; a quantized one must run unless the planner
-            // refuses it (a fuzzer's file with a float layer, or one computing nothing).
-            Err(e) => assert!(
-                mobilenet_wgpu::quant::lower::input_grid(graph).is_err()
-                    || Plan::build_for(graph, 2, Precision::Int8, KernelFamily::CpuAdapter)
-                        .is_err(),
-                "{}: {e}",
-                path.display()
-            ),
         }
     }
-    eprintln!("{compared} quantized corpus models compared in int8");
+    eprintln!("{compared} int8 runs of quantized corpus models compared");
     assert!(compared >= 1, "no quantized corpus model ran in int8");
 }

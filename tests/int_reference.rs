@@ -10,7 +10,8 @@ use mobilenet_wgpu::cpu;
 use mobilenet_wgpu::graph::TensorQuant;
 use mobilenet_wgpu::io::{npy, Values};
 use mobilenet_wgpu::model::Model;
-use mobilenet_wgpu::runtime::Session;
+use mobilenet_wgpu::plan::KernelChoice;
+use mobilenet_wgpu::runtime::{Runtime, Session};
 use mobilenet_wgpu::{preprocess, Precision};
 
 fn reference_dir() -> PathBuf {
@@ -125,43 +126,50 @@ fn grid(graph: &mobilenet_wgpu::graph::Graph, id: mobilenet_wgpu::graph::TensorI
         .output
 }
 
+/// Both kernel families (the `cpu-adapter` one's pointwise kernel sums in f32, the `gpu`
+/// one's in packed integer dot products) give TFLite's bytes.
 #[test]
 fn the_int8_gpu_path_is_byte_identical_to_tflite() {
     let (Some(shared), Some(runtime)) = (common::shared_dir(), common::runtime()) else {
         return;
     };
     let mut checked = 0;
-    let mut session: Option<(String, Session)> = None;
-    for (name, input, expected) in references() {
-        if session.as_ref().is_none_or(|(n, _)| *n != name) {
-            let model = common::shared_models::load(&shared, &name);
-            let s = runtime
-                .session_with_precision(&model, 1, Precision::Int8)
-                .unwrap_or_else(|e| panic!("{name}: {e}"));
-            session = Some((name.clone(), s));
+    for choice in [KernelChoice::CpuAdapter, KernelChoice::Gpu] {
+        let runtime = runtime.clone().with_kernels(choice);
+        let mut session: Option<(String, Session)> = None;
+        for (name, input, expected) in references() {
+            if session.as_ref().is_none_or(|(n, _)| *n != name) {
+                let model = common::shared_models::load(&shared, &name);
+                let s = runtime
+                    .session_with_precision(&model, 1, Precision::Int8)
+                    .unwrap_or_else(|e| panic!("{name}: {e}"));
+                session = Some((name.clone(), s));
+            }
+            let session = &session.as_ref().unwrap().1;
+            let differing = gpu_differences(session, &shared, &input, &expected);
+            assert_eq!(differing, 0, "{name} on {input}, {choice:?} kernels");
+            checked += 1;
         }
-        let session = &session.as_ref().unwrap().1;
-        let graph = &session.model().graph;
-        let (input_grid, output_grid) = (grid(graph, graph.input()), grid(graph, graph.output()));
-        let x: Vec<f32> = input_values(&shared, session.model(), &input)
-            .into_iter()
-            .map(|q| input_grid.dequantize(q))
-            .collect();
-        let output = session.run(&x).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let got: Vec<i32> = output
-            .data
-            .iter()
-            .map(|&v| output_grid.quantize(v))
-            .collect();
-        let differing = got.iter().zip(&expected).filter(|(a, b)| a != b).count();
-        assert_eq!(
-            (got.len(), differing),
-            (expected.len(), 0),
-            "{name} on {input}: {differing} values differ on the GPU"
-        );
-        checked += 1;
     }
-    assert_eq!(checked, 120, "10 models x 12 inputs");
+    assert_eq!(checked, 2 * 120, "two families x 10 models x 12 inputs");
+}
+
+/// How many output values of `session` on `input` differ from TFLite's `expected`.
+fn gpu_differences(session: &Session, shared: &Path, input: &str, expected: &[i32]) -> usize {
+    let graph = &session.model().graph;
+    let (input_grid, output_grid) = (grid(graph, graph.input()), grid(graph, graph.output()));
+    let x: Vec<f32> = input_values(shared, session.model(), input)
+        .into_iter()
+        .map(|q| input_grid.dequantize(q))
+        .collect();
+    let output = session.run(&x).unwrap_or_else(|e| panic!("{input}: {e}"));
+    assert_eq!(output.data.len(), expected.len(), "{input}: output size");
+    output
+        .data
+        .iter()
+        .zip(expected)
+        .filter(|(&v, &e)| output_grid.quantize(v) != e)
+        .count()
 }
 
 /// `run --precision int8 --quantized-output` reads a uint8 `.npy` as the model's input
@@ -217,9 +225,10 @@ fn run_writes_tflites_raw_output_tensor() {
 }
 
 /// The quantized fuzz seeds (a per-channel int8 model with a float input and output, a
-/// uint8 one with FULLY_CONNECTED, one with LOGISTIC and CONCATENATION, and an int8 one with
-/// a grouped conv, a depth multiplier of 4 and a residual), run from their files in int8 on
-/// the GPU, one input at a time and both as one batch: TFLite's reference outputs exactly,
+/// uint8 one with FULLY_CONNECTED, one with LOGISTIC and CONCATENATION, an int8 one with a
+/// grouped conv, a depth multiplier of 4 and a residual, and a uint8 and an int8 one whose
+/// 1x1 conv makes the largest sums 8-bit values can), run from their files in int8 on the
+/// GPU, one input at a time and both as one batch: TFLite's reference outputs exactly,
 /// float outputs included (a float input is quantized on the host as TFLite's QUANTIZE
 /// does; a final DEQUANTIZE is the host's decoding).
 #[test]
@@ -227,19 +236,24 @@ fn the_quantized_fuzz_seeds_match_tflite_in_int8() {
     let Some(runtime) = common::runtime() else {
         return;
     };
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let seeds = [
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/tflite");
+    let in_corpus = [
         "int8_per_channel",
         "v2_like_uint8",
         "uint8_concat_logistic",
         "int8_word_paths",
     ];
-    for seed in seeds {
-        let path = root
-            .join("fuzz/corpus/tflite")
-            .join(format!("{seed}.tflite"));
+    // Kept beside their outputs: their float forms are ill-conditioned on purpose.
+    let beside = ["uint8_wide_pointwise", "int8_wide_pointwise"];
+    let seeds = in_corpus
+        .iter()
+        .map(|seed| (*seed, corpus.join(format!("{seed}.tflite"))))
+        .chain(beside.iter().map(|seed| {
+            let path = reference_dir().join(format!("corpus/{seed}/{seed}.tflite"));
+            (*seed, path)
+        }));
+    for (seed, path) in seeds {
         let model = mobilenet_wgpu::import::load(&path).expect("a corpus seed");
-        let graph = &model.graph;
         let inputs: Vec<Vec<f32>> = (0..2).map(|k| seed_input(&model, k)).collect();
         let expected: Vec<Values> = (0..2)
             .map(|k| {
@@ -247,28 +261,44 @@ fn the_quantized_fuzz_seeds_match_tflite_in_int8() {
                 npy::read(&file).expect("reference").1
             })
             .collect();
-        let stored = |output: &[f32], like: &Values| match like {
-            Values::F32(_) => Values::F32(output.to_vec()),
-            _ => {
-                let grid = grid(graph, graph.output());
-                Values::U8(output.iter().map(|&v| grid.quantize(v) as u8).collect())
-            }
-        };
-        let single = runtime
-            .session_with_precision(&model, 1, Precision::Int8)
-            .unwrap_or_else(|e| panic!("{seed}: {e}"));
-        for (k, (input, expected)) in inputs.iter().zip(&expected).enumerate() {
-            let output = single.run(input).expect("int8 run").data;
-            assert_eq!(stored(&output, expected), *expected, "{seed} on random_{k}");
+        for choice in [KernelChoice::CpuAdapter, KernelChoice::Gpu] {
+            let runtime = runtime.clone().with_kernels(choice);
+            let seed = format!("{seed} ({choice:?} kernels)");
+            check_seed(&runtime, &model, &seed, &inputs, &expected);
         }
-        let batch = runtime
-            .session_with_precision(&model, 2, Precision::Int8)
-            .unwrap_or_else(|e| panic!("{seed} at batch 2: {e}"));
-        let output = batch.run(&inputs.concat()).expect("int8 run").data;
-        for (k, (image, expected)) in output.chunks(output.len() / 2).zip(&expected).enumerate() {
-            let what = format!("{seed} on random_{k}, image {k} of a batch of 2");
-            assert_eq!(stored(image, expected), *expected, "{what}");
+    }
+}
+
+/// `model` in int8, one input at a time and both as one batch, against `expected`.
+fn check_seed(
+    runtime: &Runtime,
+    model: &Model,
+    seed: &str,
+    inputs: &[Vec<f32>],
+    expected: &[Values],
+) {
+    let graph = &model.graph;
+    let stored = |output: &[f32], like: &Values| match like {
+        Values::F32(_) => Values::F32(output.to_vec()),
+        _ => {
+            let grid = grid(graph, graph.output());
+            Values::U8(output.iter().map(|&v| grid.quantize(v) as u8).collect())
         }
+    };
+    let single = runtime
+        .session_with_precision(model, 1, Precision::Int8)
+        .unwrap_or_else(|e| panic!("{seed}: {e}"));
+    for (k, (input, expected)) in inputs.iter().zip(expected).enumerate() {
+        let output = single.run(input).expect("int8 run").data;
+        assert_eq!(stored(&output, expected), *expected, "{seed} on random_{k}");
+    }
+    let batch = runtime
+        .session_with_precision(model, 2, Precision::Int8)
+        .unwrap_or_else(|e| panic!("{seed} at batch 2: {e}"));
+    let output = batch.run(&inputs.concat()).expect("int8 run").data;
+    for (k, (image, expected)) in output.chunks(output.len() / 2).zip(expected).enumerate() {
+        let what = format!("{seed} on random_{k}, image {k} of a batch of 2");
+        assert_eq!(stored(image, expected), *expected, "{what}");
     }
 }
 

@@ -44,65 +44,97 @@ fn pack4(v: vec4<i32>) -> u32 {
     return b.x | (b.y << 8u) | (b.z << 16u) | (b.w << 24u);
 }
 
-/// `a · b` as (low, high) 32-bit halves.
-fn mul_wide(a: u32, b: u32) -> vec2<u32> {
-    let al = a & 0xffffu;
-    let ah = a >> 16u;
-    let bl = b & 0xffffu;
-    let bh = b >> 16u;
+// The fixed point works on four lanes at once, so a word's four values requantize
+// together with no branch per lane; the scalar forms take lane x of the same code.
+
+/// `a · b` per lane as 64-bit products: `low` and `high` 32-bit halves.
+struct Wide4 {
+    low: vec4<u32>,
+    high: vec4<u32>,
+}
+
+fn mul_wide4(a: vec4<u32>, b: vec4<u32>) -> Wide4 {
+    let half = vec4(0xffffu);
+    let al = a & half;
+    let ah = a >> vec4(16u);
+    let bl = b & half;
+    let bh = b >> vec4(16u);
     let t = al * bl;
-    let m1 = ah * bl + (t >> 16u);
-    let m2 = al * bh + (m1 & 0xffffu);
-    let high = ah * bh + (m1 >> 16u) + (m2 >> 16u);
-    let low = (m2 << 16u) | (t & 0xffffu);
-    return vec2<u32>(low, high);
+    let m1 = ah * bl + (t >> vec4(16u));
+    let m2 = al * bh + (m1 & half);
+    let high = ah * bh + (m1 >> vec4(16u)) + (m2 >> vec4(16u));
+    let low = (m2 << vec4(16u)) | (t & half);
+    return Wide4(low, high);
 }
 
 /// gemmlowp's SaturatingRoundingDoublingHighMul: round(2·a·b / 2^32), ties upward.
-fn srdhm(a: i32, b: i32) -> i32 {
-    let min = bitcast<i32>(0x80000000u);
-    if a == min && b == min {
-        return 2147483647;
-    }
-    let negative = (a < 0) != (b < 0);
-    let p = mul_wide(bitcast<u32>(abs(a)), bitcast<u32>(abs(b)));
+fn srdhm4(a: vec4<i32>, b: vec4<i32>) -> vec4<i32> {
+    let min = vec4(bitcast<i32>(0x80000000u));
+    let negative = (a < vec4(0)) != (b < vec4(0));
+    let p = mul_wide4(bitcast<vec4<u32>>(abs(a)), bitcast<vec4<u32>>(abs(b)));
     // (|a·b| + 2^30) >> 31 for a positive product; −((|a·b| + 2^30 − 1) >> 31) otherwise.
-    let nudge = select(0x40000000u, 0x3fffffffu, negative);
-    let low = p.x + nudge;
-    let high = p.y + select(0u, 1u, low < p.x);
-    let q = bitcast<i32>((high << 1u) | (low >> 31u));
-    return select(q, -q, negative);
+    let nudge = select(vec4(0x40000000u), vec4(0x3fffffffu), negative);
+    let low = p.low + nudge;
+    let high = p.high + select(vec4(0u), vec4(1u), low < p.low);
+    let q = bitcast<vec4<i32>>((high << vec4(1u)) | (low >> vec4(31u)));
+    // The one product that does not fit: min · min saturates.
+    return select(select(q, -q, negative), vec4(2147483647), a == min & b == min);
 }
 
 /// gemmlowp's RoundingDivideByPOT: x / 2^e rounded half away from zero (0 ≤ e ≤ 31).
-fn rdbpot(x: i32, e: i32) -> i32 {
-    let mask = bitcast<i32>((1u << u32(e)) - 1u);
+fn rdbpot4(x: vec4<i32>, e: vec4<i32>) -> vec4<i32> {
+    let mask = bitcast<vec4<i32>>((vec4(1u) << vec4<u32>(e)) - vec4(1u));
     let remainder = x & mask;
-    let threshold = (mask >> 1u) + select(0, 1, x < 0);
-    return (x >> u32(e)) + select(0, 1, remainder > threshold);
+    let threshold = (mask >> vec4(1u)) + select(vec4(0), vec4(1), x < vec4(0));
+    return (x >> vec4<u32>(e)) + select(vec4(0), vec4(1), remainder > threshold);
 }
 
 /// TFLite's MultiplyByQuantizedMultiplier (`shift` > 0: left, < 0: rounding right).
-fn mbqm(x: i32, multiplier: i32, shift: i32) -> i32 {
+fn mbqm4(x: vec4<i32>, multiplier: vec4<i32>, shift: vec4<i32>) -> vec4<i32> {
     // Shifts of 32 or more count modulo 32, as on x86 (and in the Rust twin), spelled out
     // because backends differ on an over-wide shift.
-    let left = u32(max(shift, 0)) & 31u;
-    return rdbpot(srdhm(x << left, multiplier), max(-shift, 0));
+    let left = vec4<u32>(max(shift, vec4(0))) & vec4(31u);
+    return rdbpot4(srdhm4(x << left, multiplier), max(-shift, vec4(0)));
 }
 
 /// TFLite's quantized ADD of stored `a` and `b`: each centred, shifted left by 20 bits and
 /// scaled to twice the larger input scale (`m.xy`, `m.zw`: multiplier and shift per input),
 /// then summed and scaled to the output (`out`: multiplier, shift), before its zero point.
+fn add_quantized4(a: vec4<i32>, b: vec4<i32>, zp: vec2<i32>, m: vec4<i32>, out: vec2<i32>, out_zp: i32) -> vec4<i32> {
+    let x = mbqm4((a - zp.x) << vec4(20u), vec4(m.x), vec4(m.y));
+    let y = mbqm4((b - zp.y) << vec4(20u), vec4(m.z), vec4(m.w));
+    return mbqm4(x + y, vec4(out.x), vec4(out.y)) + out_zp;
+}
+
+/// `a · b` as (low, high) 32-bit halves.
+fn mul_wide(a: u32, b: u32) -> vec2<u32> {
+    let p = mul_wide4(vec4(a), vec4(b));
+    return vec2(p.low.x, p.high.x);
+}
+
+fn srdhm(a: i32, b: i32) -> i32 {
+    return srdhm4(vec4(a), vec4(b)).x;
+}
+
+fn rdbpot(x: i32, e: i32) -> i32 {
+    return rdbpot4(vec4(x), vec4(e)).x;
+}
+
+fn mbqm(x: i32, multiplier: i32, shift: i32) -> i32 {
+    return mbqm4(vec4(x), vec4(multiplier), vec4(shift)).x;
+}
+
 fn add_quantized(a: i32, b: i32, zp: vec2<i32>, m: vec4<i32>, out: vec2<i32>, out_zp: i32) -> i32 {
-    let x = mbqm((a - zp.x) << 20u, m.x, m.y);
-    let y = mbqm((b - zp.y) << 20u, m.z, m.w);
-    return mbqm(x + y, out.x, out.y) + out_zp;
+    return add_quantized4(vec4(a), vec4(b), zp, m, out, out_zp).x;
 }
 
 /// `v` saturated to uint8 (`signed` 0) or int8 (`signed` 1).
+fn saturate4(v: vec4<i32>, signed: u32) -> vec4<i32> {
+    let lo = select(0, -128, signed != 0u);
+    let hi = select(255, 127, signed != 0u);
+    return clamp(v, vec4(lo), vec4(hi));
+}
+
 fn saturate(v: i32, signed: u32) -> i32 {
-    if signed != 0u {
-        return clamp(v, -128, 127);
-    }
-    return clamp(v, 0, 255);
+    return saturate4(vec4(v), signed).x;
 }

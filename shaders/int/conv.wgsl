@@ -1,10 +1,9 @@
 // Integer convolution, any groups (so depthwise with any multiplier too): TFLite's
 // reference Conv/DepthwiseConv(PerChannel). One thread per output word (4 values), or per
-// 4 words in `conv_pointwise`. Taps in
-// the padding read the input zero point, which contributes nothing, as TFLite skips them.
+// 4 words in `conv_pointwise`. Taps in the padding read the input zero point, which
+// contributes nothing, as TFLite skips them. Composed after conv_store.wgsl (`Params`, the
+// channel records, the store).
 //
-// Per output channel `o`, words `channels + 5·o ..` of `weights` hold: bias, the bias with
-// the dot-product path's zero-point terms folded in, multiplier, shift, weight zero point.
 // `PATH` picks how the inner products run (the launch sets it from the shapes):
 // - `SCALAR`: one value at a time, any shapes;
 // - `SCALAR_WORD`: a word's four outputs at once when they share a pixel and a group (the
@@ -16,53 +15,6 @@
 // - `DEPTHWISE_QUAD`: depthwise with multiplier 1 over channel quads; weights are packed
 //   tap-major, so one input word and one weight word give a tap of all four channels.
 // Integer sums wrap alike in any order, so every path gives the same bytes.
-// A residual ADD that alone reads the convolution may be fused: it runs on the stored
-// (requantized, clamped) value, exactly as the separate ADD would.
-
-struct Params {
-    batch: u32,
-    in_h: u32,
-    in_w: u32,
-    in_c: u32,
-    out_h: u32,
-    out_w: u32,
-    out_c: u32,
-    kernel_h: u32,
-    kernel_w: u32,
-    stride: u32,
-    pad_top: u32,
-    pad_left: u32,
-    in_per_group: u32,
-    out_per_group: u32,
-    total: u32,
-    channels: u32,
-    input_zp: i32,
-    output_zp: i32,
-    clamp_lo: i32,
-    clamp_hi: i32,
-    /// 1 for int8 values, 0 for uint8 (input, weights and output share the type).
-    signed: u32,
-    /// A fused residual ADD: 1 when present; whether the convolution is its first input;
-    /// its zero points, multipliers and shifts (as `add_quantized` takes them) and clamp.
-    has_residual: u32,
-    conv_first: u32,
-    add_zp_a: i32,
-    add_zp_b: i32,
-    add_m_a: i32,
-    add_s_a: i32,
-    add_m_b: i32,
-    add_s_b: i32,
-    add_m_out: i32,
-    add_s_out: i32,
-    add_out_zp: i32,
-    add_lo: i32,
-    add_hi: i32,
-    pad0: u32,
-}
-
-@group(0) @binding(0) var<uniform> params: Params;
-@group(0) @binding(4) var<storage, read> residual: array<u32>;
-@group(0) @binding(5) var<storage, read_write> output: array<u32>;
 
 const SCALAR: u32 = 0u;
 const SCALAR_WORD: u32 = 1u;
@@ -137,7 +89,6 @@ fn tap_pixel(at: vec3<u32>, t: u32) -> i32 {
     return i32((at.x * params.in_h + u32(iy)) * params.in_w + u32(ix));
 }
 
-
 /// Word `w` of a channel record, for the four channels from `o`.
 fn record4(o: u32, w: u32) -> vec4<i32> {
     let r = params.channels + 5u * o + w;
@@ -206,14 +157,6 @@ fn accumulate_word_scalar(word: u32) -> vec4<i32> {
         }
     }
     return acc;
-}
-
-/// The four 8-bit values of `word`, sign-extended when `signed` is 1.
-fn unpack_word(word: u32, signed: u32) -> vec4<i32> {
-    if signed != 0u {
-        return unpack4xI8(word);
-    }
-    return bitcast<vec4<i32>>(unpack4xU8(word));
 }
 
 /// `DEPTHWISE_QUAD`: Σ(x−xz)(w−wz) plus the bias for the four channels of word `word`;
@@ -306,30 +249,21 @@ fn conv_pointwise(
     }
 }
 
-/// Requantizes, clamps (and adds a fused residual to) the four sums of output word `word`
-/// and stores it; lanes past the tensor's end stay 0.
+/// Requantizes and stores output word `word`; lanes past the tensor's end stay 0.
 fn store_word(word: u32, sums: vec4<i32>) {
-    var values = vec4<i32>(0);
-    for (var lane = 0u; lane < 4u; lane++) {
-        let idx = word * 4u + lane;
-        if idx < params.total {
-            let o = idx % params.out_c;
-            let record = params.channels + 5u * o;
-            let multiplier = bitcast<i32>(weights[record + 2u]);
-            let shift = bitcast<i32>(weights[record + 3u]);
-            let v = mbqm(sums[lane], multiplier, shift) + params.output_zp;
-            var stored = clamp(saturate(v, params.signed), params.clamp_lo, params.clamp_hi);
-            if params.has_residual != 0u {
-                let other = byte_value(residual[idx / 4u], idx % 4u, params.signed);
-                let a = select(other, stored, params.conv_first != 0u);
-                let b = select(stored, other, params.conv_first != 0u);
-                let m = vec4<i32>(params.add_m_a, params.add_s_a, params.add_m_b, params.add_s_b);
-                let zp = vec2<i32>(params.add_zp_a, params.add_zp_b);
-                let sum = add_quantized(a, b, zp, m, vec2<i32>(params.add_m_out, params.add_s_out), params.add_out_zp);
-                stored = clamp(saturate(sum, params.signed), params.add_lo, params.add_hi);
-            }
-            values[lane] = stored;
-        }
+    let idx = vec4(word * 4u) + vec4(0u, 1u, 2u, 3u);
+    var multiplier: vec4<i32>;
+    var shift: vec4<i32>;
+    if params.out_c % 4u == 0u {
+        // The word's four lanes are four consecutive channels.
+        let o = (word * 4u) % params.out_c;
+        multiplier = record4(o, 2u);
+        shift = record4(o, 3u);
+    } else {
+        let r = vec4(params.channels) + 5u * (idx % params.out_c);
+        multiplier = bitcast<vec4<i32>>(vec4(weights[r.x + 2u], weights[r.y + 2u], weights[r.z + 2u], weights[r.w + 2u]));
+        shift = bitcast<vec4<i32>>(vec4(weights[r.x + 3u], weights[r.y + 3u], weights[r.z + 3u], weights[r.w + 3u]));
     }
-    output[word] = pack4(values);
+    let values = requantize_word(word, sums, multiplier, shift);
+    output[word] = pack4(select(vec4(0), values, idx < vec4(params.total)));
 }

@@ -208,6 +208,7 @@ mod tests {
         check::<elementwise::ElementwiseParams>(&elementwise::SHADER);
         check::<squeeze_excite::SqueezeExciteParams>(&squeeze_excite::SHADER);
         check::<int::conv::ConvParams>(&int::conv::SHADER);
+        check::<int::conv::ConvParams>(&int::pointwise::SHADER);
         check::<int::dense::DenseParams>(&int::dense::SHADER);
         check::<int::pool::PoolParams>(&int::pool::SHADER);
         check::<int::elementwise::ElementwiseParams>(&int::elementwise::SHADER);
@@ -216,7 +217,7 @@ mod tests {
 
     #[test]
     fn shared_constants_match() {
-        let pairs: [(&ShaderFile, &str, usize); 9] = [
+        let pairs: [(&ShaderFile, &str, usize); 10] = [
             (
                 &conv::SHADER,
                 "WG",
@@ -240,6 +241,11 @@ mod tests {
                 crate::plan::gemm::TILE_CHANNELS,
             ),
             (&pointwise::SHADER, "PX", pointwise::PIXELS_PER_THREAD),
+            (
+                &int::pointwise::SHADER,
+                "TILE_PIXELS",
+                int::pointwise::TILE_PIXELS,
+            ),
             (
                 &squeeze_excite::SHADER,
                 "MAX_CHANNELS",

@@ -92,7 +92,7 @@ pub(crate) fn launch(step: &Step, batch: usize, family: KernelFamily) -> Result<
         Kernel::Separable(pair) => separable::launch(&io, pair),
         Kernel::MulChannel => elementwise::launch_mul_channel(&io),
         Kernel::ConcatPart { offset } => elementwise::launch_concat(&io, *offset),
-        Kernel::Int(kernel) => return int::launch(&io, kernel),
+        Kernel::Int(kernel) => return int::launch(&io, kernel, family),
     }?;
     // Merged steps also apply their earlier parts' epilogues.
     let activations = match &step.kernel {

@@ -5,21 +5,24 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::super::{to_u32, Launch, StepIo, Weights};
-use super::signed;
+use super::{pointwise, signed};
 use crate::error::Result;
 use crate::gpu::pipeline::{Grid, ShaderFile};
 use crate::graph::IntWeights;
-use crate::plan::IntKernel;
+use crate::plan::{IntKernel, KernelFamily};
 use crate::quant::lower::ConvGeometry;
 use crate::quant::params::Requant;
 
 pub(crate) const SHADER: ShaderFile = ShaderFile {
     name: "int_conv",
-    source: include_str!("../../../../shaders/int/conv.wgsl"),
+    source: concat!(
+        include_str!("../../../../shaders/int/conv_store.wgsl"),
+        include_str!("../../../../shaders/int/conv.wgsl"),
+    ),
     entry_points: &["conv", "conv_pointwise"],
 };
 
-/// WGSL `Params` of shaders/int/conv.wgsl.
+/// WGSL `Params` of shaders/int/conv_store.wgsl.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
 pub(crate) struct ConvParams {
@@ -38,6 +41,7 @@ pub(crate) struct ConvParams {
     in_per_group: u32,
     out_per_group: u32,
     total: u32,
+    /// Words of packed weights, before the channel records.
     channels: u32,
     input_zp: i32,
     output_zp: i32,
@@ -105,6 +109,7 @@ pub(crate) fn launch(
     conv: &ConvGeometry,
     weights: &IntWeights,
     requant: &Requant,
+    family: KernelFamily,
 ) -> Result<Launch> {
     if kernel.inputs[0] != kernel.output || weights.dtype != kernel.output {
         return Err(io.invalid("input, weights and output must share one integer type"));
@@ -113,12 +118,58 @@ pub(crate) fn launch(
     let in_per_group = i.c / conv.groups;
     let out_per_group = conv.out_channels / conv.groups;
     let path = ConvPath::of(conv, i.c, in_per_group, out_per_group);
+    // Pointwise layers take `conv_pointwise`: an output quad of 4 pixels per thread; or on
+    // CPU adapters pointwise.wgsl.
+    let pointwise = path == ConvPath::Dot4
+        && (conv.kernel_h, conv.kernel_w, conv.stride, conv.groups) == (1, 1, 1, 1)
+        && (conv.padding.top, conv.padding.left) == (0, 0)
+        && (i.h, i.w) == (o.h, o.w);
+    let params = conv_params(io, kernel, conv, requant, in_per_group)?;
+    if pointwise && family == KernelFamily::CpuAdapter {
+        return pointwise::launch(io, weights, requant, params);
+    }
     let mut words = match path {
         ConvPath::DepthwiseQuad => pack_bytes(&tap_major(&weights.values, o.c)),
         _ => pack_bytes(&weights.values),
     };
-    let channels = words.len();
-    words.extend(channel_records(conv, weights, requant, in_per_group));
+    let channels = to_u32(words.len(), "weights")?;
+    words.extend(channel_records(conv.out_channels, weights, requant));
+    let (entry, threads) = if pointwise {
+        let pixels = io.batch * o.h * o.w;
+        (
+            "conv_pointwise",
+            pixels.div_ceil(POINTWISE_PIXELS) * (o.c / 4),
+        )
+    } else {
+        ("conv", io.output_len().div_ceil(4))
+    };
+    Ok(Launch {
+        shader: &SHADER,
+        entry,
+        constants: vec![("PATH", path as u32)],
+        params: params.bytes(channels),
+        weights: Weights::Words(words),
+        bias: None,
+        grid: Grid::Threads(threads as u64),
+    })
+}
+
+impl ConvParams {
+    /// The uniform's bytes, its packed weights taking `channels` words.
+    pub(super) fn bytes(self, channels: u32) -> Vec<u8> {
+        bytemuck::bytes_of(&ConvParams { channels, ..self }).to_vec()
+    }
+}
+
+/// The uniform of every integer convolution but `channels`, which depends on the packing.
+fn conv_params(
+    io: &StepIo,
+    kernel: &IntKernel,
+    conv: &ConvGeometry,
+    requant: &Requant,
+    in_per_group: usize,
+) -> Result<ConvParams> {
+    let (i, o) = (io.input, io.output);
     let u = |v: usize, what: &str| to_u32(v, what);
     let params = ConvParams {
         batch: u(io.batch, "batch")?,
@@ -134,9 +185,8 @@ pub(crate) fn launch(
         pad_top: u(conv.padding.top, "padding")?,
         pad_left: u(conv.padding.left, "padding")?,
         in_per_group: u(in_per_group, "input channels per group")?,
-        out_per_group: u(out_per_group, "output channels per group")?,
+        out_per_group: u(conv.out_channels / conv.groups, "output channels per group")?,
         total: u(io.output_len(), "output size")?,
-        channels: u(channels, "weights")?,
         input_zp: requant.input_zero_point,
         output_zp: requant.output.zero_point,
         clamp_lo: kernel.clamp.0,
@@ -145,7 +195,7 @@ pub(crate) fn launch(
         // No fused residual ADD unless set below.
         ..ConvParams::zeroed()
     };
-    let params = match &kernel.residual {
+    Ok(match &kernel.residual {
         Some(r) => {
             let a = &r.add;
             ConvParams {
@@ -166,29 +216,6 @@ pub(crate) fn launch(
             }
         }
         None => params,
-    };
-    // Pointwise layers take `conv_pointwise`: an output quad of 4 pixels per thread.
-    let pointwise = path == ConvPath::Dot4
-        && (conv.kernel_h, conv.kernel_w, conv.stride, conv.groups) == (1, 1, 1, 1)
-        && (conv.padding.top, conv.padding.left) == (0, 0)
-        && (i.h, i.w) == (o.h, o.w);
-    let (entry, threads) = if pointwise {
-        let pixels = io.batch * o.h * o.w;
-        (
-            "conv_pointwise",
-            pixels.div_ceil(POINTWISE_PIXELS) * (o.c / 4),
-        )
-    } else {
-        ("conv", io.output_len().div_ceil(4))
-    };
-    Ok(Launch {
-        shader: &SHADER,
-        entry,
-        constants: vec![("PATH", path as u32)],
-        params: bytemuck::bytes_of(&params).to_vec(),
-        weights: Weights::Words(words),
-        bias: None,
-        grid: Grid::Threads(threads as u64),
     })
 }
 
@@ -247,15 +274,10 @@ pub(super) fn pack_bytes(values: &[i32]) -> Vec<u32> {
 
 /// Per output channel: bias, the bias with the dot path's zero-point terms folded in
 /// (`N·xz·wz − xz·Σw`), multiplier, shift and weight zero point.
-fn channel_records(
-    conv: &ConvGeometry,
-    w: &IntWeights,
-    requant: &Requant,
-    in_per_group: usize,
-) -> Vec<u32> {
-    let taps = conv.kernel_h * conv.kernel_w * in_per_group;
+pub(super) fn channel_records(out_channels: usize, w: &IntWeights, requant: &Requant) -> Vec<u32> {
+    let taps = w.values.len() / out_channels;
     let xz = requant.input_zero_point;
-    (0..conv.out_channels)
+    (0..out_channels)
         .flat_map(|o| {
             let bias = w.bias(o);
             let wz = requant.weight_zero_points[o];

@@ -31,7 +31,18 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
         case 1u: { r = mul_wide(bitcast<u32>(a), bitcast<u32>(b)).y; }
         case 2u: { r = bitcast<u32>(srdhm(a, b)); }
         case 3u: { r = bitcast<u32>(rdbpot(a, b)); }
-        default: { r = bitcast<u32>(mbqm(a, b, c)); }
+        default: {
+            // Each case in its own lane of the four-lane form, the other lanes busy with
+            // other cases' operands.
+            let lane = i % 4u;
+            var x = vec4(c, a, b, a ^ c);
+            var m = vec4(a, c, b ^ c, b);
+            var s = vec4(b, a, c, b % 40);
+            x[lane] = a;
+            m[lane] = b;
+            s[lane] = c;
+            r = bitcast<u32>(mbqm4(x, m, s)[lane]);
+        }
     }
     output[i] = r;
 }

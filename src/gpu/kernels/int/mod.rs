@@ -7,6 +7,7 @@ pub(crate) mod dense;
 pub(crate) mod elementwise;
 #[cfg(test)]
 mod fixed_test;
+pub(crate) mod pointwise;
 pub(crate) mod pool;
 pub(crate) mod softmax;
 
@@ -14,26 +15,27 @@ use super::{Launch, StepIo};
 use crate::error::Result;
 use crate::gpu::pipeline::ShaderFile;
 use crate::graph::IntType;
-use crate::plan::IntKernel;
+use crate::plan::{IntKernel, KernelFamily};
 use crate::quant::lower::IntStep;
 
 /// Every integer kernel file.
-pub(crate) const SHADERS: [&ShaderFile; 5] = [
+pub(crate) const SHADERS: [&ShaderFile; 6] = [
     &conv::SHADER,
+    &pointwise::SHADER,
     &dense::SHADER,
     &pool::SHADER,
     &elementwise::SHADER,
     &softmax::SHADER,
 ];
 
-/// The launch of an int8 plan's step.
-pub(crate) fn launch(io: &StepIo, kernel: &IntKernel) -> Result<Launch> {
+/// The launch of an int8 plan's step with the kernels of `family`.
+pub(crate) fn launch(io: &StepIo, kernel: &IntKernel, family: KernelFamily) -> Result<Launch> {
     match &kernel.step {
         IntStep::Conv {
             conv,
             weights,
             requant,
-        } => conv::launch(io, kernel, conv, weights, requant),
+        } => conv::launch(io, kernel, conv, weights, requant, family),
         IntStep::AvgPool(window) => pool::launch_average(io, kernel, window.as_ref()),
         IntStep::Mean(mean) => pool::launch_mean(io, kernel, mean),
         IntStep::Softmax(softmax) => softmax::launch(io, kernel, softmax),

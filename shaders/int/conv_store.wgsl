@@ -1,0 +1,79 @@
+// Composed before the integer convolution files (conv.wgsl, pointwise.wgsl): their
+// `Params`, and the store of an output word: requantization, clamp and a fused residual.
+//
+// Weights: the packed values (each file's layout), then from word `channels`, five words
+// per output channel `o` (words `channels + 5·o ..`): bias, the bias with the dot-product
+// path's zero-point terms folded in, multiplier, shift, weight zero point.
+// A residual ADD that alone reads the convolution may be fused: it runs on the stored
+// (requantized, clamped) value, exactly as the separate ADD would.
+
+struct Params {
+    batch: u32,
+    in_h: u32,
+    in_w: u32,
+    in_c: u32,
+    out_h: u32,
+    out_w: u32,
+    out_c: u32,
+    kernel_h: u32,
+    kernel_w: u32,
+    stride: u32,
+    pad_top: u32,
+    pad_left: u32,
+    in_per_group: u32,
+    out_per_group: u32,
+    total: u32,
+    channels: u32,
+    input_zp: i32,
+    output_zp: i32,
+    clamp_lo: i32,
+    clamp_hi: i32,
+    /// 1 for int8 values, 0 for uint8 (input, weights and output share the type).
+    signed: u32,
+    /// A fused residual ADD: 1 when present; whether the convolution is its first input;
+    /// its zero points, multipliers and shifts (as `add_quantized` takes them) and clamp.
+    has_residual: u32,
+    conv_first: u32,
+    add_zp_a: i32,
+    add_zp_b: i32,
+    add_m_a: i32,
+    add_s_a: i32,
+    add_m_b: i32,
+    add_s_b: i32,
+    add_m_out: i32,
+    add_s_out: i32,
+    add_out_zp: i32,
+    add_lo: i32,
+    add_hi: i32,
+    pad0: u32,
+}
+
+@group(0) @binding(0) var<uniform> params: Params;
+@group(0) @binding(4) var<storage, read> residual: array<u32>;
+@group(0) @binding(5) var<storage, read_write> output: array<u32>;
+
+/// The four 8-bit values of `word`, sign-extended when `signed` is 1.
+fn unpack_word(word: u32, signed: u32) -> vec4<i32> {
+    if signed != 0u {
+        return unpack4xI8(word);
+    }
+    return bitcast<vec4<i32>>(unpack4xU8(word));
+}
+
+/// The four sums of output word `word` requantized with each lane's channel `multiplier`
+/// and `shift`, clamped, and added to the fused residual's word if there is one.
+fn requantize_word(word: u32, sums: vec4<i32>, multiplier: vec4<i32>, shift: vec4<i32>) -> vec4<i32> {
+    let v = mbqm4(sums, multiplier, shift) + params.output_zp;
+    let stored = clamp(saturate4(v, params.signed), vec4(params.clamp_lo), vec4(params.clamp_hi));
+    if params.has_residual == 0u {
+        return stored;
+    }
+    let other = unpack_word(residual[word], params.signed);
+    let a = select(other, stored, params.conv_first != 0u);
+    let b = select(stored, other, params.conv_first != 0u);
+    let m = vec4<i32>(params.add_m_a, params.add_s_a, params.add_m_b, params.add_s_b);
+    let zp = vec2<i32>(params.add_zp_a, params.add_zp_b);
+    let out = vec2<i32>(params.add_m_out, params.add_s_out);
+    let sum = add_quantized4(a, b, zp, m, out, params.add_out_zp);
+    return clamp(saturate4(sum, params.signed), vec4(params.add_lo), vec4(params.add_hi));
+}
