@@ -89,12 +89,6 @@ fn tap_pixel(at: vec3<u32>, t: u32) -> i32 {
     return i32((at.x * params.in_h + u32(iy)) * params.in_w + u32(ix));
 }
 
-/// Word `w` of a channel record, for the four channels from `o`.
-fn record4(o: u32, w: u32) -> vec4<i32> {
-    let r = params.channels + 5u * o + w;
-    return bitcast<vec4<i32>>(vec4(weights[r], weights[r + 5u], weights[r + 10u], weights[r + 15u]));
-}
-
 /// `DOT4`: Σ(x−xz)(w−wz) plus the bias for the four outputs of word `word`.
 fn accumulate_word(word: u32) -> vec4<i32> {
     let o = (word * 4u) % params.out_c;

@@ -60,6 +60,32 @@ fn unpack_word(word: u32, signed: u32) -> vec4<i32> {
     return bitcast<vec4<i32>>(unpack4xU8(word));
 }
 
+/// Word `w` of a channel record, for the four channels from `o`.
+fn record4(o: u32, w: u32) -> vec4<i32> {
+    let r = params.channels + 5u * o + w;
+    return bitcast<vec4<i32>>(vec4(weights[r], weights[r + 5u], weights[r + 10u], weights[r + 15u]));
+}
+
+// The f32 kernels (pointwise.wgsl, depthwise.wgsl) multiply centred values as f32, which
+// is exact: each lies within ±255, so up to 256 products sum to less than 2^24 in
+// magnitude and every partial sum is an integer.
+
+/// The four values of `word` less `zp`, as f32. int8 bytes read as uint8 once their sign
+/// bits are flipped (`flip`), with 128 added to their zero point: one unpack for both.
+fn centred(word: u32, flip: u32, zp: vec4<f32>) -> vec4<f32> {
+    return vec4<f32>(unpack4xU8(word ^ flip)) - zp;
+}
+
+/// `centred`'s `flip` for the params' type.
+fn sign_flip() -> u32 {
+    return select(0u, 0x80808080u, params.signed != 0u);
+}
+
+/// What `centred`'s zero points add to the params' zero points.
+fn zp_offset() -> i32 {
+    return select(0, 128, params.signed != 0u);
+}
+
 /// The four sums of output word `word` requantized with each lane's channel `multiplier`
 /// and `shift`, clamped, and added to the fused residual's word if there is one.
 fn requantize_word(word: u32, sums: vec4<i32>, multiplier: vec4<i32>, shift: vec4<i32>) -> vec4<i32> {

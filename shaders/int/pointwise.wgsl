@@ -5,9 +5,8 @@
 // Each thread computes TILE_PIXELS pixels x 4 output channels. Two things cost most on
 // lavapipe: a storage load, which loops over the SIMD lanes whatever its width, so input
 // and weights are read 16 values (a vec4<u32>) at a time; and integer multiplication, so
-// the products run as f32 multiply-adds, exactly: centred 8-bit values lie in
-// [-255, 255], so CHUNK_GROUPS x 16 = 256 products sum to at most 256 · 255² < 2^24 in
-// magnitude, every f32 partial sum is an integer, and each chunk's sums move to i32.
+// the products run as exact f32 multiply-adds (conv_store.wgsl's `centred`), CHUNK_GROUPS
+// x 16 = 256 input channels per f32 sum before it moves to i32.
 //
 // Weights: per output channel, its input channels padded with its zero point (which adds
 // 0) to whole groups of 16, four to a word; then the channel records. A pixel's input row
@@ -51,12 +50,6 @@ fn records(o: u32, w: u32) -> vec4<i32> {
     );
 }
 
-/// The four values of `word` less `zp`, as f32. int8 bytes read as uint8 once their sign
-/// bits are flipped (`flip`), with 128 added to their zero point: one unpack for both.
-fn centred(word: u32, flip: u32, zp: f32) -> vec4<f32> {
-    return vec4<f32>(unpack4xU8(word ^ flip)) - zp;
-}
-
 @compute @workgroup_size(64)
 fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let c4s = params.out_c / 4u;
@@ -69,10 +62,9 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     }
     let words = params.in_c / 4u;
     let groups = (words + 3u) / 4u;
-    let flip = select(0u, 0x80808080u, params.signed != 0u);
-    let offset = select(0, 128, params.signed != 0u);
-    let x_zp = f32(params.input_zp + offset);
-    let w_zp = vec4<f32>(records(c4 * 4u, 4u) + offset);
+    let flip = sign_flip();
+    let x_zp = vec4(f32(params.input_zp + zp_offset()));
+    let w_zp = vec4<f32>(records(c4 * 4u, 4u) + zp_offset());
     // Pixels past the last re-read it; their sums are not stored.
     let last = pixels - 1u;
     let r0 = p0 * words;
@@ -120,10 +112,10 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
             // Word k of each: four input channels; `x * m` gives the four output channels.
             for (var k = 0u; k < 4u; k++) {
                 let m = mat4x4<f32>(
-                    centred(w0[k], flip, w_zp.x),
-                    centred(w1[k], flip, w_zp.y),
-                    centred(w2[k], flip, w_zp.z),
-                    centred(w3[k], flip, w_zp.w),
+                    centred(w0[k], flip, vec4(w_zp.x)),
+                    centred(w1[k], flip, vec4(w_zp.y)),
+                    centred(w2[k], flip, vec4(w_zp.z)),
+                    centred(w3[k], flip, vec4(w_zp.w)),
                 );
                 f0 += centred(x0[k], flip, x_zp) * m;
                 f1 += centred(x1[k], flip, x_zp) * m;

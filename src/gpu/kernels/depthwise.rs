@@ -50,7 +50,7 @@ fn tile_for(conv: &Conv2d) -> Option<(usize, usize)> {
 
 /// Output pixels per thread of `depthwise_rows` (`TX` in the shader): 4 at stride 1, 2 at
 /// larger strides, whose wider input span costs more shader-compile time than it saves.
-fn row_tile(stride: usize) -> usize {
+pub(crate) fn row_tile(stride: usize) -> usize {
     if stride == 1 {
         4
     } else {
@@ -58,7 +58,7 @@ fn row_tile(stride: usize) -> usize {
     }
 }
 /// Widest kernel `depthwise_rows` caches a row of (`MAX_K` in the shader).
-const MAX_ROW_KERNEL: usize = 7;
+pub(crate) const MAX_ROW_KERNEL: usize = 7;
 
 pub(crate) fn launch(io: &StepIo, conv: &Conv2d, family: KernelFamily) -> Result<Launch> {
     check_conv(io, conv)?;

@@ -209,6 +209,7 @@ mod tests {
         check::<squeeze_excite::SqueezeExciteParams>(&squeeze_excite::SHADER);
         check::<int::conv::ConvParams>(&int::conv::SHADER);
         check::<int::conv::ConvParams>(&int::pointwise::SHADER);
+        check::<int::conv::ConvParams>(&int::depthwise::SHADER);
         check::<int::dense::DenseParams>(&int::dense::SHADER);
         check::<int::pool::PoolParams>(&int::pool::SHADER);
         check::<int::elementwise::ElementwiseParams>(&int::elementwise::SHADER);
@@ -217,7 +218,7 @@ mod tests {
 
     #[test]
     fn shared_constants_match() {
-        let pairs: [(&ShaderFile, &str, usize); 10] = [
+        let pairs: [(&ShaderFile, &str, usize); 12] = [
             (
                 &conv::SHADER,
                 "WG",
@@ -246,6 +247,12 @@ mod tests {
                 "TILE_PIXELS",
                 int::pointwise::TILE_PIXELS,
             ),
+            (
+                &int::pointwise::SHADER,
+                "CHUNK_GROUPS",
+                int::EXACT_F32_PRODUCTS / 16,
+            ),
+            (&int::depthwise::SHADER, "MAX_K", depthwise::MAX_ROW_KERNEL),
             (
                 &squeeze_excite::SHADER,
                 "MAX_CHANNELS",

@@ -5,7 +5,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::super::{to_u32, Launch, StepIo, Weights};
-use super::{pointwise, signed};
+use super::{check_centred_range, depthwise, pointwise, signed};
 use crate::error::Result;
 use crate::gpu::pipeline::{Grid, ShaderFile};
 use crate::graph::IntWeights;
@@ -118,14 +118,15 @@ pub(crate) fn launch(
     let in_per_group = i.c / conv.groups;
     let out_per_group = conv.out_channels / conv.groups;
     let path = ConvPath::of(conv, i.c, in_per_group, out_per_group);
-    // Pointwise layers take `conv_pointwise`: an output quad of 4 pixels per thread; or on
-    // CPU adapters pointwise.wgsl.
+    // Pointwise layers take `conv_pointwise`: an output quad of 4 pixels per thread; on CPU
+    // adapters pointwise.wgsl, and depthwise layers depthwise.wgsl.
     let pointwise = path == ConvPath::Dot4
         && (conv.kernel_h, conv.kernel_w, conv.stride, conv.groups) == (1, 1, 1, 1)
         && (conv.padding.top, conv.padding.left) == (0, 0)
         && (i.h, i.w) == (o.h, o.w);
     let params = conv_params(io, kernel, conv, requant, in_per_group)?;
-    if pointwise && family == KernelFamily::CpuAdapter {
+    let cpu_adapter = family == KernelFamily::CpuAdapter;
+    if cpu_adapter && pointwise {
         return pointwise::launch(io, weights, requant, params);
     }
     let mut words = match path {
@@ -134,6 +135,10 @@ pub(crate) fn launch(
     };
     let channels = to_u32(words.len(), "weights")?;
     words.extend(channel_records(conv.out_channels, weights, requant));
+    if cpu_adapter && path == ConvPath::DepthwiseQuad && depthwise::fits(conv) {
+        check_centred_range(io, weights.dtype, requant)?;
+        return depthwise::launch(io, conv, words, params.bytes(channels));
+    }
     let (entry, threads) = if pointwise {
         let pixels = io.batch * o.h * o.w;
         (

@@ -4,6 +4,7 @@
 
 pub(crate) mod conv;
 pub(crate) mod dense;
+pub(crate) mod depthwise;
 pub(crate) mod elementwise;
 #[cfg(test)]
 mod fixed_test;
@@ -17,16 +18,35 @@ use crate::gpu::pipeline::ShaderFile;
 use crate::graph::IntType;
 use crate::plan::{IntKernel, KernelFamily};
 use crate::quant::lower::IntStep;
+use crate::quant::params::Requant;
 
 /// Every integer kernel file.
-pub(crate) const SHADERS: [&ShaderFile; 6] = [
+pub(crate) const SHADERS: [&ShaderFile; 7] = [
     &conv::SHADER,
     &pointwise::SHADER,
+    &depthwise::SHADER,
     &dense::SHADER,
     &pool::SHADER,
     &elementwise::SHADER,
     &softmax::SHADER,
 ];
+
+/// Products of centred 8-bit values (each within ±255) that one f32 sum holds exactly:
+/// 256 · 255² < 2^24, so every partial sum is an integer. The `cpu-adapter` kernels
+/// multiply in f32, which lavapipe runs faster than integer multiplication.
+pub(crate) const EXACT_F32_PRODUCTS: usize = 256;
+
+/// The f32 kernels' premise: every centred value within ±255, so every zero point within
+/// the 8-bit type of the values it centres (the importer refuses others).
+fn check_centred_range(io: &StepIo, dtype: IntType, requant: &Requant) -> Result<()> {
+    let (lo, hi) = dtype.range();
+    let in_range = |zp: &i32| (lo..=hi).contains(zp);
+    if in_range(&requant.input_zero_point) && requant.weight_zero_points.iter().all(in_range) {
+        Ok(())
+    } else {
+        Err(io.invalid("a zero point lies outside its 8-bit type"))
+    }
+}
 
 /// The launch of an int8 plan's step with the kernels of `family`.
 pub(crate) fn launch(io: &StepIo, kernel: &IntKernel, family: KernelFamily) -> Result<Launch> {

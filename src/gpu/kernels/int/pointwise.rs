@@ -3,6 +3,7 @@
 //! groups of 16 input channels and packed four to a word, then conv.rs's channel records.
 
 use super::super::{to_u32, Launch, StepIo, Weights};
+use super::check_centred_range;
 use super::conv::{channel_records, pack_bytes, ConvParams};
 use crate::error::Result;
 use crate::gpu::pipeline::{Grid, ShaderFile};
@@ -32,12 +33,7 @@ pub(super) fn launch(
     params: ConvParams,
 ) -> Result<Launch> {
     let (in_c, out_c) = (io.input.c, io.output.c);
-    // The shader's f32 sums are exact only for centred values within ±255.
-    let (lo, hi) = weights.dtype.range();
-    let in_range = |zp: &i32| (lo..=hi).contains(zp);
-    if !in_range(&requant.input_zero_point) || !requant.weight_zero_points.iter().all(in_range) {
-        return Err(io.invalid("a zero point lies outside its 8-bit type"));
-    }
+    check_centred_range(io, weights.dtype, requant)?;
     let mut words = pack_bytes(&padded(weights, &requant.weight_zero_points, in_c));
     let channels = to_u32(words.len(), "weights")?;
     words.extend(channel_records(out_c, weights, requant));
