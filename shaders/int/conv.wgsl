@@ -7,7 +7,8 @@
 // `PATH` picks how the inner products run (the launch sets it from the shapes):
 // - `SCALAR`: one value at a time, any shapes;
 // - `SCALAR_WORD`: a word's four outputs at once when they share a pixel and a group (the
-//   stem: 3 input channels), each input value loaded once for the four;
+//   stem: 3 input channels), each input value loaded once for the four, with one word of
+//   weights holding its four weights (packed quad-interleaved);
 // - `DOT4`: channel quads that start on words go four at a time through dot4I8Packed /
 //   dot4U8Packed: Σ(x−xz)(w−wz) = Σx·w − wz·Σx + (N·xz·wz − xz·Σw), for a word's four
 //   outputs at once (they must share a pixel and a group): each input quad is loaded and
@@ -127,8 +128,6 @@ fn accumulate_word_scalar(word: u32) -> vec4<i32> {
     let at = pixel_coords(word * 4u / params.out_c);
     let first_in = (o / params.out_per_group) * params.in_per_group;
     let taps = params.kernel_h * params.kernel_w;
-    // Each output channel's weights: taps x in_per_group values, one channel after another.
-    let stride = taps * params.in_per_group;
     let w_zp = record4(o, 4u);
     var acc = record4(o, 0u);
     for (var t = 0u; t < taps; t++) {
@@ -137,17 +136,12 @@ fn accumulate_word_scalar(word: u32) -> vec4<i32> {
             continue;
         }
         let first = u32(p) * params.in_c + first_in;
-        let first_w = (o * taps + t) * params.in_per_group;
+        // Word `(o / 4 · taps + t) · in_per_group + i`: input `i` of tap `t` for the four.
+        let first_w = ((o / 4u) * taps + t) * params.in_per_group;
         // No input quads here: inputs in whole quads take `DOT4` (`ConvPath::of`).
         for (var i = 0u; i < params.in_per_group; i++) {
             let x = input_value(first + i, params.signed) - params.input_zp;
-            let w = vec4(
-                weight_value(first_w + i, params.signed),
-                weight_value(first_w + i + stride, params.signed),
-                weight_value(first_w + i + 2u * stride, params.signed),
-                weight_value(first_w + i + 3u * stride, params.signed),
-            );
-            acc += x * (w - w_zp);
+            acc += x * (unpack_word(weights[first_w + i], params.signed) - w_zp);
         }
     }
     return acc;

@@ -131,6 +131,7 @@ pub(crate) fn launch(
     }
     let mut words = match path {
         ConvPath::DepthwiseQuad => pack_bytes(&tap_major(&weights.values, o.c)),
+        ConvPath::ScalarWord => pack_bytes(&quad_interleaved(&weights.values, o.c)),
         _ => pack_bytes(&weights.values),
     };
     let channels = to_u32(words.len(), "weights")?;
@@ -265,6 +266,16 @@ fn tap_major(values: &[i32], channels: usize) -> Vec<i32> {
         .collect()
 }
 
+/// Weights `[o][k]` → `[o / 4][k][o % 4]`: once packed, a word holds value `k` of four
+/// output channels.
+fn quad_interleaved(values: &[i32], channels: usize) -> Vec<i32> {
+    let per = values.len() / channels;
+    (0..channels / 4)
+        .flat_map(|o4| (0..per).flat_map(move |k| (0..4).map(move |lane| (o4 * 4 + lane, k))))
+        .map(|(o, k)| values[o * per + k])
+        .collect()
+}
+
 /// 8-bit values four to a word, value `i` in byte `i % 4` of word `i / 4`.
 pub(super) fn pack_bytes(values: &[i32]) -> Vec<u32> {
     values
@@ -331,6 +342,21 @@ mod tests {
         assert_eq!(path(1280, 1001, 1, 1), ConvPath::Scalar);
         // Depthwise over 6 channels, multiplier 1: the per-value path.
         assert_eq!(path(6, 6, 6, 3), ConvPath::Scalar);
+    }
+
+    /// Value `k` of channels 4..8 lands in word `per + k` (after channels 0..4's `per`).
+    #[test]
+    fn quad_interleaving_puts_four_channels_values_in_one_word() {
+        let (channels, per) = (8, 27);
+        let values: Vec<i32> = (0..channels * per).map(|v| v as i32).collect();
+        let moved = quad_interleaved(&values, channels);
+        assert_eq!(moved.len(), values.len());
+        for o in 0..channels {
+            for k in 0..per {
+                let word = (o / 4) * per + k;
+                assert_eq!(moved[word * 4 + o % 4], values[o * per + k], "o {o} k {k}");
+            }
+        }
     }
 
     /// Channel `c`'s tap `t` moves from `[c][t]` to `[t][c]`: a tap's channel quad is one
