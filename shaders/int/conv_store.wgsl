@@ -73,7 +73,8 @@ fn record4(o: u32, w: u32) -> vec4<i32> {
 /// The four values of `word` less `zp`, as f32. int8 bytes read as uint8 once their sign
 /// bits are flipped (`flip`), with 128 added to their zero point: one unpack for both.
 fn centred(word: u32, flip: u32, zp: vec4<f32>) -> vec4<f32> {
-    return vec4<f32>(unpack4xU8(word ^ flip)) - zp;
+    let bytes = (vec4(word ^ flip) >> vec4(0u, 8u, 16u, 24u)) & vec4(0xffu);
+    return vec4<f32>(bitcast<vec4<i32>>(bytes)) - zp;
 }
 
 /// `centred`'s `flip` for the params' type.
