@@ -146,7 +146,10 @@ fn accepted_quantized_models_run_in_int8_like_the_integer_reference() {
         }
         let input = random_input(graph, 2, 3);
         let ctx = runtime.context();
-        for choice in [KernelChoice::CpuAdapter, KernelChoice::Gpu] {
+        for (choice, family) in [
+            (KernelChoice::CpuAdapter, KernelFamily::CpuAdapter),
+            (KernelChoice::Gpu, KernelFamily::Gpu),
+        ] {
             match verify_graph(ctx, graph, 2, &input, Precision::Int8, choice) {
                 Ok(report) => {
                     compared += 1;
@@ -158,8 +161,7 @@ fn accepted_quantized_models_run_in_int8_like_the_integer_reference() {
                 // nothing).
                 Err(e) => assert!(
                     mobilenet_wgpu::quant::lower::input_grid(graph).is_err()
-                        || Plan::build_for(graph, 2, Precision::Int8, KernelFamily::CpuAdapter)
-                            .is_err(),
+                        || Plan::build_for(graph, 2, Precision::Int8, family).is_err(),
                     "{} ({choice:?}): {e}",
                     path.display()
                 ),

@@ -78,7 +78,7 @@ fn srdhm4(a: vec4<i32>, b: vec4<i32>) -> vec4<i32> {
     let high = p.high + select(vec4(0u), vec4(1u), low < p.low);
     let q = bitcast<vec4<i32>>((high << vec4(1u)) | (low >> vec4(31u)));
     // The one product that does not fit: min · min saturates.
-    return select(select(q, -q, negative), vec4(2147483647), a == min & b == min);
+    return select(select(q, -q, negative), vec4(2147483647), (a == min) & (b == min));
 }
 
 /// gemmlowp's RoundingDivideByPOT: x / 2^e rounded half away from zero (0 ≤ e ≤ 31).

@@ -1,5 +1,6 @@
-// Composed before the integer convolution files (conv.wgsl, pointwise.wgsl): their
-// `Params`, and the store of an output word: requantization, clamp and a fused residual.
+// Composed before the integer convolution files (conv.wgsl, pointwise.wgsl,
+// depthwise.wgsl): their `Params`, and the store of an output word: requantization, clamp
+// and a fused residual.
 //
 // Weights: the packed values (each file's layout), then from word `channels`, five words
 // per output channel `o` (words `channels + 5·o ..`): bias, the bias with the dot-product

@@ -67,7 +67,8 @@ fn depthwise_rows(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_wo
     let bias = record4(c4 * 4u, 0u);
     let multiplier = record4(c4 * 4u, 2u);
     let shift = record4(c4 * 4u, 3u);
-    // One store site in a loop, the accumulator picked with selects (as depthwise.wgsl).
+    // One store site in a loop, the accumulator picked with selects (as in the float
+    // depthwise.wgsl).
     let out_row = (n * params.out_h + oy) * params.out_w;
     for (var t = 0u; t < min(TX, params.out_w - ox0); t++) {
         var sums = acc[0];

@@ -42,7 +42,8 @@ fn weight_word(i: u32) -> u32 {
     return weight_quads[i / 4u][i % 4u];
 }
 
-/// Word `w` of the records of the four channels from `o`.
+/// Word `w` of the records of the four channels from `o`: conv_store.wgsl's `record4`,
+/// read through the vec4 view (an entry point binds one view of a buffer, not both).
 fn records(o: u32, w: u32) -> vec4<i32> {
     let r = params.channels + 5u * o + w;
     return bitcast<vec4<i32>>(
@@ -139,7 +140,8 @@ fn pointwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     let bias = records(c4 * 4u, 0u);
     let multiplier = records(c4 * 4u, 2u);
     let shift = records(c4 * 4u, 3u);
-    // One store site in a loop, the accumulator picked with selects (as pointwise.wgsl).
+    // One store site in a loop, the accumulator picked with selects (as in the float
+    // pointwise.wgsl).
     for (var r = 0u; r < min(TILE_PIXELS, pixels - p0); r++) {
         var acc = a0;
         acc = select(acc, a1, r == 1u);

@@ -218,7 +218,7 @@ mod tests {
 
     #[test]
     fn shared_constants_match() {
-        let pairs: [(&ShaderFile, &str, usize); 12] = [
+        let pairs: [(&ShaderFile, &str, usize); 13] = [
             (
                 &conv::SHADER,
                 "WG",
@@ -242,6 +242,11 @@ mod tests {
                 crate::plan::gemm::TILE_CHANNELS,
             ),
             (&pointwise::SHADER, "PX", pointwise::PIXELS_PER_THREAD),
+            (
+                &int::conv::SHADER,
+                "TILE_PIXELS",
+                int::conv::POINTWISE_PIXELS,
+            ),
             (
                 &int::pointwise::SHADER,
                 "TILE_PIXELS",

@@ -1,6 +1,9 @@
-//! Integer convolution (`shaders/int/conv.wgsl`): weights packed four to a word in the IR's
-//! OHWI order (tap-major for the depthwise quad path), then five words per output channel (bias, bias with the dot path's
-//! zero-point terms, multiplier, shift, weight zero point).
+//! Integer convolution (`shaders/int/conv.wgsl` after `conv_store.wgsl`): weights packed
+//! four to a word in the IR's OHWI order (tap-major for the depthwise quad path, four
+//! channels' values interleaved for the word-of-outputs path), then five words per output
+//! channel (bias, bias with the dot path's zero-point terms, multiplier, shift, weight zero
+//! point). The launch also routes the `cpu-adapter` family's pointwise and depthwise layers
+//! to `pointwise.rs` and `depthwise.rs`.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -126,6 +129,11 @@ pub(crate) fn launch(
         && (i.h, i.w) == (o.h, o.w);
     let params = conv_params(io, kernel, conv, requant, in_per_group)?;
     let cpu_adapter = family == KernelFamily::CpuAdapter;
+    let rows_depthwise = path == ConvPath::DepthwiseQuad && depthwise::fits(conv);
+    // The f32 kernels' premise: every centred value within ±255.
+    if cpu_adapter && (pointwise || rows_depthwise) {
+        check_centred_range(io, weights.dtype, requant)?;
+    }
     if cpu_adapter && pointwise {
         return pointwise::launch(io, weights, requant, params);
     }
@@ -136,8 +144,7 @@ pub(crate) fn launch(
     };
     let channels = to_u32(words.len(), "weights")?;
     words.extend(channel_records(conv.out_channels, weights, requant));
-    if cpu_adapter && path == ConvPath::DepthwiseQuad && depthwise::fits(conv) {
-        check_centred_range(io, weights.dtype, requant)?;
+    if cpu_adapter && rows_depthwise {
         return depthwise::launch(io, conv, words, params.bytes(channels));
     }
     let (entry, threads) = if pointwise {
@@ -226,7 +233,7 @@ fn conv_params(
 }
 
 /// Pixels per thread of `conv_pointwise` (`TILE_PIXELS` in the shader).
-const POINTWISE_PIXELS: usize = 4;
+pub(crate) const POINTWISE_PIXELS: usize = 4;
 
 /// How the shader runs the inner products (WGSL `PATH`; see `shaders/int/conv.wgsl`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

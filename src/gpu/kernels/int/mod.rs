@@ -36,8 +36,8 @@ pub(crate) const SHADERS: [&ShaderFile; 7] = [
 /// multiply in f32, which lavapipe runs faster than integer multiplication.
 pub(crate) const EXACT_F32_PRODUCTS: usize = 256;
 
-/// The f32 kernels' premise: every centred value within ±255, so every zero point within
-/// the 8-bit type of the values it centres (the importer refuses others).
+/// Every zero point within the 8-bit type of the values it centres, so every centred value
+/// lies within ±255 (the importer refuses other zero points).
 fn check_centred_range(io: &StepIo, dtype: IntType, requant: &Requant) -> Result<()> {
     let (lo, hi) = dtype.range();
     let in_range = |zp: &i32| (lo..=hi).contains(zp);

@@ -3,7 +3,6 @@
 //! groups of 16 input channels and packed four to a word, then conv.rs's channel records.
 
 use super::super::{to_u32, Launch, StepIo, Weights};
-use super::check_centred_range;
 use super::conv::{channel_records, pack_bytes, ConvParams};
 use crate::error::Result;
 use crate::gpu::pipeline::{Grid, ShaderFile};
@@ -25,7 +24,8 @@ pub(crate) const TILE_PIXELS: usize = 8;
 const GROUP: usize = 16;
 
 /// The launch of a 1x1, stride-1, unpadded, ungrouped convolution with input and output
-/// channels in whole quads; `params` as conv.rs builds them.
+/// channels in whole quads and zero points within their type; `params` as conv.rs builds
+/// them.
 pub(super) fn launch(
     io: &StepIo,
     weights: &IntWeights,
@@ -33,12 +33,10 @@ pub(super) fn launch(
     params: ConvParams,
 ) -> Result<Launch> {
     let (in_c, out_c) = (io.input.c, io.output.c);
-    check_centred_range(io, weights.dtype, requant)?;
     let mut words = pack_bytes(&padded(weights, &requant.weight_zero_points, in_c));
     let channels = to_u32(words.len(), "weights")?;
+    // Buffers are padded to 16 bytes, so the records' last vec4 is whole.
     words.extend(channel_records(out_c, weights, requant));
-    // The shader reads the weights as vec4s.
-    words.resize(words.len().next_multiple_of(4), 0);
     let pixels = io.batch * io.output.h * io.output.w;
     Ok(Launch {
         shader: &SHADER,
