@@ -24,6 +24,11 @@ fn the_gpu_benchmark_script_writes_its_table() {
         .env("PROFILE_BATCHES", "1")
         .env("PROFILE_PRECISIONS", "f32")
         .env("PROFILE_ARCH", "v3-small")
+        .env(
+            "INT8_MODELS",
+            format!("{root}/fuzz/corpus/tflite/v2_like_uint8.tflite"),
+        )
+        .env("INT8_BATCHES", "2")
         .env("RUNS", "2")
         .env("WARMUP", "1")
         .env("NODEVICE_SELECT", "1")
@@ -57,6 +62,14 @@ fn the_gpu_benchmark_script_writes_its_table() {
         assert!(median > 0.0, "{row}");
     }
     assert_eq!(in_flight, ["1", "2"], "{table}");
+    // The quantized file's int8 rows, measured, after the built-in architecture's.
+    let int8: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with("| v2_like_uint8 | int8 |"))
+        .collect();
+    assert_eq!(int8.len(), 2, "{table}");
+    assert!(int8.iter().all(|row| !row.contains("failed")), "{table}");
+    assert!(table.find(int8[0]) > table.find(rows[3]), "{table}");
     assert!(table.contains("Adapter: **"), "{table}");
     assert!(
         table.contains("## profile --arch v3-small --batch 1 --precision f32"),
