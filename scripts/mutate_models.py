@@ -14,8 +14,13 @@ With KIND=images it mutates the photos of ../shared/images and the corpus images
 fuzz/corpus/image instead, and runs each through `classify` (a small V3-Small with random
 weights), with the same pass rule.
 
+With KIND=int8 it mutates the quantized TFLite models and runs each through `verify
+--precision int8` with both kernel families: a mutant that imports must match the integer
+CPU reference to the bit (a `FAIL` verdict is a failure); one that does not gets one error.
+
 Usage: python3 scripts/mutate_models.py [N] [CLASSIFY]   (default 30 and 10)
-Environment: BINARY (default target/release/mobilenet-wgpu), MODELS_DIR, PHOTO, KIND.
+Environment: BINARY (default target/release/mobilenet-wgpu), MODELS_DIR, PHOTO, KIND (models,
+images or int8).
 """
 
 import os
@@ -64,6 +69,8 @@ def check(args):
     except subprocess.TimeoutExpired:
         return f"timed out after {TIMEOUT} s", None
     stderr = [line for line in done.stderr.splitlines() if "XDG_RUNTIME_DIR" not in line]
+    if "FAIL:" in done.stdout:
+        return "the GPU differs from the CPU reference: " + done.stdout[-400:], done.returncode
     if "panicked" in done.stderr:
         return "panicked: " + done.stderr[-400:], done.returncode
     if done.returncode not in (0, 1):
@@ -89,11 +96,14 @@ def mutants(rng, files, count, folder):
         print(f"{original.name}: {count} mutants", flush=True)
 
 
-def commands_for(mutant, i, classify, images):
+def commands_for(mutant, i, classify, kind):
     """`info` and (for the first `classify`) `classify` for a model; `classify` on a
-    small random-weight model for an image."""
-    if images:
+    small random-weight model for an image; `verify` in int8 with both kernel families."""
+    if kind == "images":
         return [["classify", "--arch", "v3-small", "--resolution", "96", str(mutant)]]
+    if kind == "int8":
+        return [["verify", "--model", str(mutant), "--precision", "int8", "--kernels", family]
+                for family in ("cpu-adapter", "gpu")]
     commands = [["info", "--model", str(mutant)]]
     if i < classify:
         commands.append(["classify", "--model", str(mutant), PHOTO])
@@ -101,27 +111,32 @@ def commands_for(mutant, i, classify, images):
 
 
 def main():
-    images = os.environ.get("KIND") == "images"
+    kind = os.environ.get("KIND", "models")
+    images = kind == "images"
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 30
     classify = int(sys.argv[2]) if len(sys.argv) > 2 else 10
     rng = random.Random(20261205)
     if images:
         files = sorted((MODELS.parent / "images").iterdir()) + sorted(
             (REPO / "fuzz/corpus/image").iterdir())
+    elif kind == "int8":
+        tflite = sorted(MODELS.glob("*.tflite"))
+        files = [f for f in tflite if "quant" in f.name or "int8" in f.name]
     else:
         files = sorted(MODELS.glob("*.tflite")) + sorted(MODELS.glob("*.onnx"))
     runs, refused, failures = 0, 0, []
     with tempfile.TemporaryDirectory() as tmp:
-        for original, i, kind, mutant in mutants(rng, files, count, tmp):
-            for args in commands_for(mutant, i, classify, images):
+        for original, i, how, mutant in mutants(rng, files, count, tmp):
+            for args in commands_for(mutant, i, classify, kind):
                 runs += 1
                 problem, code = check(args)
                 if problem:
-                    failures.append(f"{original.name} mutant {i} ({kind}) {args[0]}: {problem}")
+                    failures.append(f"{original.name} mutant {i} ({how}) {args[0]}: {problem}")
                     mutant.rename(REPO / f"failing-{mutant.name}")
                     break
-                refused += args[0] == ("classify" if images else "info") and code == 1
-    what = "images refused by `classify`" if images else "mutants refused by `info`"
+                refused += args == commands_for(mutant, i, classify, kind)[0] and code == 1
+    what = {"images": "images refused by `classify`",
+            "int8": "mutants refused by `verify --precision int8`"}.get(kind, "mutants refused by `info`")
     print(f"{runs} runs, {refused} {what} with an error, {len(failures)} failures")
     for failure in failures:
         print(failure)
