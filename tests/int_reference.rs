@@ -317,3 +317,32 @@ fn seed_input(model: &Model, k: u64) -> Vec<f32> {
         }
     }
 }
+
+/// V3-Small's HARD_SWISHes follow convolutions, and ride in their steps: none is a step of
+/// its own in the int8 plan (94 dispatches instead of 113).
+#[test]
+fn a_convolutions_hard_swish_runs_in_its_step() {
+    use mobilenet_wgpu::plan::{Kernel, KernelFamily, Plan};
+    use mobilenet_wgpu::quant::lower::IntStep;
+    let Some(shared) = common::shared_dir() else {
+        return;
+    };
+    let model = common::shared_models::load(&shared, "mobilenet_v3_small_1.0_224_quant");
+    let plan = Plan::build_for(&model.graph, 1, Precision::Int8, KernelFamily::CpuAdapter)
+        .expect("an int8 plan");
+    let kernels: Vec<_> = plan
+        .steps
+        .iter()
+        .filter_map(|step| match &step.kernel {
+            Kernel::Int(kernel) => Some(kernel),
+            _ => None,
+        })
+        .collect();
+    let fused = kernels.iter().filter(|k| k.hard_swish.is_some()).count();
+    let alone = kernels
+        .iter()
+        .filter(|k| matches!(k.step, IntStep::HardSwish(_)))
+        .count();
+    assert_eq!((fused, alone), (19, 0));
+    assert_eq!(plan.steps.len(), 94);
+}

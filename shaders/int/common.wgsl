@@ -128,6 +128,67 @@ fn add_quantized(a: i32, b: i32, zp: vec2<i32>, m: vec4<i32>, out: vec2<i32>, ou
     return add_quantized4(vec4(a), vec4(b), zp, m, out, out_zp).x;
 }
 
+/// An i16 value of C++, held sign-extended in an i32.
+fn i16_wrap(x: i32) -> i32 {
+    return (x << 16u) >> 16u;
+}
+
+fn srdhm16(a: i32, b: i32) -> i32 {
+    if a == -32768 && b == -32768 {
+        return 32767;
+    }
+    let ab = a * b;
+    return i16_wrap((ab + select(1 - 16384, 16384, ab >= 0)) / 32768);
+}
+
+fn rdbpot16(x: i32, e: i32) -> i32 {
+    let mask = i16_wrap(bitcast<i32>((1u << u32(e)) - 1u));
+    let remainder = i16_wrap(x & mask);
+    let threshold = i16_wrap((mask >> 1u) + select(0, 1, x < 0));
+    return i16_wrap((x >> u32(min(e, 15))) + select(0, 1, remainder > threshold));
+}
+
+fn saturating_left_shift16(x: i32, n: i32) -> i32 {
+    if n >= 16 {
+        return select(select(0, -32768, x < 0), 32767, x > 0);
+    }
+    return clamp(x << u32(n), -32768, 32767);
+}
+
+/// TFLite's reference HARD_SWISH parameters (`quant::params::HardSwish`): input zero
+/// point, output multiplier (Q15) and exponent, the "reluish" ones, output zero point.
+struct HardSwish {
+    zp: i32,
+    out_m: i32,
+    out_s: i32,
+    relu_m: i32,
+    relu_s: i32,
+    out_zp: i32,
+}
+
+/// TFLite's reference HARD_SWISH of stored value `v`, before saturation.
+fn hard_swish(v: i32, h: HardSwish) -> i32 {
+    let hires = i16_wrap((v - h.zp) * 128);
+    let preshift = srdhm16(hires, h.out_m);
+    var r = hires;
+    if h.relu_s > 0 {
+        r = saturating_left_shift16(r, h.relu_s - 1);
+    }
+    r = srdhm16(r, h.relu_m);
+    if h.relu_s > 0 {
+        r = saturating_left_shift16(r, 1);
+    } else if h.relu_s < 0 {
+        r = rdbpot16(r, -h.relu_s);
+    }
+    r = i16_wrap((r + 32768) >> 1u);
+    // SaturatingDoublingHighMul: like srdhm16, but truncating.
+    var pre = 32767;
+    if r != -32768 || preshift != -32768 {
+        pre = i16_wrap((r * preshift) / 32768);
+    }
+    return i16_wrap(rdbpot16(pre, -h.out_s) + h.out_zp);
+}
+
 /// `v` saturated to uint8 (`signed` 0) or int8 (`signed` 1).
 fn saturate4(v: vec4<i32>, signed: u32) -> vec4<i32> {
     let lo = select(0, -128, signed != 0u);

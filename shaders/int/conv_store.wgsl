@@ -46,6 +46,17 @@ struct Params {
     add_out_zp: i32,
     add_lo: i32,
     add_hi: i32,
+    /// A fused HARD_SWISH (applied before a residual): 1 when present; its parameters
+    /// (common.wgsl's `HardSwish`) and the clamp after it.
+    has_hard_swish: u32,
+    hs_zp: i32,
+    hs_out_m: i32,
+    hs_out_s: i32,
+    hs_relu_m: i32,
+    hs_relu_s: i32,
+    hs_out_zp: i32,
+    hs_lo: i32,
+    hs_hi: i32,
     pad0: u32,
 }
 
@@ -89,10 +100,16 @@ fn zp_offset() -> i32 {
 }
 
 /// The four sums of output word `word` requantized with each lane's channel `multiplier`
-/// and `shift`, clamped, and added to the fused residual's word if there is one.
+/// and `shift`, clamped, through the fused HARD_SWISH and added to the fused residual's
+/// word if there are.
 fn requantize_word(word: u32, sums: vec4<i32>, multiplier: vec4<i32>, shift: vec4<i32>) -> vec4<i32> {
     let v = mbqm4(sums, multiplier, shift) + params.output_zp;
-    let stored = clamp(saturate4(v, params.signed), vec4(params.clamp_lo), vec4(params.clamp_hi));
+    var stored = clamp(saturate4(v, params.signed), vec4(params.clamp_lo), vec4(params.clamp_hi));
+    if params.has_hard_swish != 0u {
+        let h = HardSwish(params.hs_zp, params.hs_out_m, params.hs_out_s, params.hs_relu_m, params.hs_relu_s, params.hs_out_zp);
+        let swished = vec4(hard_swish(stored.x, h), hard_swish(stored.y, h), hard_swish(stored.z, h), hard_swish(stored.w, h));
+        stored = clamp(saturate4(swished, params.signed), vec4(params.hs_lo), vec4(params.hs_hi));
+    }
     if params.has_residual == 0u {
         return stored;
     }

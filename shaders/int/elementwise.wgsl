@@ -1,5 +1,5 @@
 // Integer element-wise kernels, one thread per output word: requantization, ADD (TFLite's
-// 20-bit left-shift scheme), MUL, HARD_SWISH (TFLite's 16-bit fixed point), table lookups
+// 20-bit left-shift scheme), MUL, HARD_SWISH (TFLite's 16-bit fixed point, in common.wgsl), table lookups
 // (LOGISTIC), clamps and concatenation parts. A second tensor operand (ADD's other input, MUL's 1×1×C scale)
 // is bound as `weights`; a constant operand (one value or one per channel) or a table is
 // stored in `weights` as one value per word.
@@ -53,57 +53,6 @@ fn mul(a: i32, b: i32) -> i32 {
     return mbqm((a - params.zp) * (b - params.zp_b), params.multiplier, params.shift) + params.output_zp;
 }
 
-/// An i16 value of C++, held sign-extended in an i32.
-fn i16_wrap(x: i32) -> i32 {
-    return (x << 16u) >> 16u;
-}
-
-fn srdhm16(a: i32, b: i32) -> i32 {
-    if a == -32768 && b == -32768 {
-        return 32767;
-    }
-    let ab = a * b;
-    return i16_wrap((ab + select(1 - 16384, 16384, ab >= 0)) / 32768);
-}
-
-fn rdbpot16(x: i32, e: i32) -> i32 {
-    let mask = i16_wrap(bitcast<i32>((1u << u32(e)) - 1u));
-    let remainder = i16_wrap(x & mask);
-    let threshold = i16_wrap((mask >> 1u) + select(0, 1, x < 0));
-    return i16_wrap((x >> u32(min(e, 15))) + select(0, 1, remainder > threshold));
-}
-
-fn saturating_left_shift16(x: i32, n: i32) -> i32 {
-    if n >= 16 {
-        return select(select(0, -32768, x < 0), 32767, x > 0);
-    }
-    return clamp(x << u32(n), -32768, 32767);
-}
-
-/// TFLite's reference HARD_SWISH: `multiplier`/`shift` the output multiplier (Q15) and
-/// exponent, `multiplier_b`/`shift_b` the "reluish" ones.
-fn hard_swish(v: i32) -> i32 {
-    let hires = i16_wrap((v - params.zp) * 128);
-    let preshift = srdhm16(hires, params.multiplier);
-    var r = hires;
-    if params.shift_b > 0 {
-        r = saturating_left_shift16(r, params.shift_b - 1);
-    }
-    r = srdhm16(r, params.multiplier_b);
-    if params.shift_b > 0 {
-        r = saturating_left_shift16(r, 1);
-    } else if params.shift_b < 0 {
-        r = rdbpot16(r, -params.shift_b);
-    }
-    r = i16_wrap((r + 32768) >> 1u);
-    // SaturatingDoublingHighMul: like srdhm16, but truncating.
-    var pre = 32767;
-    if r != -32768 || preshift != -32768 {
-        pre = i16_wrap((r * preshift) / 32768);
-    }
-    return i16_wrap(rdbpot16(pre, -params.shift) + params.output_zp);
-}
-
 /// Which operation the pipeline applies (`Op` in src/gpu/kernels/int/elementwise.rs).
 override OP: u32 = 7u;
 
@@ -130,7 +79,10 @@ fn elementwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
                 v = mul(a, weight_value(scale, params.signed_b));
             }
             case 4u: { v = mul(a, constant(idx)); }
-            case 5u: { v = hard_swish(a); }
+            case 5u: {
+                let h = HardSwish(params.zp, params.multiplier, params.shift, params.multiplier_b, params.shift_b, params.output_zp);
+                v = hard_swish(a, h);
+            }
             case 6u: { v = bitcast<i32>(weights[u32(a - params.lowest)]); }
             default: { v = a; }
         }

@@ -1,13 +1,14 @@
 //! Int8 plans: a quantized graph's integer steps ([`quant::lower`](crate::quant::lower)), one
 //! GPU step each, with every ReLU/ReLU6/range clamp fused into the step producing its
-//! input (the kernels clamp before storing), where that step is its input's only reader.
+//! input (the kernels clamp before storing), where that step is its input's only reader;
+//! so are a convolution's HARD_SWISH and residual ADD.
 
 use super::fold::Folded;
 use super::{memory, Epilogue, Kernel, KernelFamily, Plan, Step, TensorRef};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, IntType, Op, TensorId};
 use crate::quant::lower::{lower, IntStep};
-use crate::quant::params::Add;
+use crate::quant::params::{Add, HardSwish};
 use crate::Precision;
 
 /// An integer step, the types it reads and writes, and the bounds its output is clamped
@@ -21,8 +22,18 @@ pub struct IntKernel {
     /// Where the step's channels start in its output: a concatenation runs as one step
     /// per input, each writing its own channels (0 for every other step).
     pub channel_offset: usize,
-    /// A residual ADD fused after a convolution (read from the step's `residual`).
+    /// A HARD_SWISH fused after a convolution.
+    pub hard_swish: Option<FusedHardSwish>,
+    /// A residual ADD fused after a convolution (read from the step's `residual`), after
+    /// its HARD_SWISH if both are.
     pub residual: Option<FusedAdd>,
+}
+
+/// A HARD_SWISH of a convolution's stored output, and the clamp after it.
+#[derive(Clone, Debug)]
+pub struct FusedHardSwish {
+    pub hard_swish: HardSwish,
+    pub clamp: (i32, i32),
 }
 
 /// An ADD of a convolution's stored output and an earlier tensor, and the clamp after it.
@@ -55,22 +66,16 @@ pub(super) fn build(graph: &Graph, batch: usize, family: KernelFamily) -> Result
         let fusable = !matches!(step, IntStep::Softmax(_) | IntStep::Concat(_));
         let mut fused = vec![id];
         let mut clamp = output_type.range();
-        while let (true, &[next]) = (fusable, &consumers[fused[fused.len() - 1].0][..]) {
-            let IntStep::Clamp { min, max } = int_steps[next.0] else {
-                break;
-            };
-            if fused[fused.len() - 1] == output {
-                break;
-            }
-            clamp = (clamp.0.max(min), clamp.1.min(max));
-            absorbed[next.0] = true;
-            fused.push(next);
+        if fusable {
+            clamp = absorb_clamps(&int_steps, &consumers, &mut fused, output, clamp);
         }
-        let residual = match step {
+        let (hard_swish, residual) = match step {
             IntStep::Conv { .. } => {
-                fuse_residual(graph, &int_steps, &consumers, &mut fused, output)
+                let tail = (&int_steps[..], &consumers[..], output);
+                let hard_swish = fuse_hard_swish(graph, tail, &mut fused, output_type);
+                (hard_swish, fuse_residual(graph, tail, &mut fused))
             }
-            _ => None,
+            _ => (None, None),
         };
         for &id in &fused[1..] {
             absorbed[id.0] = true;
@@ -82,6 +87,7 @@ pub(super) fn build(graph: &Graph, batch: usize, family: KernelFamily) -> Result
                 output: output_type,
                 clamp,
                 channel_offset,
+                hard_swish: hard_swish.clone(),
                 residual: residual.as_ref().map(|r| r.0.clone()),
             };
             let mut step = gpu_step(graph, &fused, kernel, inputs);
@@ -111,15 +117,63 @@ pub(super) fn build(graph: &Graph, batch: usize, family: KernelFamily) -> Result
     Ok(plan)
 }
 
-/// Fuses the ADD that alone reads the end of `fused` (a convolution and its clamps), and the
-/// clamps after it, when the ADD's other operand is computed before the convolution;
-/// returns it with that operand.
-fn fuse_residual(
-    graph: &Graph,
+/// The steps, each tensor's readers and the graph's output: what a fusion looks at.
+type Tail<'a> = (&'a [IntStep], &'a [Vec<TensorId>], TensorId);
+
+/// Appends to `fused` the clamps that alone read its end, one after another, stopping at
+/// the graph's output; returns `range` narrowed by them.
+fn absorb_clamps(
     steps: &[IntStep],
     consumers: &[Vec<TensorId>],
     fused: &mut Vec<TensorId>,
     output: TensorId,
+    range: (i32, i32),
+) -> (i32, i32) {
+    let mut clamp = range;
+    while let &[next] = &consumers[fused[fused.len() - 1].0][..] {
+        let IntStep::Clamp { min, max } = steps[next.0] else {
+            break;
+        };
+        if fused[fused.len() - 1] == output {
+            break;
+        }
+        clamp = (clamp.0.max(min), clamp.1.min(max));
+        fused.push(next);
+    }
+    clamp
+}
+
+/// Fuses the HARD_SWISH that alone reads the end of `fused` (a convolution and its
+/// clamps) and stores the same type, and the clamps after it.
+fn fuse_hard_swish(
+    graph: &Graph,
+    (steps, consumers, output): Tail,
+    fused: &mut Vec<TensorId>,
+    conv_type: IntType,
+) -> Option<FusedHardSwish> {
+    let last = fused[fused.len() - 1];
+    let &[id] = &consumers[last.0][..] else {
+        return None;
+    };
+    let IntStep::HardSwish(hard_swish) = steps[id.0] else {
+        return None;
+    };
+    let stored = graph.node(id).integer.as_ref()?.output.dtype;
+    if last == output || stored != conv_type {
+        return None;
+    }
+    fused.push(id);
+    let clamp = absorb_clamps(steps, consumers, fused, output, stored.range());
+    Some(FusedHardSwish { hard_swish, clamp })
+}
+
+/// Fuses the ADD that alone reads the end of `fused` (a convolution and what was fused
+/// after it), and the clamps after it, when the ADD's other operand is computed before the
+/// convolution; returns it with that operand.
+fn fuse_residual(
+    graph: &Graph,
+    (steps, consumers, output): Tail,
+    fused: &mut Vec<TensorId>,
 ) -> Option<(FusedAdd, TensorId)> {
     let conv = fused[0];
     let last = fused[fused.len() - 1];
@@ -135,18 +189,9 @@ fn fuse_residual(
     if last == output || other == last || storage(graph, other).0 >= conv.0 {
         return None;
     }
+    let range = graph.node(add_id).integer.as_ref()?.output.dtype.range();
     fused.push(add_id);
-    let mut clamp = graph.node(add_id).integer.as_ref()?.output.dtype.range();
-    while let &[next] = &consumers[fused[fused.len() - 1].0][..] {
-        let IntStep::Clamp { min, max } = steps[next.0] else {
-            break;
-        };
-        if fused[fused.len() - 1] == output {
-            break;
-        }
-        clamp = (clamp.0.max(min), clamp.1.min(max));
-        fused.push(next);
-    }
+    let clamp = absorb_clamps(steps, consumers, fused, output, range);
     let fused_add = FusedAdd {
         add,
         conv_first,

@@ -20,7 +20,7 @@ mod squeeze;
 use crate::graph::{AvgPool, Conv2d, Dense, Graph, Shape, TensorId, TensorQuant};
 use crate::Precision;
 
-pub use int::IntKernel;
+pub use int::{FusedAdd, FusedHardSwish, IntKernel};
 pub use memory::Slot;
 pub use separable::Separable;
 pub use squeeze::{SqueezeExcite, MAX_CHANNELS as SE_MAX_CHANNELS, MAX_HIDDEN as SE_MAX_HIDDEN};

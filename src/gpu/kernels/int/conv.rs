@@ -64,6 +64,15 @@ pub(crate) struct ConvParams {
     add_out_zp: i32,
     add_lo: i32,
     add_hi: i32,
+    has_hard_swish: u32,
+    hs_zp: i32,
+    hs_out_m: i32,
+    hs_out_s: i32,
+    hs_relu_m: i32,
+    hs_relu_s: i32,
+    hs_out_zp: i32,
+    hs_lo: i32,
+    hs_hi: i32,
     pad: [u32; 1],
 }
 
@@ -103,6 +112,15 @@ super::super::layout::layout!(ConvParams {
     add_out_zp,
     add_lo,
     add_hi,
+    has_hard_swish,
+    hs_zp,
+    hs_out_m,
+    hs_out_s,
+    hs_relu_m,
+    hs_relu_s,
+    hs_out_zp,
+    hs_lo,
+    hs_hi,
     pad
 });
 
@@ -205,8 +223,26 @@ fn conv_params(
         clamp_lo: kernel.clamp.0,
         clamp_hi: kernel.clamp.1,
         signed: signed(kernel.output),
-        // No fused residual ADD unless set below.
+        // No fused HARD_SWISH or residual ADD unless set below.
         ..ConvParams::zeroed()
+    };
+    let params = match &kernel.hard_swish {
+        Some(fused) => {
+            let h = &fused.hard_swish;
+            ConvParams {
+                has_hard_swish: 1,
+                hs_zp: h.input_zero_point,
+                hs_out_m: i32::from(h.output_multiplier),
+                hs_out_s: h.output_exponent,
+                hs_relu_m: i32::from(h.reluish_multiplier),
+                hs_relu_s: h.reluish_exponent,
+                hs_out_zp: h.output.zero_point,
+                hs_lo: fused.clamp.0,
+                hs_hi: fused.clamp.1,
+                ..params
+            }
+        }
+        None => params,
     };
     Ok(match &kernel.residual {
         Some(r) => {
