@@ -4,7 +4,8 @@ or photo from ../shared.
 
   tflite/  small models covering every operator the importer takes (float, uint8
            per-tensor, int8 per-channel; int8_word_paths: a grouped conv, a depth
-           multiplier of 4, a residual after a 1x1 conv), each checked to run in LiteRT,
+           multiplier of 4, a residual after a 1x1 conv; int8_hard_swish: HARD_SWISH
+           after convolutions, one with a residual), each checked to run in LiteRT,
            and the TANH model the importer must refuse
   onnx/    copies of small generated graphs from tests/data/onnx/
   image/   PNG (RGB, gray, palette, RGBA, 16-bit), JPEG (baseline, progressive, gray, CMYK)
@@ -183,6 +184,37 @@ def int8_word_paths(source):
     return m.build([x], [out]), ([1, 6, 6, 8], np.float32)
 
 
+def int8_hard_swish(source):
+    """float in → QUANTIZE → int8 conv 3x3 → HARD_SWISH → depthwise 3x3 → HARD_SWISH → ADD
+    of the first HARD_SWISH's output → DEQUANTIZE: a HARD_SWISH run in the convolution
+    before it, and after the depthwise one a residual too. `source`: its generator."""
+    m = TfliteModel(source)
+    per_channel = lambda n, lo, hi: list(source.uniform(lo, hi, n))
+    bias = lambda n, scales: m.tensor([n], np.int32, source.integers(-400, 400, n),
+                                      (scales, [0] * n, 0))
+    x = m.tensor([1, 6, 6, 4])
+    xq = m.tensor([1, 6, 6, 4], np.int8, quant=([0.02], [4], 0))
+    m.op(B.QUANTIZE, [x], [xq])
+    c_scales = per_channel(8, 0.004, 0.02)
+    c = m.tensor([1, 6, 6, 8], np.int8, quant=([0.03], [-20], 0))
+    m.op(B.CONV_2D, [xq, m.const([8, 3, 3, 4], np.int8, quant=(c_scales, [0] * 8, 0)),
+                     bias(8, [0.02 * s for s in c_scales])], [c], conv(SAME, 1, NONE))
+    h = m.tensor([1, 6, 6, 8], np.int8, quant=([0.025], [-30], 0))
+    m.op(B.HARD_SWISH, [c], [h])
+    d_scales = per_channel(8, 0.004, 0.02)
+    d = m.tensor([1, 6, 6, 8], np.int8, quant=([0.04], [5], 0))
+    m.op(B.DEPTHWISE_CONV_2D, [h, m.const([1, 3, 3, 8], np.int8, quant=(d_scales, [0] * 8, 3)),
+                               bias(8, [0.025 * s for s in d_scales])], [d],
+         depthwise(SAME, 1, NONE))
+    g = m.tensor([1, 6, 6, 8], np.int8, quant=([0.03], [-40], 0))
+    m.op(B.HARD_SWISH, [d], [g])
+    total = m.tensor([1, 6, 6, 8], np.int8, quant=([0.05], [0], 0))
+    m.op(B.ADD, [g, h], [total], ("Add", {"FusedActivationFunction": NONE}))
+    out = m.tensor([1, 6, 6, 8])
+    m.op(B.DEQUANTIZE, [total], [out])
+    return m.build([x], [out]), ([1, 6, 6, 4], np.float32)
+
+
 def external_buffers():
     """A convolution and a dense layer, written twice: constants inside the flatbuffer, and
     after it (tests/tflite_import.rs checks that both import to the same network)."""
@@ -301,6 +333,11 @@ def tflite_seeds(folder):
     runs_in_litert(model, shape, dtype, source)
     (folder / "int8_word_paths.tflite").write_bytes(model)
     print(f"tflite/int8_word_paths.tflite: {len(model)} bytes, runs in LiteRT")
+    source = np.random.default_rng(8)
+    model, (shape, dtype) = int8_hard_swish(source)
+    runs_in_litert(model, shape, dtype, source)
+    (folder / "int8_hard_swish.tflite").write_bytes(model)
+    print(f"tflite/int8_hard_swish.tflite: {len(model)} bytes, runs in LiteRT")
     shutil.copy(REPO / "tests/data/tflite_reference/unsupported_op.tflite", folder)
     inside, outside, (shape, dtype) = external_buffers()
     for name, model in [("buffers_inside", inside), ("buffers_outside", outside)]:

@@ -17,7 +17,8 @@ tests/data/tflite_int_reference/<model>/<input>.npy. Inputs:
 Also, for the quantized seeds of the fuzz corpus (fuzz/corpus/tflite: a per-channel int8
 model with a float input and output, a uint8 one with FULLY_CONNECTED, a uint8 one with
 LOGISTIC and CONCATENATION on other grids, an int8 one with a grouped conv, a depth
-multiplier of 4 and a residual; and two built here, a uint8 and an int8 one whose 1x1 conv
+multiplier of 4 and a residual, an int8 one with HARD_SWISH after convolutions; and two
+built here, a uint8 and an int8 one whose 1x1 conv
 makes the largest sums 8-bit values can, kept beside their outputs), the outputs for
 random_0 and random_1 in tests/data/tflite_int_reference/corpus/<seed>/ (a float input
 takes (byte - 128) / 32 of the same bytes, exact in float32).
@@ -45,7 +46,8 @@ from tflite_builder import B, NONE, VALID, TfliteModel, conv
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "tests" / "data" / "tflite_int_reference"
-CORPUS_SEEDS = ("int8_per_channel", "v2_like_uint8", "uint8_concat_logistic", "int8_word_paths")
+CORPUS_SEEDS = ("int8_per_channel", "v2_like_uint8", "uint8_concat_logistic", "int8_word_paths",
+                "int8_hard_swish")
 # Built here, kept beside their outputs: their float forms cancel huge sums on purpose, so
 # they stay out of the fuzz corpus, whose float runs must match the CPU reference.
 WIDE_POINTWISE = {"uint8_wide_pointwise": np.uint8, "int8_wide_pointwise": np.int8}
@@ -139,6 +141,7 @@ def corpus_seeds():
         details = runner.get_input_details()[0]
         shape = tuple(details["shape"])
         folder = OUT / "corpus" / seed
+        folder.mkdir(parents=True, exist_ok=True)
         for k in range(2):
             x = grid_bytes(1000 + k, int(np.prod(shape))).reshape(shape)
             if details["dtype"] == np.float32:

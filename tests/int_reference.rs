@@ -226,7 +226,8 @@ fn run_writes_tflites_raw_output_tensor() {
 
 /// The quantized fuzz seeds (a per-channel int8 model with a float input and output, a
 /// uint8 one with FULLY_CONNECTED, one with LOGISTIC and CONCATENATION, an int8 one with a
-/// grouped conv, a depth multiplier of 4 and a residual, and a uint8 and an int8 one whose
+/// grouped conv, a depth multiplier of 4 and a residual, an int8 one with HARD_SWISH after
+/// convolutions (one with a residual after it), and a uint8 and an int8 one whose
 /// 1x1 conv makes the largest sums 8-bit values can), run from their files in int8 on the
 /// GPU, one input at a time and both as one batch: TFLite's reference outputs exactly,
 /// float outputs included (a float input is quantized on the host as TFLite's QUANTIZE
@@ -242,6 +243,7 @@ fn the_quantized_fuzz_seeds_match_tflite_in_int8() {
         "v2_like_uint8",
         "uint8_concat_logistic",
         "int8_word_paths",
+        "int8_hard_swish",
     ];
     // Kept beside their outputs: their float forms are ill-conditioned on purpose.
     let beside = ["uint8_wide_pointwise", "int8_wide_pointwise"];
