@@ -207,9 +207,9 @@ mod tests {
         check::<softmax::SoftmaxParams>(&softmax::SHADER);
         check::<elementwise::ElementwiseParams>(&elementwise::SHADER);
         check::<squeeze_excite::SqueezeExciteParams>(&squeeze_excite::SHADER);
-        check::<int::conv::ConvParams>(&int::conv::SHADER);
-        check::<int::conv::ConvParams>(&int::pointwise::SHADER);
-        check::<int::conv::ConvParams>(&int::depthwise::SHADER);
+        check::<int::conv_store::ConvParams>(&int::conv::SHADER);
+        check::<int::conv_store::ConvParams>(&int::pointwise::SHADER);
+        check::<int::conv_store::ConvParams>(&int::depthwise::SHADER);
         check::<int::dense::DenseParams>(&int::dense::SHADER);
         check::<int::pool::PoolParams>(&int::pool::SHADER);
         check::<int::elementwise::ElementwiseParams>(&int::elementwise::SHADER);

@@ -3,6 +3,7 @@
 //! every kernel writes whole output words.
 
 pub(crate) mod conv;
+pub(crate) mod conv_store;
 pub(crate) mod dense;
 pub(crate) mod depthwise;
 pub(crate) mod elementwise;

@@ -3,7 +3,8 @@
 //! groups of 16 input channels and packed four to a word, then conv.rs's channel records.
 
 use super::super::{to_u32, Launch, StepIo, Weights};
-use super::conv::{channel_records, pack_bytes, ConvParams};
+use super::conv::pack_bytes;
+use super::conv_store::{channel_records, ConvParams};
 use crate::error::Result;
 use crate::gpu::pipeline::{Grid, ShaderFile};
 use crate::graph::IntWeights;
