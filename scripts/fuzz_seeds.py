@@ -152,31 +152,39 @@ def uint8_concat_logistic():
     return m.build([x], [out]), ([1, 4, 4, 3], np.uint8)
 
 
+def per_channel(source, n, lo, hi):
+    """`n` per-channel scales drawn from [lo, hi)."""
+    return list(source.uniform(lo, hi, n))
+
+
+def int32_bias(m, source, scales):
+    """A random int32 bias on `scales` (each channel's input scale times weight scale)."""
+    n = len(scales)
+    return m.tensor([n], np.int32, source.integers(-400, 400, n), (scales, [0] * n, 0))
+
+
 def int8_word_paths(source):
     """float in → QUANTIZE → int8 grouped conv (2 groups of 4 channels) → depthwise with
     multiplier 4 → 1x1 conv + ADD of the grouped conv's output → DEQUANTIZE → float out:
     the integer conv's packed-dot path over groups, its word-of-outputs path on a depth
     multiplier, and a residual after a 1x1 conv. `source`: its generator."""
     m = TfliteModel(source)
-    per_channel = lambda n, lo, hi: list(source.uniform(lo, hi, n))
-    bias = lambda n, scales: m.tensor([n], np.int32, source.integers(-400, 400, n),
-                                      (scales, [0] * n, 0))
     x = m.tensor([1, 6, 6, 8])
     xq = m.tensor([1, 6, 6, 8], np.int8, quant=([0.02], [4], 0))
     m.op(B.QUANTIZE, [x], [xq])
-    g_scales = per_channel(8, 0.004, 0.02)
+    g_scales = per_channel(source, 8, 0.004, 0.02)
     g = m.tensor([1, 6, 6, 8], np.int8, quant=([0.04], [-6], 0))
     m.op(B.CONV_2D, [xq, m.const([8, 3, 3, 4], np.int8, quant=(g_scales, [0] * 8, 0)),
-                     bias(8, [0.02 * s for s in g_scales])], [g], conv(SAME, 1, RELU6))
-    d_scales = per_channel(32, 0.004, 0.02)
+                     int32_bias(m, source, [0.02 * s for s in g_scales])], [g], conv(SAME, 1, RELU6))
+    d_scales = per_channel(source, 32, 0.004, 0.02)
     d = m.tensor([1, 6, 6, 32], np.int8, quant=([0.05], [3], 0))
     m.op(B.DEPTHWISE_CONV_2D, [g, m.const([1, 3, 3, 32], np.int8, quant=(d_scales, [0] * 32, 3)),
-                               bias(32, [0.04 * s for s in d_scales])], [d],
+                               int32_bias(m, source, [0.04 * s for s in d_scales])], [d],
          depthwise(SAME, 1, NONE, multiplier=4))
-    p_scales = per_channel(8, 0.002, 0.01)
+    p_scales = per_channel(source, 8, 0.002, 0.01)
     p = m.tensor([1, 6, 6, 8], np.int8, quant=([0.06], [-2], 0))
     m.op(B.CONV_2D, [d, m.const([8, 1, 1, 32], np.int8, quant=(p_scales, [0] * 8, 0)),
-                     bias(8, [0.05 * s for s in p_scales])], [p], conv(VALID, 1, NONE))
+                     int32_bias(m, source, [0.05 * s for s in p_scales])], [p], conv(VALID, 1, NONE))
     s = m.tensor([1, 6, 6, 8], np.int8, quant=([0.08], [1], 0))
     m.op(B.ADD, [p, g], [s], ("Add", {"FusedActivationFunction": NONE}))
     out = m.tensor([1, 6, 6, 8])
@@ -189,22 +197,19 @@ def int8_hard_swish(source):
     of the first HARD_SWISH's output → DEQUANTIZE: a HARD_SWISH run in the convolution
     before it, and after the depthwise one a residual too. `source`: its generator."""
     m = TfliteModel(source)
-    per_channel = lambda n, lo, hi: list(source.uniform(lo, hi, n))
-    bias = lambda n, scales: m.tensor([n], np.int32, source.integers(-400, 400, n),
-                                      (scales, [0] * n, 0))
     x = m.tensor([1, 6, 6, 4])
     xq = m.tensor([1, 6, 6, 4], np.int8, quant=([0.02], [4], 0))
     m.op(B.QUANTIZE, [x], [xq])
-    c_scales = per_channel(8, 0.004, 0.02)
+    c_scales = per_channel(source, 8, 0.004, 0.02)
     c = m.tensor([1, 6, 6, 8], np.int8, quant=([0.03], [-20], 0))
     m.op(B.CONV_2D, [xq, m.const([8, 3, 3, 4], np.int8, quant=(c_scales, [0] * 8, 0)),
-                     bias(8, [0.02 * s for s in c_scales])], [c], conv(SAME, 1, NONE))
+                     int32_bias(m, source, [0.02 * s for s in c_scales])], [c], conv(SAME, 1, NONE))
     h = m.tensor([1, 6, 6, 8], np.int8, quant=([0.025], [-30], 0))
     m.op(B.HARD_SWISH, [c], [h])
-    d_scales = per_channel(8, 0.004, 0.02)
+    d_scales = per_channel(source, 8, 0.004, 0.02)
     d = m.tensor([1, 6, 6, 8], np.int8, quant=([0.04], [5], 0))
     m.op(B.DEPTHWISE_CONV_2D, [h, m.const([1, 3, 3, 8], np.int8, quant=(d_scales, [0] * 8, 3)),
-                               bias(8, [0.025 * s for s in d_scales])], [d],
+                               int32_bias(m, source, [0.025 * s for s in d_scales])], [d],
          depthwise(SAME, 1, NONE))
     g = m.tensor([1, 6, 6, 8], np.int8, quant=([0.03], [-40], 0))
     m.op(B.HARD_SWISH, [d], [g])

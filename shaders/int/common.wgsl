@@ -100,7 +100,14 @@ fn mbqm4(x: vec4<i32>, multiplier: vec4<i32>, shift: vec4<i32>) -> vec4<i32> {
 /// TFLite's quantized ADD of stored `a` and `b`: each centred, shifted left by 20 bits and
 /// scaled to twice the larger input scale (`m.xy`, `m.zw`: multiplier and shift per input),
 /// then summed and scaled to the output (`out`: multiplier, shift), before its zero point.
-fn add_quantized4(a: vec4<i32>, b: vec4<i32>, zp: vec2<i32>, m: vec4<i32>, out: vec2<i32>, out_zp: i32) -> vec4<i32> {
+fn add_quantized4(
+    a: vec4<i32>,
+    b: vec4<i32>,
+    zp: vec2<i32>,
+    m: vec4<i32>,
+    out: vec2<i32>,
+    out_zp: i32,
+) -> vec4<i32> {
     let x = mbqm4((a - zp.x) << vec4(20u), vec4(m.x), vec4(m.y));
     let y = mbqm4((b - zp.y) << vec4(20u), vec4(m.z), vec4(m.w));
     return mbqm4(x + y, vec4(out.x), vec4(out.y)) + out_zp;

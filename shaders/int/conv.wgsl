@@ -237,6 +237,12 @@ fn conv_pointwise(
     }
 }
 
+/// Word `w` of each lane's channel record, for channels `o`.
+fn lane_records(o: vec4<u32>, w: u32) -> vec4<i32> {
+    let r = vec4(params.channels + w) + 5u * o;
+    return bitcast<vec4<i32>>(vec4(weights[r.x], weights[r.y], weights[r.z], weights[r.w]));
+}
+
 /// Requantizes and stores output word `word`; lanes past the tensor's end stay 0.
 fn store_word(word: u32, sums: vec4<i32>) {
     let idx = vec4(word * 4u) + vec4(0u, 1u, 2u, 3u);
@@ -248,9 +254,8 @@ fn store_word(word: u32, sums: vec4<i32>) {
         multiplier = record4(o, 2u);
         shift = record4(o, 3u);
     } else {
-        let r = vec4(params.channels) + 5u * (idx % params.out_c);
-        multiplier = bitcast<vec4<i32>>(vec4(weights[r.x + 2u], weights[r.y + 2u], weights[r.z + 2u], weights[r.w + 2u]));
-        shift = bitcast<vec4<i32>>(vec4(weights[r.x + 3u], weights[r.y + 3u], weights[r.z + 3u], weights[r.w + 3u]));
+        multiplier = lane_records(idx % params.out_c, 2u);
+        shift = lane_records(idx % params.out_c, 3u);
     }
     let values = requantize_word(word, sums, multiplier, shift);
     output[word] = pack4(select(vec4(0), values, idx < vec4(params.total)));

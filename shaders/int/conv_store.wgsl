@@ -106,8 +106,20 @@ fn requantize_word(word: u32, sums: vec4<i32>, multiplier: vec4<i32>, shift: vec
     let v = mbqm4(sums, multiplier, shift) + params.output_zp;
     var stored = clamp(saturate4(v, params.signed), vec4(params.clamp_lo), vec4(params.clamp_hi));
     if params.has_hard_swish != 0u {
-        let h = HardSwish(params.hs_zp, params.hs_out_m, params.hs_out_s, params.hs_relu_m, params.hs_relu_s, params.hs_out_zp);
-        let swished = vec4(hard_swish(stored.x, h), hard_swish(stored.y, h), hard_swish(stored.z, h), hard_swish(stored.w, h));
+        let h = HardSwish(
+            params.hs_zp,
+            params.hs_out_m,
+            params.hs_out_s,
+            params.hs_relu_m,
+            params.hs_relu_s,
+            params.hs_out_zp,
+        );
+        let swished = vec4(
+            hard_swish(stored.x, h),
+            hard_swish(stored.y, h),
+            hard_swish(stored.z, h),
+            hard_swish(stored.w, h),
+        );
         stored = clamp(saturate4(swished, params.signed), vec4(params.hs_lo), vec4(params.hs_hi));
     }
     if params.has_residual == 0u {

@@ -80,7 +80,14 @@ fn elementwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
             }
             case 4u: { v = mul(a, constant(idx)); }
             case 5u: {
-                let h = HardSwish(params.zp, params.multiplier, params.shift, params.multiplier_b, params.shift_b, params.output_zp);
+                let h = HardSwish(
+                    params.zp,
+                    params.multiplier,
+                    params.shift,
+                    params.multiplier_b,
+                    params.shift_b,
+                    params.output_zp,
+                );
                 v = hard_swish(a, h);
             }
             case 6u: { v = bitcast<i32>(weights[u32(a - params.lowest)]); }

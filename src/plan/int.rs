@@ -50,6 +50,12 @@ pub(super) fn build(graph: &Graph, batch: usize, family: KernelFamily) -> Result
     let int_steps = lower(graph)?;
     let consumers = graph.consumers();
     let output = storage(graph, graph.output());
+    let fusion = Fusion {
+        graph,
+        steps: &int_steps,
+        consumers: &consumers,
+        output,
+    };
     let mut absorbed = vec![false; int_steps.len()];
     let mut steps = Vec::new();
     for (index, step) in int_steps.iter().enumerate() {
@@ -67,13 +73,12 @@ pub(super) fn build(graph: &Graph, batch: usize, family: KernelFamily) -> Result
         let mut fused = vec![id];
         let mut clamp = output_type.range();
         if fusable {
-            clamp = absorb_clamps(&int_steps, &consumers, &mut fused, output, clamp);
+            clamp = fusion.absorb_clamps(&mut fused, clamp);
         }
         let (hard_swish, residual) = match step {
             IntStep::Conv { .. } => {
-                let tail = (&int_steps[..], &consumers[..], output);
-                let hard_swish = fuse_hard_swish(graph, tail, &mut fused, output_type);
-                (hard_swish, fuse_residual(graph, tail, &mut fused))
+                let hard_swish = fusion.hard_swish(&mut fused, output_type);
+                (hard_swish, fusion.residual(&mut fused))
             }
             _ => (None, None),
         };
@@ -117,87 +122,87 @@ pub(super) fn build(graph: &Graph, batch: usize, family: KernelFamily) -> Result
     Ok(plan)
 }
 
-/// The steps, each tensor's readers and the graph's output: what a fusion looks at.
-type Tail<'a> = (&'a [IntStep], &'a [Vec<TensorId>], TensorId);
-
-/// Appends to `fused` the clamps that alone read its end, one after another, stopping at
-/// the graph's output; returns `range` narrowed by them.
-fn absorb_clamps(
-    steps: &[IntStep],
-    consumers: &[Vec<TensorId>],
-    fused: &mut Vec<TensorId>,
+/// What a fusion looks at: the graph, its integer steps, each tensor's readers and the
+/// graph's output (which is stored, so nothing fuses past it).
+struct Fusion<'a> {
+    graph: &'a Graph,
+    steps: &'a [IntStep],
+    consumers: &'a [Vec<TensorId>],
     output: TensorId,
-    range: (i32, i32),
-) -> (i32, i32) {
-    let mut clamp = range;
-    while let &[next] = &consumers[fused[fused.len() - 1].0][..] {
-        let IntStep::Clamp { min, max } = steps[next.0] else {
-            break;
-        };
-        if fused[fused.len() - 1] == output {
-            break;
+}
+
+impl Fusion<'_> {
+    /// The one reader of the end of `fused`, unless that end is the graph's output.
+    fn sole_reader(&self, fused: &[TensorId]) -> Option<TensorId> {
+        let last = fused[fused.len() - 1];
+        match self.consumers[last.0][..] {
+            [next] if last != self.output => Some(next),
+            _ => None,
         }
-        clamp = (clamp.0.max(min), clamp.1.min(max));
-        fused.push(next);
     }
-    clamp
-}
 
-/// Fuses the HARD_SWISH that alone reads the end of `fused` (a convolution and its
-/// clamps) and stores the same type, and the clamps after it.
-fn fuse_hard_swish(
-    graph: &Graph,
-    (steps, consumers, output): Tail,
-    fused: &mut Vec<TensorId>,
-    conv_type: IntType,
-) -> Option<FusedHardSwish> {
-    let last = fused[fused.len() - 1];
-    let &[id] = &consumers[last.0][..] else {
-        return None;
-    };
-    let IntStep::HardSwish(hard_swish) = steps[id.0] else {
-        return None;
-    };
-    let stored = graph.node(id).integer.as_ref()?.output.dtype;
-    if last == output || stored != conv_type {
-        return None;
+    /// Appends to `fused` the clamps that alone read its end, one after another; returns
+    /// `range` narrowed by them.
+    fn absorb_clamps(&self, fused: &mut Vec<TensorId>, range: (i32, i32)) -> (i32, i32) {
+        let mut clamp = range;
+        while let Some(next) = self.sole_reader(fused) {
+            let IntStep::Clamp { min, max } = self.steps[next.0] else {
+                break;
+            };
+            clamp = (clamp.0.max(min), clamp.1.min(max));
+            fused.push(next);
+        }
+        clamp
     }
-    fused.push(id);
-    let clamp = absorb_clamps(steps, consumers, fused, output, stored.range());
-    Some(FusedHardSwish { hard_swish, clamp })
-}
 
-/// Fuses the ADD that alone reads the end of `fused` (a convolution and what was fused
-/// after it), and the clamps after it, when the ADD's other operand is computed before the
-/// convolution; returns it with that operand.
-fn fuse_residual(
-    graph: &Graph,
-    (steps, consumers, output): Tail,
-    fused: &mut Vec<TensorId>,
-) -> Option<(FusedAdd, TensorId)> {
-    let conv = fused[0];
-    let last = fused[fused.len() - 1];
-    let &[add_id] = &consumers[last.0][..] else {
-        return None;
-    };
-    let IntStep::Add(add) = steps[add_id.0] else {
-        return None;
-    };
-    let inputs = &graph.node(add_id).inputs;
-    let conv_first = inputs[0] == last;
-    let other = inputs[usize::from(conv_first)];
-    if last == output || other == last || storage(graph, other).0 >= conv.0 {
-        return None;
+    /// Fuses the HARD_SWISH that alone reads the end of `fused` (a convolution and its
+    /// clamps) and stores the same type, and the clamps after it.
+    fn hard_swish(&self, fused: &mut Vec<TensorId>, conv_type: IntType) -> Option<FusedHardSwish> {
+        let id = self.sole_reader(fused)?;
+        let IntStep::HardSwish(hard_swish) = self.steps[id.0] else {
+            return None;
+        };
+        let stored = self.graph.node(id).integer.as_ref()?.output.dtype;
+        if stored != conv_type {
+            return None;
+        }
+        fused.push(id);
+        let clamp = self.absorb_clamps(fused, stored.range());
+        Some(FusedHardSwish { hard_swish, clamp })
     }
-    let range = graph.node(add_id).integer.as_ref()?.output.dtype.range();
-    fused.push(add_id);
-    let clamp = absorb_clamps(steps, consumers, fused, output, range);
-    let fused_add = FusedAdd {
-        add,
-        conv_first,
-        clamp,
-    };
-    Some((fused_add, other))
+
+    /// Fuses the ADD that alone reads the end of `fused` (a convolution and what was fused
+    /// after it), and the clamps after it, when the ADD's other operand is computed before
+    /// the convolution; returns it with that operand.
+    fn residual(&self, fused: &mut Vec<TensorId>) -> Option<(FusedAdd, TensorId)> {
+        let (conv, last) = (fused[0], fused[fused.len() - 1]);
+        let add_id = self.sole_reader(fused)?;
+        let IntStep::Add(add) = self.steps[add_id.0] else {
+            return None;
+        };
+        let inputs = &self.graph.node(add_id).inputs;
+        let conv_first = inputs[0] == last;
+        let other = inputs[usize::from(conv_first)];
+        if other == last || storage(self.graph, other).0 >= conv.0 {
+            return None;
+        }
+        let range = self
+            .graph
+            .node(add_id)
+            .integer
+            .as_ref()?
+            .output
+            .dtype
+            .range();
+        fused.push(add_id);
+        let clamp = self.absorb_clamps(fused, range);
+        let fused_add = FusedAdd {
+            add,
+            conv_first,
+            clamp,
+        };
+        Some((fused_add, other))
+    }
 }
 
 /// Where step inputs read tensor `id`.
