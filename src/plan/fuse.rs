@@ -6,7 +6,7 @@
 //! activations (and at most one residual add) that follows a producer is folded into it.
 
 use super::fold::Folded;
-use super::{ActKind, ActStage, Epilogue, Kernel, Step, TensorRef};
+use super::{ActKind, ActStage, Epilogue, Kernel, Step, TensorRef, Unplaced};
 use crate::error::{Error, Result};
 use crate::graph::{Activation, Graph, Op, TensorId};
 
@@ -20,7 +20,7 @@ pub(super) fn storage(graph: &Graph, mut id: TensorId) -> TensorId {
 }
 
 /// One step per producing node of a BatchNorm-free graph, in execution order.
-pub(super) fn select_kernels(folded: &Folded) -> Result<Vec<Step>> {
+pub(super) fn select_kernels(folded: &Folded) -> Result<Vec<Step<Unplaced>>> {
     let graph = &folded.graph;
     let count = graph.nodes().len();
     let mut fuser = Fuser {
@@ -44,15 +44,15 @@ struct Fuser<'g> {
     absorbed: Vec<bool>,
     /// Storage tensors written by the steps emitted so far (and the graph input).
     stored: Vec<bool>,
-    steps: Vec<Step>,
+    steps: Vec<Step<Unplaced>>,
 }
 
 /// A step under construction: its epilogue may still grow.
 struct Draft {
     fused: Vec<TensorId>,
     kernel: Kernel,
-    inputs: Vec<TensorRef>,
-    residual: Option<TensorRef>,
+    inputs: Vec<TensorRef<Unplaced>>,
+    residual: Option<TensorRef<Unplaced>>,
     epilogue: EpilogueBuilder,
 }
 
@@ -117,7 +117,7 @@ impl Fuser<'_> {
         Ok(self.draft(id, kernel, vec![first]))
     }
 
-    fn draft(&self, id: TensorId, kernel: Kernel, inputs: Vec<TensorRef>) -> Draft {
+    fn draft(&self, id: TensorId, kernel: Kernel, inputs: Vec<TensorRef<Unplaced>>) -> Draft {
         let epilogue = EpilogueBuilder::default();
         Draft {
             fused: vec![id],
@@ -129,13 +129,8 @@ impl Fuser<'_> {
     }
 
     /// How a consumer reads `id`: from its storage tensor, with `id`'s own shape.
-    fn read(&self, id: TensorId) -> TensorRef {
-        let tensor = storage(self.graph, id);
-        TensorRef {
-            tensor,
-            slot: usize::MAX,
-            shape: self.graph.shape(id),
-        }
+    fn read(&self, id: TensorId) -> TensorRef<Unplaced> {
+        TensorRef::unplaced(storage(self.graph, id), self.graph.shape(id))
     }
 
     /// Fuses the single-consumer activations and residual add that follow the draft.
@@ -216,13 +211,9 @@ impl Fuser<'_> {
     }
 
     /// The step stores the value of the last node it absorbed.
-    fn output_of(&self, draft: &Draft) -> TensorRef {
+    fn output_of(&self, draft: &Draft) -> TensorRef<Unplaced> {
         let tensor = draft.fused[draft.fused.len() - 1];
-        TensorRef {
-            tensor,
-            slot: usize::MAX,
-            shape: self.graph.shape(tensor),
-        }
+        TensorRef::unplaced(tensor, self.graph.shape(tensor))
     }
 }
 

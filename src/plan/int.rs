@@ -4,7 +4,7 @@
 //! so are a convolution's HARD_SWISH and residual ADD.
 
 use super::fold::Folded;
-use super::{memory, Epilogue, Kernel, KernelFamily, Plan, Step, TensorRef};
+use super::{memory, Epilogue, Kernel, KernelFamily, Plan, Step, TensorRef, Unplaced};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, IntType, Op, TensorId};
 use crate::quant::lower::{lower, IntStep};
@@ -206,12 +206,8 @@ impl Fusion<'_> {
 }
 
 /// Where step inputs read tensor `id`.
-fn read(graph: &Graph, id: TensorId) -> TensorRef {
-    TensorRef {
-        tensor: storage(graph, id),
-        slot: usize::MAX,
-        shape: graph.shape(id),
-    }
+fn read(graph: &Graph, id: TensorId) -> TensorRef<Unplaced> {
+    TensorRef::unplaced(storage(graph, id), graph.shape(id))
 }
 
 /// The integer type tensor `id` is stored as.
@@ -230,7 +226,7 @@ fn gpu_step(
     fused: &[TensorId],
     kernel: IntKernel,
     inputs: &[(TensorId, IntType)],
-) -> Step {
+) -> Step<Unplaced> {
     let last = fused[fused.len() - 1];
     Step {
         name: graph.node(last).name.clone(),
@@ -241,11 +237,7 @@ fn gpu_step(
             .map(|&(input, _)| read(graph, input))
             .collect(),
         residual: None,
-        output: TensorRef {
-            tensor: last,
-            slot: usize::MAX,
-            shape: graph.shape(last),
-        },
+        output: TensorRef::unplaced(last, graph.shape(last)),
         epilogue: Epilogue::default(),
     }
 }

@@ -5,7 +5,7 @@
 //! chain ping-pongs between two, a residual block needs a third for its skip input.
 
 use super::fold::Folded;
-use super::{KernelFamily, Plan, Step, TensorRef};
+use super::{KernelFamily, Plan, Step, TensorRef, Unplaced};
 use crate::error::{Error, Result};
 use crate::graph::{Graph, TensorId};
 use crate::Precision;
@@ -31,7 +31,7 @@ struct Lifetime {
 /// `output` is the tensor whose storage holds the graph output.
 pub(super) fn assign(
     folded: &Folded,
-    mut steps: Vec<Step>,
+    steps: Vec<Step<Unplaced>>,
     output: TensorId,
     batch: usize,
     precision: Precision,
@@ -48,27 +48,17 @@ pub(super) fn assign(
     }
     let lifetimes = liveness(graph, &steps, output)?;
     let (slots, slot_of) = allocate(graph, &lifetimes, batch, precision)?;
-    for step in &mut steps {
-        let refs = step
-            .inputs
-            .iter_mut()
-            .chain(step.residual.as_mut())
-            .chain([&mut step.output]);
-        for tensor_ref in refs {
-            tensor_ref.slot = slot_of[tensor_ref.tensor.0];
-        }
-    }
-    let input = graph.input();
-    let input = TensorRef {
-        tensor: input,
-        slot: slot_of[input.0],
-        shape: graph.input_shape(),
-    };
-    let output = TensorRef {
-        tensor: output,
-        slot: slot_of[output.0],
-        shape: graph.output_shape(),
-    };
+    let steps = steps
+        .into_iter()
+        .map(|step| {
+            let name = step.name.clone();
+            step.place(&slot_of).ok_or_else(|| unplaced(&name))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let input = TensorRef::unplaced(graph.input(), graph.input_shape());
+    let output = TensorRef::unplaced(output, graph.output_shape());
+    let input = input.place(&slot_of).ok_or_else(|| unplaced("input"))?;
+    let output = output.place(&slot_of).ok_or_else(|| unplaced("output"))?;
     let mut plan = Plan {
         batch,
         precision,
@@ -87,7 +77,7 @@ pub(super) fn assign(
 ///
 /// The input is live from step 0; the output until the last step. A tensor read by a step
 /// is live during that step, so it never shares a slot with the step's output.
-fn liveness(graph: &Graph, steps: &[Step], output: TensorId) -> Result<Vec<Lifetime>> {
+fn liveness(graph: &Graph, steps: &[Step<Unplaced>], output: TensorId) -> Result<Vec<Lifetime>> {
     let mut first: Vec<Option<usize>> = vec![None; graph.nodes().len()];
     let mut last = vec![0; graph.nodes().len()];
     first[graph.input().0] = Some(0);
@@ -133,11 +123,11 @@ fn allocate(
     lifetimes: &[Lifetime],
     batch: usize,
     precision: Precision,
-) -> Result<(Vec<Slot>, Vec<usize>)> {
+) -> Result<(Vec<Slot>, Vec<Option<usize>>)> {
     let mut slots: Vec<Slot> = Vec::new();
     // Last step at which each slot's current tensor is live; `None` = never free again.
     let mut busy_until: Vec<Option<usize>> = Vec::new();
-    let mut slot_of = vec![usize::MAX; graph.nodes().len()];
+    let mut slot_of = vec![None; graph.nodes().len()];
     for life in lifetimes {
         let bytes = tensor_bytes(graph, life.tensor, batch, precision)?;
         let free: Vec<usize> = (0..slots.len())
@@ -155,9 +145,15 @@ fn allocate(
         slot.bytes = slot.bytes.max(bytes);
         slot.tensors.push(life.tensor);
         busy_until[index] = (life.tensor != graph.input()).then_some(life.last);
-        slot_of[life.tensor.0] = index;
+        slot_of[life.tensor.0] = Some(index);
     }
     Ok((slots, slot_of))
+}
+
+/// Liveness gives every tensor a step reads or writes a lifetime, hence a slot; this
+/// error means a pass broke that.
+fn unplaced(step: &str) -> Error {
+    Error::graph(step, "a tensor it uses has no storage (a planner bug)")
 }
 
 /// The smallest free slot that already holds `bytes`, else the largest (to be grown).

@@ -26,14 +26,43 @@ pub use separable::Separable;
 pub use squeeze::{SqueezeExcite, MAX_CHANNELS as SE_MAX_CHANNELS, MAX_HIDDEN as SE_MAX_HIDDEN};
 
 /// Where a tensor lives during execution.
+///
+/// `S` is its slot: an index into [`Plan::slots`] in a plan, [`Unplaced`] in the steps
+/// that the passes draft before memory is assigned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct TensorRef {
+pub struct TensorRef<S = usize> {
     /// The graph tensor (node) this holds.
     pub tensor: TensorId,
-    /// Index into [`Plan::slots`].
-    pub slot: usize,
+    pub slot: S,
     /// Per-image shape; the batch size is [`Plan::batch`].
     pub shape: Shape,
+}
+
+/// The slot of a tensor that the memory pass has not placed yet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unplaced;
+
+impl TensorRef<Unplaced> {
+    /// Where steps read or write tensor `tensor` of per-image shape `shape`.
+    fn unplaced(tensor: TensorId, shape: Shape) -> Self {
+        let slot = Unplaced;
+        TensorRef {
+            tensor,
+            slot,
+            shape,
+        }
+    }
+
+    /// The reference in slot `slot_of[tensor]`, if the tensor has one.
+    fn place(self, slot_of: &[Option<usize>]) -> Option<TensorRef> {
+        let TensorRef { tensor, shape, .. } = self;
+        let slot = slot_of.get(tensor.0).copied().flatten()?;
+        Some(TensorRef {
+            tensor,
+            slot,
+            shape,
+        })
+    }
 }
 
 /// Non-linear part of one epilogue stage; the stage's clamp follows it.
@@ -217,18 +246,38 @@ impl Kernel {
     }
 }
 
-/// One GPU dispatch.
+/// One GPU dispatch; `S` is where its tensors live (see [`TensorRef`]).
 #[derive(Clone, Debug)]
-pub struct Step {
+pub struct Step<S = usize> {
     /// Name of the graph node whose output this step writes.
     pub name: String,
     /// Graph nodes folded or fused into this step, producer first.
     pub fused: Vec<TensorId>,
     pub kernel: Kernel,
-    pub inputs: Vec<TensorRef>,
-    pub residual: Option<TensorRef>,
-    pub output: TensorRef,
+    pub inputs: Vec<TensorRef<S>>,
+    pub residual: Option<TensorRef<S>>,
+    pub output: TensorRef<S>,
     pub epilogue: Epilogue,
+}
+
+impl Step<Unplaced> {
+    /// The step with each tensor in its slot `slot_of[tensor]`; `None` if one has none.
+    fn place(self, slot_of: &[Option<usize>]) -> Option<Step> {
+        let place = |t: TensorRef<Unplaced>| t.place(slot_of);
+        let residual = match self.residual {
+            Some(residual) => Some(place(residual)?),
+            None => None,
+        };
+        Some(Step {
+            inputs: self.inputs.into_iter().map(place).collect::<Option<_>>()?,
+            residual,
+            output: place(self.output)?,
+            name: self.name,
+            fused: self.fused,
+            kernel: self.kernel,
+            epilogue: self.epilogue,
+        })
+    }
 }
 
 /// A graph compiled for one batch size.

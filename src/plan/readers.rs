@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::Step;
+use super::{Step, Unplaced};
 use crate::graph::TensorId;
 
 /// How many steps read each tensor, as an input or a residual.
@@ -14,7 +14,7 @@ pub(super) struct Readers {
 }
 
 impl Readers {
-    pub fn of(steps: &[Step], output: TensorId) -> Self {
+    pub fn of(steps: &[Step<Unplaced>], output: TensorId) -> Self {
         let mut counts: HashMap<TensorId, usize> = HashMap::new();
         for step in steps {
             for read in step.inputs.iter().chain(&step.residual) {
@@ -25,12 +25,12 @@ impl Readers {
     }
 
     /// Whether exactly one step reads `step`'s output, and it is not the graph's output.
-    pub fn private(&self, step: &Step) -> bool {
+    pub fn private(&self, step: &Step<Unplaced>) -> bool {
         step.output.tensor != self.output && self.counts.get(&step.output.tensor) == Some(&1)
     }
 }
 
 /// Whether `step`'s only input is `previous`'s output.
-pub(super) fn reads_only(step: &Step, previous: &Step) -> bool {
+pub(super) fn reads_only(step: &Step<Unplaced>, previous: &Step<Unplaced>) -> bool {
     step.inputs.len() == 1 && step.inputs[0].tensor == previous.output.tensor
 }

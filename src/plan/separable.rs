@@ -13,7 +13,7 @@
 use std::collections::VecDeque;
 
 use super::readers::{reads_only, Readers};
-use super::{gemm, Epilogue, Kernel, Step};
+use super::{gemm, Epilogue, Kernel, Step, Unplaced};
 use crate::graph::{Conv2d, Shape, TensorId};
 
 /// Channels the fused kernel reads per load: the depthwise channels and both sides of the
@@ -34,9 +34,13 @@ pub struct Separable {
 /// `steps` with every depthwise step whose output only the next step, a pointwise one,
 /// reads merged into that step as a [`Kernel::Separable`] where that is cheap at batch size
 /// `batch`. `output` is the graph's output tensor (never merged away).
-pub(super) fn merge(steps: Vec<Step>, output: TensorId, batch: usize) -> Vec<Step> {
+pub(super) fn merge(
+    steps: Vec<Step<Unplaced>>,
+    output: TensorId,
+    batch: usize,
+) -> Vec<Step<Unplaced>> {
     let readers = Readers::of(&steps, output);
-    let mut rest: VecDeque<Step> = steps.into();
+    let mut rest: VecDeque<Step<Unplaced>> = steps.into();
     let mut merged = Vec::with_capacity(rest.len());
     while let Some(first) = rest.pop_front() {
         let pair = match rest.front() {
@@ -56,7 +60,11 @@ pub(super) fn merge(steps: Vec<Step>, output: TensorId, batch: usize) -> Vec<Ste
 
 /// The merged step, if `depthwise` and `pointwise` form a pair the fused kernel runs, and
 /// runs cheaply.
-fn separable(depthwise: &Step, pointwise: &Step, batch: usize) -> Option<Step> {
+fn separable(
+    depthwise: &Step<Unplaced>,
+    pointwise: &Step<Unplaced>,
+    batch: usize,
+) -> Option<Step<Unplaced>> {
     let (Kernel::Depthwise(dw), Kernel::Pointwise(pw)) = (&depthwise.kernel, &pointwise.kernel)
     else {
         return None;

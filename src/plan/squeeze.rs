@@ -8,7 +8,7 @@
 use std::collections::VecDeque;
 
 use super::readers::{reads_only, Readers};
-use super::{Epilogue, Kernel, Step};
+use super::{Epilogue, Kernel, Step, Unplaced};
 use crate::graph::{Conv2d, TensorId};
 
 /// Widest block input the fused kernel holds (V3-Large's widest: 960 channels).
@@ -32,10 +32,10 @@ pub struct SqueezeExcite {
 /// `steps` with every pool → 1×1 conv → 1×1 conv run whose intermediate values nothing
 /// else reads merged into one [`Kernel::SqueezeExcite`] step. `output` is the graph's
 /// output tensor (never merged away).
-pub(super) fn merge(steps: Vec<Step>, output: TensorId) -> Vec<Step> {
+pub(super) fn merge(steps: Vec<Step<Unplaced>>, output: TensorId) -> Vec<Step<Unplaced>> {
     let readers = Readers::of(&steps, output);
-    let private = |step: &Step| readers.private(step);
-    let mut rest: VecDeque<Step> = steps.into();
+    let private = |step: &Step<Unplaced>| readers.private(step);
+    let mut rest: VecDeque<Step<Unplaced>> = steps.into();
     let mut merged = Vec::with_capacity(rest.len());
     while let Some(first) = rest.pop_front() {
         let block = match (&first, rest.front(), rest.get(1)) {
@@ -56,7 +56,11 @@ pub(super) fn merge(steps: Vec<Step>, output: TensorId) -> Vec<Step> {
 }
 
 /// The merged step, if `pool`, `reduce` and `expand` form a block the kernel can hold.
-fn squeeze_excite(pool: &Step, reduce: &Step, expand: &Step) -> Option<Step> {
+fn squeeze_excite(
+    pool: &Step<Unplaced>,
+    reduce: &Step<Unplaced>,
+    expand: &Step<Unplaced>,
+) -> Option<Step<Unplaced>> {
     let (Kernel::GlobalAvgPool, Kernel::Pointwise(reduce_conv), Kernel::Pointwise(expand_conv)) =
         (&pool.kernel, &reduce.kernel, &expand.kernel)
     else {
