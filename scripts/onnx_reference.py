@@ -8,7 +8,9 @@ Transpose, Pad, SAME padding, depth multiplier 2, Concat, ReduceMean, the
 Shape → Gather → Unsqueeze → Concat → Reshape flatten, MatMul + Add), a conv net flattened
 from NCHW into a Gemm and a 2-D BatchNormalization, a QDQ graph from
 `onnxruntime.quantization.quantize_static` (per-channel int8 weights, uint8 activations), a
-graph with its weights in an external-data side file, and three graphs that must fail.
+graph with its weights in an external-data side file, three graphs that must fail, and
+four graphs in quantize_static's QOperator format (QLinearConv, QLinearMatMul, QGemm and
+the `com.microsoft` QLinear operators) and two such nodes that must fail.
 
 For each runnable graph `NAME.onnx` it writes `NAME.input.npy` (the array onnxruntime takes)
 and `NAME.output.npy` (onnxruntime's first output). Run from the repository root:
@@ -371,24 +373,28 @@ def save(name, model, layout, rng, batch=2, **save_args):
 
 
 class Calibration(CalibrationDataReader):
-    def __init__(self, rng, shape):
-        self.batches = iter([{"input": rng.standard_normal(shape).astype(np.float32)} for _ in range(8)])
+    def __init__(self, rng, name, shape):
+        self.batches = iter([{name: rng.standard_normal(shape).astype(np.float32)} for _ in range(8)])
 
     def get_next(self):
         return next(self.batches, None)
 
 
-def save_qdq(name, float_model, rng):
-    """`float_model` (48×48 NCHW input) through quantize_static: per-channel int8 weights,
-    uint8 activations calibrated on random inputs; then onnxruntime's output."""
+def save_quantized(name, float_model, rng, quant_format=QuantFormat.QDQ):
+    """`float_model` (batch 1) through quantize_static: per-channel int8
+    weights, uint8 activations calibrated on random inputs; then onnxruntime's output for a
+    batch of two. QDQ writes Q/DQ pairs around float operators, QOperator QLinearConv,
+    QLinearMatMul and onnxruntime's `com.microsoft` QLinear operators and QGemm."""
     source = OUT / f"{name}.source.onnx"
     onnx.save_model(float_model, str(source))
     path = OUT / f"{name}.onnx"
-    quantize_static(str(source), str(path), Calibration(rng, [1, 3, 48, 48]),
-                    quant_format=QuantFormat.QDQ, per_channel=True,
+    graph_input = float_model.graph.input[0]
+    dims = [d.dim_value or 1 for d in graph_input.type.tensor_type.shape.dim]
+    quantize_static(str(source), str(path), Calibration(rng, graph_input.name, dims),
+                    quant_format=quant_format, per_channel=True,
                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
     source.unlink()
-    array = rng.standard_normal([2, 3, 48, 48]).astype(np.float32)
+    array = rng.standard_normal([2, *dims[1:]]).astype(np.float32)
     np.save(OUT / f"{name}.input.npy", array)
     np.save(OUT / f"{name}.output.npy", run_ort(path, array))
 
@@ -413,6 +419,25 @@ def failing_graphs(seed):
     (OUT / "missing_external.onnx.data").unlink()
 
 
+def failing_qoperator_graphs(seed):
+    """QOperator nodes whose float part is refused: a channels-last pool, a leaky ReLU."""
+    b = Builder(seed, 13)
+    ms = helper.make_opsetid("com.microsoft", 1)
+    scale, zp = b.init(np.float32(0.05), "scale"), b.init(np.uint8(128), "zp")
+    x = b.node("QuantizeLinear", ["input", scale, zp])
+    for op, attrs in [("QLinearLeakyRelu", {"alpha": 0.1}),
+                      ("QLinearGlobalAveragePool", {"channels_last": 1})]:
+        out = b.name(op.lower())
+        b.nodes.append(helper.make_node(op, [x, scale, zp, scale, zp], [out], name=out,
+                                        domain="com.microsoft", **attrs))
+        y = b.node("DequantizeLinear", [out, scale, zp])
+        graph = helper.make_graph(b.nodes, "g", [image_input("input", [1, 3, 8, 8])],
+                                  [out_info(y)], b.inits)
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13), ms])
+        onnx.save_model(model, str(OUT / f"{op.lower()}_refused.onnx"))
+        b.nodes = b.nodes[:1]
+
+
 def main():
     if len(sys.argv) == 3 and sys.argv[1] == "--full-v2":
         onnx.save_model(torchvision_v2_full(0), sys.argv[2])
@@ -429,13 +454,19 @@ def main():
     save("external_data", model, layout, rng, save_as_external_data=True,
          all_tensors_to_one_file=True, location="external_data.onnx.data", size_threshold=0)
 
-    save_qdq("quantize_static_qdq", torchvision_v2(13, 8, 48)[0], rng)
+    save_quantized("quantize_static_qdq", torchvision_v2(13, 8, 48)[0], rng)
 
     save("tf2onnx_v3_keras", *tf2onnx_v3_keras(10, 32), rng)
     save("two_outputs", *two_outputs(11), rng)
     save("edge_cases", *edge_cases(12), rng)
-    save_qdq("quantize_static_v3_qdq", torchvision_v3_small(13, 13, 48)[0], rng)
+    save_quantized("quantize_static_v3_qdq", torchvision_v3_small(13, 13, 48)[0], rng)
     failing_graphs(9)
+    qoperator = QuantFormat.QOperator
+    save_quantized("qoperator_v2", torchvision_v2(13, 14, 48)[0], rng, qoperator)
+    save_quantized("qoperator_v3_small", torchvision_v3_small(13, 15, 48)[0], rng, qoperator)
+    save_quantized("qoperator_tf2onnx_v1", tf2onnx_v1(16, 48)[0], rng, qoperator)
+    save_quantized("qoperator_flatten_gemm", flatten_gemm(17)[0], rng, qoperator)
+    failing_qoperator_graphs(18)
     for path in sorted(OUT.iterdir()):
         print(f"{path.stat().st_size:>8}  {path.name}")
 

@@ -83,10 +83,20 @@ fn exporter_shaped_float_graphs_match_onnxruntime() {
 }
 
 #[test]
-fn quantize_static_qdq_graphs_match_onnxruntime_within_their_grid() {
-    // V2-shaped (ReLU6) and V3-Small-shaped (HardSwish as HardSigmoid + Mul, SE): in the
-    // second, every step of the hard swish is followed by its range clamp.
-    for name in ["quantize_static_qdq", "quantize_static_v3_qdq"] {
+fn quantize_static_graphs_match_onnxruntime_within_their_grid() {
+    // QDQ: V2-shaped (ReLU6) and V3-Small-shaped (HardSwish as HardSigmoid + Mul, SE): in
+    // the second, every step of the hard swish is followed by its range clamp. QOperator
+    // (QLinearConv, QLinearMatMul, QGemm, com.microsoft's QLinearAdd, QLinearMul,
+    // QLinearGlobalAveragePool, QLinearAveragePool, QLinearConcat, QLinearSoftmax): the
+    // same V2 and V3-Small shapes, tf2onnx's V1 and a conv net flattened into a Gemm.
+    for name in [
+        "quantize_static_qdq",
+        "quantize_static_v3_qdq",
+        "qoperator_v2",
+        "qoperator_v3_small",
+        "qoperator_tf2onnx_v1",
+        "qoperator_flatten_gemm",
+    ] {
         let Some(((shape, ours), (ref_shape, reference))) = ours_and_onnxruntime(name) else {
             return;
         };
@@ -108,14 +118,15 @@ fn quantize_static_qdq_graphs_match_onnxruntime_within_their_grid() {
             worst <= 8.0 * step,
             "{name}: max difference {worst} is over 8 output steps"
         );
-        let argmax = |v: &[f32]| {
-            v.iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map(|(i, _)| i)
-        };
+        // onnxruntime's top class is ours too, or within one output step of ours (a tie
+        // on its grid, as in qoperator_flatten_gemm's second image: 0.3349 vs 0.3350).
         for (a, b) in ours.chunks(shape[1]).zip(reference.chunks(shape[1])) {
-            assert_eq!(argmax(a), argmax(b), "{name}");
+            let top = |v: &[f32]| (0..v.len()).max_by(|&i, &j| v[i].total_cmp(&v[j]));
+            let (ours_top, reference_top) = (top(a).unwrap(), top(b).unwrap());
+            assert!(
+                a[ours_top] - a[reference_top] <= step,
+                "{name}: top class {ours_top}, onnxruntime's {reference_top}"
+            );
         }
     }
 }
@@ -210,6 +221,23 @@ fn an_unsupported_operator_is_named_with_its_node_and_opset() {
     ));
     assert!(reason.contains("(Elu, opset 13)"), "{reason}");
     assert!(reason.contains("unsupported operator"), "{reason}");
+}
+
+#[test]
+fn a_refused_qoperator_node_is_named_with_its_part() {
+    let reason = |file: &str| model_error(Model::load(&data(file).display().to_string()));
+    let leaky = reason("qlinearleakyrelu_refused.onnx");
+    assert!(
+        leaky.contains("(LeakyRelu in QLinearLeakyRelu, opset 13)"),
+        "{leaky}"
+    );
+    assert!(leaky.contains("unsupported operator"), "{leaky}");
+    let pool = reason("qlinearglobalaveragepool_refused.onnx");
+    assert!(
+        pool.contains("(QLinearGlobalAveragePool, opset 13)"),
+        "{pool}"
+    );
+    assert!(pool.contains("`channels_last` 1"), "{pool}");
 }
 
 #[test]

@@ -60,6 +60,7 @@ pub fn import(bytes: &[u8], path: &Path, name: &str, folder: Option<&Path>) -> R
     for (index, node) in nodes {
         let ctx = NodeCtx {
             node,
+            within: None,
             index,
             opset,
             path,
@@ -130,6 +131,8 @@ fn default_opset(model: &proto::ModelProto) -> std::result::Result<i64, String> 
 /// The node being imported, for error messages.
 struct NodeCtx<'a> {
     pub node: &'a proto::NodeProto,
+    /// The QOperator node (`ops/qlinear.rs`) that `node` is a part of, if any.
+    pub within: Option<&'a str>,
     pub index: usize,
     pub opset: i64,
     pub path: &'a Path,
@@ -142,10 +145,14 @@ impl NodeCtx<'_> {
             "" => self.node.output.first().map_or("", String::as_str),
             name => name,
         };
+        let within = self
+            .within
+            .map(|op| format!(" in {op}"))
+            .unwrap_or_default();
         Error::Model {
             path: self.path.to_path_buf(),
             reason: format!(
-                "node #{} `{name}` ({}, opset {}): {reason}",
+                "node #{} `{name}` ({}{within}, opset {}): {reason}",
                 self.index, self.node.op_type, self.opset
             ),
         }

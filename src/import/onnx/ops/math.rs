@@ -285,18 +285,23 @@ fn multiply(im: &mut Importer, ctx: &NodeCtx, a: Act, b: Act) -> Result<()> {
 /// hard_swish(x)`: an ONNX HardSigmoid with MobileNetV3's constants (k = 1), Keras'
 /// `relu6(x + 3) · (1/6)` (k = 1), or TensorFlow's `relu6(x + 3)` before its `/ 6` (k = 6).
 /// In QDQ graphs every step is followed by its quantization range's clamp: looked through.
+/// QOperator graphs quantize `x` and the gate's input apart, so the gate may read `x`
+/// before its range clamp: the same wherever that clamp does not bind (within the range
+/// calibration chose), and taken as the same.
 fn hard_sigmoid_gate(graph: &Graph, s: TensorId, x: TensorId) -> Option<f32> {
     let s = through_clamps(graph, s);
+    let x = through_clamps(graph, x);
     let node = graph.node(s);
+    let reads_x = |inputs: &[TensorId]| matches!(inputs, [i] if through_clamps(graph, *i) == x);
     let relu6_of_x_plus_3 = |id: TensorId| {
         let relu = graph.node(through_clamps(graph, id));
         let shift = graph.node(through_clamps(graph, *relu.inputs.first()?));
         let is_relu6 = matches!(relu.op, Op::Activation(Activation::Relu6));
-        (is_relu6 && shift.inputs == [x] && uniform_affine(&shift.op) == Some((1.0, 3.0)))
+        (is_relu6 && reads_x(&shift.inputs) && uniform_affine(&shift.op) == Some((1.0, 3.0)))
             .then_some(())
     };
     match node.op {
-        Op::Activation(a) if a == Activation::HARD_SIGMOID && node.inputs == [x] => Some(1.0),
+        Op::Activation(a) if a == Activation::HARD_SIGMOID && reads_x(&node.inputs) => Some(1.0),
         Op::Activation(Activation::Relu6) => relu6_of_x_plus_3(s).map(|()| 6.0),
         Op::BatchNorm(_) => {
             let (scale, shift) = uniform_affine(&node.op)?;

@@ -6,6 +6,7 @@ mod constants;
 mod dense;
 mod fold;
 mod math;
+mod qlinear;
 mod quant;
 mod shape;
 mod window;
@@ -15,6 +16,23 @@ use crate::error::Result;
 
 /// Imports one node: its outputs become known values (constants or activations).
 pub(super) fn import_node(im: &mut Importer, ctx: &NodeCtx) -> Result<()> {
+    let Some(expansion) = qlinear::expand(ctx.node).map_err(|e| ctx.fail(e))? else {
+        return import_plain(im, ctx);
+    };
+    for node in &expansion.nodes {
+        let part = NodeCtx {
+            node,
+            within: Some(&ctx.node.op_type),
+            opset: expansion.opset.unwrap_or(ctx.opset),
+            ..*ctx
+        };
+        import_plain(im, &part)?;
+    }
+    Ok(())
+}
+
+/// Imports a node of the operator set that maps onto the IR directly.
+fn import_plain(im: &mut Importer, ctx: &NodeCtx) -> Result<()> {
     let node = ctx.node;
     if !node.domain.is_empty() && node.domain != "ai.onnx" {
         return Err(ctx.fail(format!(
