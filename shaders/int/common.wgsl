@@ -162,8 +162,10 @@ fn saturating_left_shift16(x: i32, n: i32) -> i32 {
     return clamp(x << u32(n), -32768, 32767);
 }
 
-/// TFLite's reference HARD_SWISH parameters (`quant::params::HardSwish`): input zero
-/// point, output multiplier (Q15) and exponent, the "reluish" ones, output zero point.
+/// TFLite's reference HARD_SWISH parameters (`quant::params::HardSwish`, written by
+/// `HardSwishUniform` in src/gpu/kernels/int/mod.rs): input zero point, output multiplier
+/// (Q15) and exponent, the "reluish" ones, output zero point; padded to 32 bytes, as a
+/// struct member of a uniform needs.
 struct HardSwish {
     zp: i32,
     out_m: i32,
@@ -171,6 +173,8 @@ struct HardSwish {
     relu_m: i32,
     relu_s: i32,
     out_zp: i32,
+    pad0: i32,
+    pad1: i32,
 }
 
 /// TFLite's reference HARD_SWISH of stored value `v`, before saturation.

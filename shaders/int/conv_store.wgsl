@@ -46,18 +46,15 @@ struct Params {
     add_out_zp: i32,
     add_lo: i32,
     add_hi: i32,
-    /// A fused HARD_SWISH (applied before a residual): 1 when present; its parameters
-    /// (common.wgsl's `HardSwish`) and the clamp after it.
+    /// A fused HARD_SWISH (applied before a residual): 1 when present; the clamp after it;
+    /// its parameters (on a 16-byte boundary, as a uniform's struct member must be).
     has_hard_swish: u32,
-    hs_zp: i32,
-    hs_out_m: i32,
-    hs_out_s: i32,
-    hs_relu_m: i32,
-    hs_relu_s: i32,
-    hs_out_zp: i32,
     hs_lo: i32,
     hs_hi: i32,
     pad0: u32,
+    pad1: u32,
+    pad2: u32,
+    hard_swish: HardSwish,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -106,14 +103,7 @@ fn requantize_word(word: u32, sums: vec4<i32>, multiplier: vec4<i32>, shift: vec
     let v = mbqm4(sums, multiplier, shift) + params.output_zp;
     var stored = clamp(saturate4(v, params.signed), vec4(params.clamp_lo), vec4(params.clamp_hi));
     if params.has_hard_swish != 0u {
-        let h = HardSwish(
-            params.hs_zp,
-            params.hs_out_m,
-            params.hs_out_s,
-            params.hs_relu_m,
-            params.hs_relu_s,
-            params.hs_out_zp,
-        );
+        let h = params.hard_swish;
         let swished = vec4(
             hard_swish(stored.x, h),
             hard_swish(stored.y, h),

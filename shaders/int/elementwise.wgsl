@@ -33,6 +33,8 @@ struct Params {
     pad0: u32,
     pad1: u32,
     pad2: u32,
+    /// HARD_SWISH's parameters (`OP` 5).
+    hard_swish: HardSwish,
 }
 
 @group(0) @binding(0) var<uniform> params: Params;
@@ -79,17 +81,7 @@ fn elementwise(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
                 v = mul(a, weight_value(scale, params.signed_b));
             }
             case 4u: { v = mul(a, constant(idx)); }
-            case 5u: {
-                let h = HardSwish(
-                    params.zp,
-                    params.multiplier,
-                    params.shift,
-                    params.multiplier_b,
-                    params.shift_b,
-                    params.output_zp,
-                );
-                v = hard_swish(a, h);
-            }
+            case 5u: { v = hard_swish(a, params.hard_swish); }
             case 6u: { v = bitcast<i32>(weights[u32(a - params.lowest)]); }
             default: { v = a; }
         }

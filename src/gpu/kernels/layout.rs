@@ -182,8 +182,14 @@ mod tests {
             true => Precision::Int8,
             false => Precision::F32,
         };
-        naga::front::wgsl::parse_str(&file.compose(precision))
-            .unwrap_or_else(|e| panic!("{}: {e}", file.name))
+        let module = naga::front::wgsl::parse_str(&file.compose(precision))
+            .unwrap_or_else(|e| panic!("{}: {e}", file.name));
+        // Validation checks what parsing does not, such as a uniform's alignment rules.
+        let flags = naga::valid::ValidationFlags::all();
+        naga::valid::Validator::new(flags, naga::valid::Capabilities::all())
+            .validate(&module)
+            .unwrap_or_else(|e| panic!("{}: {e:?}", file.name));
+        module
     }
 
     /// `T` against the uniform at binding 0 of `file`.

@@ -4,7 +4,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::super::{to_u32, StepIo};
-use super::signed;
+use super::{signed, HardSwishUniform};
 use crate::error::Result;
 use crate::graph::IntWeights;
 use crate::plan::IntKernel;
@@ -51,15 +51,10 @@ pub(crate) struct ConvParams {
     add_lo: i32,
     add_hi: i32,
     has_hard_swish: u32,
-    hs_zp: i32,
-    hs_out_m: i32,
-    hs_out_s: i32,
-    hs_relu_m: i32,
-    hs_relu_s: i32,
-    hs_out_zp: i32,
     hs_lo: i32,
     hs_hi: i32,
-    pad: [u32; 1],
+    pad: [u32; 3],
+    hard_swish: HardSwishUniform,
 }
 
 #[cfg(test)]
@@ -99,15 +94,10 @@ super::super::layout::layout!(ConvParams {
     add_lo,
     add_hi,
     has_hard_swish,
-    hs_zp,
-    hs_out_m,
-    hs_out_s,
-    hs_relu_m,
-    hs_relu_s,
-    hs_out_zp,
     hs_lo,
     hs_hi,
-    pad
+    pad,
+    hard_swish,
 });
 
 impl ConvParams {
@@ -152,21 +142,13 @@ pub(super) fn conv_params(
         ..ConvParams::zeroed()
     };
     let params = match &kernel.hard_swish {
-        Some(fused) => {
-            let h = &fused.hard_swish;
-            ConvParams {
-                has_hard_swish: 1,
-                hs_zp: h.input_zero_point,
-                hs_out_m: i32::from(h.output_multiplier),
-                hs_out_s: h.output_exponent,
-                hs_relu_m: i32::from(h.reluish_multiplier),
-                hs_relu_s: h.reluish_exponent,
-                hs_out_zp: h.output.zero_point,
-                hs_lo: fused.clamp.0,
-                hs_hi: fused.clamp.1,
-                ..params
-            }
-        }
+        Some(fused) => ConvParams {
+            has_hard_swish: 1,
+            hs_lo: fused.clamp.0,
+            hs_hi: fused.clamp.1,
+            hard_swish: (&fused.hard_swish).into(),
+            ..params
+        },
         None => params,
     };
     Ok(match &kernel.residual {

@@ -4,7 +4,7 @@
 use bytemuck::{Pod, Zeroable};
 
 use super::super::{to_u32, Launch, StepIo, Weights};
-use super::signed;
+use super::{signed, HardSwishUniform};
 use crate::error::Result;
 use crate::gpu::pipeline::{Grid, ShaderFile};
 use crate::graph::IntConstant;
@@ -57,6 +57,7 @@ pub(crate) struct ElementwiseParams {
     part_offset: u32,
     part_channels: u32,
     pad: [u32; 3],
+    hard_swish: HardSwishUniform,
 }
 
 #[cfg(test)]
@@ -82,7 +83,8 @@ super::super::layout::layout!(ElementwiseParams {
     clamp_hi,
     part_offset,
     part_channels,
-    pad
+    pad,
+    hard_swish,
 });
 
 impl ElementwiseParams {
@@ -154,12 +156,7 @@ pub(crate) fn launch(io: &StepIo, kernel: &IntKernel) -> Result<Launch> {
         }
         IntStep::HardSwish(h) => {
             let p = ElementwiseParams {
-                zp: h.input_zero_point,
-                output_zp: h.output.zero_point,
-                multiplier: i32::from(h.output_multiplier),
-                shift: h.output_exponent,
-                multiplier_b: i32::from(h.reluish_multiplier),
-                shift_b: h.reluish_exponent,
+                hard_swish: h.into(),
                 ..base
             };
             (Op::HardSwish, p, Weights::None)

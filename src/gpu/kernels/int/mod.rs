@@ -19,7 +19,7 @@ use crate::gpu::pipeline::ShaderFile;
 use crate::graph::IntType;
 use crate::plan::{IntKernel, KernelFamily};
 use crate::quant::lower::IntStep;
-use crate::quant::params::Requant;
+use crate::quant::params::{HardSwish, Requant};
 
 /// Every integer kernel file.
 pub(crate) const SHADERS: [&ShaderFile; 7] = [
@@ -36,6 +36,45 @@ pub(crate) const SHADERS: [&ShaderFile; 7] = [
 /// 256 · 255² < 2^24, so every partial sum is an integer. The `cpu-adapter` kernels
 /// multiply in f32, which lavapipe runs faster than integer multiplication.
 pub(crate) const EXACT_F32_PRODUCTS: usize = 256;
+
+/// WGSL `HardSwish` of shaders/int/common.wgsl: a member of the convolutions' and the
+/// element-wise kernel's uniforms.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, bytemuck::Pod, bytemuck::Zeroable)]
+pub(crate) struct HardSwishUniform {
+    zp: i32,
+    out_m: i32,
+    out_s: i32,
+    relu_m: i32,
+    relu_s: i32,
+    out_zp: i32,
+    pad: [i32; 2],
+}
+
+#[cfg(test)]
+super::layout::layout!(HardSwishUniform {
+    zp,
+    out_m,
+    out_s,
+    relu_m,
+    relu_s,
+    out_zp,
+    pad,
+});
+
+impl From<&HardSwish> for HardSwishUniform {
+    fn from(h: &HardSwish) -> Self {
+        HardSwishUniform {
+            zp: h.input_zero_point,
+            out_m: i32::from(h.output_multiplier),
+            out_s: h.output_exponent,
+            relu_m: i32::from(h.reluish_multiplier),
+            relu_s: h.reluish_exponent,
+            out_zp: h.output.zero_point,
+            pad: [0; 2],
+        }
+    }
+}
 
 /// Every zero point within the 8-bit type of the values it centres, so every centred value
 /// lies within ±255 (the importer refuses other zero points).
