@@ -9,7 +9,7 @@ Shape → Gather → Unsqueeze → Concat → Reshape flatten, MatMul + Add), a 
 from NCHW into a Gemm and a 2-D BatchNormalization, a QDQ graph from
 `onnxruntime.quantization.quantize_static` (per-channel int8 weights, uint8 activations), a
 graph with its weights in an external-data side file, three graphs that must fail, and
-four graphs in quantize_static's QOperator format (QLinearConv, QLinearMatMul, QGemm and
+five graphs in quantize_static's QOperator format (QLinearConv, QLinearMatMul, QGemm and
 the `com.microsoft` QLinear operators) and two such nodes that must fail.
 
 For each runnable graph `NAME.onnx` it writes `NAME.input.npy` (the array onnxruntime takes)
@@ -29,6 +29,7 @@ import onnx
 import onnxruntime as ort
 from onnx import TensorProto, helper, numpy_helper
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization.shape_inference import quant_pre_process
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "onnx"
 
@@ -380,13 +381,17 @@ class Calibration(CalibrationDataReader):
         return next(self.batches, None)
 
 
-def save_quantized(name, float_model, rng, quant_format=QuantFormat.QDQ):
+def save_quantized(name, float_model, rng, quant_format=QuantFormat.QDQ, preprocess=False):
     """`float_model` (batch 1) through quantize_static: per-channel int8
     weights, uint8 activations calibrated on random inputs; then onnxruntime's output for a
     batch of two. QDQ writes Q/DQ pairs around float operators, QOperator QLinearConv,
-    QLinearMatMul and onnxruntime's `com.microsoft` QLinear operators and QGemm."""
+    QLinearMatMul and onnxruntime's `com.microsoft` QLinear operators and QGemm. With
+    `preprocess`, onnxruntime's recommended `quant_pre_process` runs first (BatchNorm folded
+    into Conv, so QLinearConv follows QLinearConv, and Clip becomes the output range)."""
     source = OUT / f"{name}.source.onnx"
     onnx.save_model(float_model, str(source))
+    if preprocess:
+        quant_pre_process(str(source), str(source))
     path = OUT / f"{name}.onnx"
     graph_input = float_model.graph.input[0]
     dims = [d.dim_value or 1 for d in graph_input.type.tensor_type.shape.dim]
@@ -467,6 +472,8 @@ def main():
     save_quantized("qoperator_tf2onnx_v1", tf2onnx_v1(16, 48)[0], rng, qoperator)
     save_quantized("qoperator_flatten_gemm", flatten_gemm(17)[0], rng, qoperator)
     failing_qoperator_graphs(18)
+    save_quantized("qoperator_v2_preprocessed", torchvision_v2(13, 19, 48)[0], rng, qoperator,
+                   preprocess=True)
     for path in sorted(OUT.iterdir()):
         print(f"{path.stat().st_size:>8}  {path.name}")
 

@@ -88,11 +88,13 @@ fn quantize_static_graphs_match_onnxruntime_within_their_grid() {
     // the second, every step of the hard swish is followed by its range clamp. QOperator
     // (QLinearConv, QLinearMatMul, QGemm, com.microsoft's QLinearAdd, QLinearMul,
     // QLinearGlobalAveragePool, QLinearAveragePool, QLinearConcat, QLinearSoftmax): the
-    // same V2 and V3-Small shapes, tf2onnx's V1 and a conv net flattened into a Gemm.
+    // same V2 (also after quant_pre_process) and V3-Small shapes, tf2onnx's V1 and a conv net
+    // flattened into a Gemm.
     for name in [
         "quantize_static_qdq",
         "quantize_static_v3_qdq",
         "qoperator_v2",
+        "qoperator_v2_preprocessed",
         "qoperator_v3_small",
         "qoperator_tf2onnx_v1",
         "qoperator_flatten_gemm",
@@ -162,6 +164,13 @@ fn batch_norm_clip_and_residuals_fold_and_fuse_like_the_builders() {
         .count();
     assert_eq!(convs, 16);
     assert_eq!(plan.dispatch_count(), convs + 2);
+
+    // The same network through quant_pre_process and QOperator quantization: every
+    // QLinearConv (its range clamp, the residual QLinearAdd) is one dispatch too, plus the
+    // clamp of the input's QuantizeLinear.
+    let model = Model::load(&data("qoperator_v2_preprocessed.onnx").display().to_string());
+    let plan = Plan::build_with_precision(&model.unwrap().graph, 1, Precision::F32).unwrap();
+    assert_eq!(plan.dispatch_count(), convs + 3);
 }
 
 #[test]
