@@ -5,6 +5,7 @@
 //! output. `quant.rs` computes those in float with each grid's range as a clamp, as for QDQ
 //! files (onnxruntime also rounds every value to its grid: outputs differ by a few steps).
 
+use super::super::attrs::Attrs;
 use super::super::proto::{attribute_proto::AttributeType, AttributeProto, NodeProto};
 
 /// The nodes a QOperator node stands for, in order.
@@ -17,10 +18,9 @@ pub(super) struct Expansion {
 /// `node` as QDQ nodes, or `None` when it is not a QOperator node.
 pub(super) fn expand(node: &NodeProto) -> Result<Option<Expansion>, String> {
     let microsoft = node.domain == "com.microsoft";
-    let mut r = Rewrite::new(node)?;
-    match node.op_type.as_str() {
-        "QLinearConv" | "QLinearMatMul" if !microsoft => matrix(&mut r),
-        "QLinearAdd" | "QLinearMul" if microsoft => binary(&mut r),
+    let rewrite: fn(&mut Rewrite) -> Result<(), String> = match node.op_type.as_str() {
+        "QLinearConv" | "QLinearMatMul" if !microsoft => matrix,
+        "QLinearAdd" | "QLinearMul" if microsoft => binary,
         "QLinearSigmoid"
         | "QLinearLeakyRelu"
         | "QLinearSoftmax"
@@ -29,13 +29,18 @@ pub(super) fn expand(node: &NodeProto) -> Result<Option<Expansion>, String> {
         | "QLinearGlobalAveragePool"
             if microsoft =>
         {
-            unary(&mut r)?
+            unary
         }
-        "QLinearConcat" if microsoft => concat(&mut r)?,
-        "QGemm" if microsoft => gemm(&mut r)?,
+        "QLinearConcat" if microsoft => concat,
+        "QGemm" if microsoft => gemm,
         _ => return Ok(None),
-    }
-    let opset = r.attribute("opset").map(|a| a.i);
+    };
+    let mut r = Rewrite::new(node)?;
+    rewrite(&mut r)?;
+    let opset = match node.op_type.as_str() {
+        "QLinearSoftmax" => Attrs::of(node).int("opset")?,
+        _ => None,
+    };
     Ok(Some(Expansion {
         nodes: r.nodes,
         opset,
@@ -44,7 +49,7 @@ pub(super) fn expand(node: &NodeProto) -> Result<Option<Expansion>, String> {
 
 /// QLinearConv (x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point,
 /// int32 bias) and QLinearMatMul (the same without the bias).
-fn matrix(r: &mut Rewrite) {
+fn matrix(r: &mut Rewrite) -> Result<(), String> {
     let conv = r.node.op_type == "QLinearConv";
     let x = r.dequantize(0, 1, 2, None);
     // Per-channel scales lie along the output channels: OIHW's first axis, MatMul's last.
@@ -57,21 +62,23 @@ fn matrix(r: &mut Rewrite) {
     let attributes = r.float_attributes();
     let y = r.float(op, inputs, attributes);
     r.quantize(y, 6, 7);
+    Ok(())
 }
 
 /// QLinearAdd and QLinearMul: (A, its scale and zero point, B, its, C's).
-fn binary(r: &mut Rewrite) {
+fn binary(r: &mut Rewrite) -> Result<(), String> {
     let a = r.dequantize(0, 1, 2, None);
     let b = r.dequantize(3, 4, 5, None);
     let node = r.node;
     let y = r.float(&node.op_type["QLinear".len()..], vec![a, b], Vec::new());
     r.quantize(y, 6, 7);
+    Ok(())
 }
 
 /// One quantized input and output: (X, its scale and zero point, Y's scale and zero point).
 fn unary(r: &mut Rewrite) -> Result<(), String> {
     let op = r.node.op_type["QLinear".len()..].to_string();
-    if op.ends_with("AveragePool") && r.attribute("channels_last").is_some_and(|a| a.i != 0) {
+    if op.ends_with("AveragePool") && Attrs::of(r.node).int_or("channels_last", 0)? != 0 {
         return Err("the channels-last layout (`channels_last` 1) is not supported".into());
     }
     let x = r.dequantize(0, 1, 2, None);
@@ -103,15 +110,15 @@ fn concat(r: &mut Rewrite) -> Result<(), String> {
 /// last three optional; without Y's scale the output is float. onnxruntime computes
 /// `alpha · a_scale · b_scale · (A·B + C)`: the bias is scaled by `alpha` too.
 fn gemm(r: &mut Rewrite) -> Result<(), String> {
-    let trans_b = r.attribute("transB").is_some_and(|a| a.i != 0);
+    let attrs = Attrs::of(r.node);
+    let trans_b = attrs.int_or("transB", 0)? != 0;
     let a = r.dequantize(0, 1, 2, None);
     let b = r.dequantize(3, 4, 5, Some(if trans_b { 0 } else { 1 }));
     let mut inputs = vec![a, b];
     let mut attributes = r.float_attributes();
     if r.present(6) {
         inputs.push(r.bias(6, 1, 4));
-        let alpha = r.attribute("alpha").map_or(1.0, |a| a.f);
-        attributes.push(float_attribute("beta", alpha));
+        attributes.push(float_attribute("beta", attrs.float_or("alpha", 1.0)?));
     }
     if r.present(7) {
         let y = r.float("Gemm", inputs, attributes);
@@ -151,10 +158,6 @@ impl<'n> Rewrite<'n> {
 
     fn present(&self, k: usize) -> bool {
         !self.input(k).is_empty()
-    }
-
-    fn attribute(&self, name: &str) -> Option<&'n AttributeProto> {
-        self.node.attribute.iter().find(|a| a.name == name)
     }
 
     /// The attributes its float operator takes: all but the layout and opset of the
