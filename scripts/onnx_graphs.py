@@ -317,3 +317,51 @@ def external_data(seed):
     x = b.node("GlobalAveragePool", [x])
     inp = image_input("input", [1, 3, 8, 8])
     return b.model([inp], out_info(x), "pytorch"), "nchw"
+
+
+def qoperator_by_hand(seed):
+    """Two QOperator graphs quantize_static does not write. `uint8_input`: a uint8 input read
+    straight by a QLinearConv (its grid comes from there), QLinearSigmoid and
+    QLinearGlobalAveragePool. `int8_add`: int8 activations, and a QLinearAdd whose output
+    zero point is omitted (0 of its inputs' type)."""
+    rng = np.random.default_rng(seed)
+    ms = helper.make_opsetid("com.microsoft", 1)
+
+    def model(nodes, inp, out_dims, inits):
+        out = helper.make_tensor_value_info("y", TensorProto.FLOAT, out_dims)
+        graph = helper.make_graph(nodes, "g", [inp], [out], inits)
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13), ms])
+
+    def consts(**arrays):
+        return [numpy_helper.from_array(np.asarray(v), k) for k, v in arrays.items()]
+
+    def node(op, inputs, out, **attrs):
+        domain = "" if op in ("QLinearConv", "QuantizeLinear", "DequantizeLinear") else "com.microsoft"
+        return helper.make_node(op, inputs, [out], domain=domain, **attrs)
+
+    inits = consts(xs=np.float32(0.02), xz=np.uint8(128),
+                   w=rng.integers(-127, 128, (4, 3, 3, 3)).astype(np.int8),
+                   ws=rng.uniform(0.002, 0.01, 4).astype(np.float32), wz=np.zeros(4, np.int8),
+                   ys=np.float32(0.05), yz=np.uint8(128),
+                   b=rng.integers(-2000, 2000, 4).astype(np.int32),
+                   ss=np.float32(1 / 256), sz=np.uint8(0), ms=np.float32(1 / 512), mz=np.uint8(0))
+    nodes = [node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"], "c",
+                  pads=[1, 1, 1, 1]),
+             node("QLinearSigmoid", ["c", "ys", "yz", "ss", "sz"], "s"),
+             node("QLinearGlobalAveragePool", ["s", "ss", "sz", "ms", "mz"], "m", channels_last=0),
+             node("DequantizeLinear", ["m", "ms", "mz"], "y")]
+    inp = helper.make_tensor_value_info("x", TensorProto.UINT8, ["N", 3, 8, 8])
+    uint8_input = model(nodes, inp, ["N", 4, 1, 1], inits)
+
+    inits = consts(qs=np.float32(0.05), qz=np.int8(-3),
+                   w=rng.integers(-127, 128, (3, 3, 3, 3)).astype(np.int8),
+                   ws=np.float32(0.004), wz=np.int8(0), ys=np.float32(0.06), yz=np.int8(5),
+                   cs=np.float32(0.08))
+    nodes = [node("QuantizeLinear", ["x", "qs", "qz"], "q"),
+             node("QLinearConv", ["q", "qs", "qz", "w", "ws", "wz", "ys", "yz"], "c",
+                  pads=[1, 1, 1, 1]),
+             node("QLinearAdd", ["q", "qs", "qz", "c", "ys", "yz", "cs"], "a"),
+             node("DequantizeLinear", ["a", "cs"], "y")]
+    inp = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 8, 8])
+    int8_add = model(nodes, inp, ["N", 3, 8, 8], inits)
+    return uint8_input, int8_add

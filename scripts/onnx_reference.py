@@ -8,9 +8,10 @@ Transpose, Pad, SAME padding, depth multiplier 2, Concat, ReduceMean, the
 Shape → Gather → Unsqueeze → Concat → Reshape flatten, MatMul + Add), a conv net flattened
 from NCHW into a Gemm and a 2-D BatchNormalization, a QDQ graph from
 `onnxruntime.quantization.quantize_static` (per-channel int8 weights, uint8 activations), a
-graph with its weights in an external-data side file, three graphs that must fail, and
+graph with its weights in an external-data side file, four graphs that must fail, and
 five graphs in quantize_static's QOperator format (QLinearConv, QLinearMatMul, QGemm and
-the `com.microsoft` QLinear operators) and two such nodes that must fail.
+the `com.microsoft` QLinear operators), two written by hand (a uint8 input, int8
+activations) and three such nodes that must fail.
 
 The graphs are built in `scripts/onnx_graphs.py`. For each runnable graph `NAME.onnx` this
 writes `NAME.input.npy` (the array onnxruntime takes) and `NAME.output.npy` (onnxruntime's
@@ -34,8 +35,8 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 # The graphs themselves (scripts/onnx_graphs.py, beside this file).
 from onnx_graphs import (Builder, edge_cases, external_data, flatten_gemm, image_input,
-                         out_info, tf2onnx_v1, tf2onnx_v3_keras, torchvision_v2,
-                         torchvision_v2_full, torchvision_v3_small, two_outputs)
+                         out_info, qoperator_by_hand, tf2onnx_v1, tf2onnx_v3_keras,
+                         torchvision_v2, torchvision_v2_full, torchvision_v3_small, two_outputs)
 
 OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "onnx"
 
@@ -43,6 +44,8 @@ OUT = Path(__file__).resolve().parent.parent / "tests" / "data" / "onnx"
 def random_input(layout, model, batch, rng):
     dims = [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
     dims[0] = dims[0] or batch
+    if layout == "uint8":
+        return rng.integers(0, 256, dims).astype(np.uint8)
     if layout == "nhwc":
         return rng.uniform(-1, 1, dims).astype(np.float32)
     if layout == "pixels":
@@ -118,18 +121,29 @@ def failing_graphs(seed):
                     size_threshold=0)
     (OUT / "missing_external.onnx.data").unlink()
 
+    # A user's Clip between x and the hard-swish product: x · HardSigmoid(z) with x = Clip(z)
+    # is no hard swish (only a QuantizeLinear's range clamp is looked through).
+    b = Builder(seed, 13)
+    z = b.conv("input", 3, 4, 3, pads=[1, 1, 1, 1])
+    clipped = b.node("Clip", [z, b.constant(np.float32(-2)), b.constant(np.float32(2))])
+    x = b.node("Mul", [clipped, b.node("HardSigmoid", [z], alpha=1 / 6, beta=0.5)])
+    onnx.save_model(b.model([inp], out_info(x), "test"), str(OUT / "clip_before_gate.onnx"))
+
 
 def failing_qoperator_graphs(seed):
-    """QOperator nodes whose float part is refused: a channels-last pool, a leaky ReLU."""
+    """QOperator nodes that are refused: a leaky ReLU (its float part), a channels-last
+    pool, an add without its output's scale."""
     b = Builder(seed, 13)
     ms = helper.make_opsetid("com.microsoft", 1)
     scale, zp = b.init(np.float32(0.05), "scale"), b.init(np.uint8(128), "zp")
     x = b.node("QuantizeLinear", ["input", scale, zp])
-    for op, attrs in [("QLinearLeakyRelu", {"alpha": 0.1}),
-                      ("QLinearGlobalAveragePool", {"channels_last": 1})]:
+    unary = [x, scale, zp, scale, zp]
+    for op, inputs, attrs in [("QLinearLeakyRelu", unary, {"alpha": 0.1}),
+                              ("QLinearGlobalAveragePool", unary, {"channels_last": 1}),
+                              ("QLinearAdd", [x, scale, zp, x, scale, zp], {})]:
         out = b.name(op.lower())
-        b.nodes.append(helper.make_node(op, [x, scale, zp, scale, zp], [out], name=out,
-                                        domain="com.microsoft", **attrs))
+        b.nodes.append(helper.make_node(op, inputs, [out], name=out, domain="com.microsoft",
+                                        **attrs))
         y = b.node("DequantizeLinear", [out, scale, zp])
         graph = helper.make_graph(b.nodes, "g", [image_input("input", [1, 3, 8, 8])],
                                   [out_info(y)], b.inits)
@@ -169,6 +183,9 @@ def main():
     failing_qoperator_graphs(18)
     save_quantized("qoperator_v2_preprocessed", torchvision_v2(13, 19, 48)[0], rng, qoperator,
                    preprocess=True)
+    uint8_input, int8_add = qoperator_by_hand(20)
+    save("qoperator_uint8_input", uint8_input, "uint8", rng)
+    save("qoperator_int8_add", int8_add, "nchw", rng)
     for path in sorted(OUT.iterdir()):
         print(f"{path.stat().st_size:>8}  {path.name}")
 

@@ -33,8 +33,8 @@ fn ours_and_onnxruntime(name: &str) -> Option<(Array, Array)> {
     let model = Model::load(&data(&format!("{name}.onnx")).display().to_string())
         .unwrap_or_else(|e| panic!("{name}: {e}"));
     assert_eq!(model.format, Format::Onnx);
-    let (shape, input) = read_npy(&data(&format!("{name}.input.npy")));
-    let (batch, graph_input) = io::graph_input(&model, &shape, &Values::F32(input)).expect("input");
+    let (shape, input) = io::npy::read(&data(&format!("{name}.input.npy"))).expect("input npy");
+    let (batch, graph_input) = io::graph_input(&model, &shape, &input).expect("input");
     let session = runtime.session(&model, batch).expect("session");
     let output = session.run(&graph_input).expect("run").data;
     let (out_shape, out) = io::file_output(&model, batch, &output, true);
@@ -88,8 +88,9 @@ fn quantize_static_graphs_match_onnxruntime_within_their_grid() {
     // the second, every step of the hard swish is followed by its range clamp. QOperator
     // (QLinearConv, QLinearMatMul, QGemm, com.microsoft's QLinearAdd, QLinearMul,
     // QLinearGlobalAveragePool, QLinearAveragePool, QLinearConcat, QLinearSoftmax): the
-    // same V2 (also after quant_pre_process) and V3-Small shapes, tf2onnx's V1 and a conv net
-    // flattened into a Gemm.
+    // same V2 (also after quant_pre_process) and V3-Small shapes, tf2onnx's V1, a conv net
+    // flattened into a Gemm, and two by hand: a uint8 input read by a QLinearConv (and
+    // QLinearSigmoid), int8 activations with a QLinearAdd whose output zero point is omitted.
     for name in [
         "quantize_static_qdq",
         "quantize_static_v3_qdq",
@@ -98,6 +99,8 @@ fn quantize_static_graphs_match_onnxruntime_within_their_grid() {
         "qoperator_v3_small",
         "qoperator_tf2onnx_v1",
         "qoperator_flatten_gemm",
+        "qoperator_uint8_input",
+        "qoperator_int8_add",
     ] {
         let Some(((shape, ours), (ref_shape, reference))) = ours_and_onnxruntime(name) else {
             return;
@@ -120,9 +123,11 @@ fn quantize_static_graphs_match_onnxruntime_within_their_grid() {
             worst <= 8.0 * step,
             "{name}: max difference {worst} is over 8 output steps"
         );
-        // onnxruntime's top class is ours too, or within one output step of ours (a tie
-        // on its grid, as in qoperator_flatten_gemm's second image: 0.3349 vs 0.3350).
-        for (a, b) in ours.chunks(shape[1]).zip(reference.chunks(shape[1])) {
+        // For classifiers ([N, classes]): onnxruntime's top class is ours too, or within one
+        // output step of ours (a tie on its grid, as in qoperator_flatten_gemm's second
+        // image: 0.3349 vs 0.3350).
+        let classes = if shape.len() == 2 { shape[1] } else { continue };
+        for (a, b) in ours.chunks(classes).zip(reference.chunks(classes)) {
             let top = |v: &[f32]| (0..v.len()).max_by(|&i, &j| v[i].total_cmp(&v[j]));
             let (ours_top, reference_top) = (top(a).unwrap(), top(b).unwrap());
             assert!(
@@ -148,6 +153,12 @@ fn layouts_and_types_are_the_files_own() {
         (Layout::Nhwc, vec![48, 48, 3])
     );
     assert_eq!(tf.input.name, "input_1:0");
+    // A uint8 input takes its grid from the QLinearConv reading it, as from a
+    // DequantizeLinear: its real values reach the convolution with no dispatch between.
+    let uint8 = load("qoperator_uint8_input.onnx");
+    assert_eq!(uint8.input.dtype, DType::U8);
+    let grid = uint8.input.quantization.expect("the input's grid");
+    assert_eq!((grid.scale, grid.zero_point), (0.02, 128));
 }
 
 #[test]
@@ -233,6 +244,15 @@ fn an_unsupported_operator_is_named_with_its_node_and_opset() {
 }
 
 #[test]
+fn a_users_clip_is_not_looked_through_as_a_range_clamp() {
+    let reason = model_error(Model::load(
+        &data("clip_before_gate.onnx").display().to_string(),
+    ));
+    assert!(reason.contains("(Mul, opset 13)"), "{reason}");
+    assert!(reason.contains("x * HardSigmoid(x)"), "{reason}");
+}
+
+#[test]
 fn a_refused_qoperator_node_is_named_with_its_part() {
     let reason = |file: &str| model_error(Model::load(&data(file).display().to_string()));
     let leaky = reason("qlinearleakyrelu_refused.onnx");
@@ -247,6 +267,11 @@ fn a_refused_qoperator_node_is_named_with_its_part() {
         "{pool}"
     );
     assert!(pool.contains("`channels_last` 1"), "{pool}");
+    let add = reason("qlinearadd_refused.onnx");
+    assert!(
+        add.contains("(QLinearAdd, opset 13): input #6 is missing"),
+        "{add}"
+    );
 }
 
 #[test]

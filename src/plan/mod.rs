@@ -27,7 +27,7 @@ pub use squeeze::{SqueezeExcite, MAX_CHANNELS as SE_MAX_CHANNELS, MAX_HIDDEN as 
 
 /// Where a tensor lives during execution.
 ///
-/// `S` is its slot: an index into [`Plan::slots`] in a plan, [`Unplaced`] in the steps
+/// `S` is its slot: an index into [`Plan::slots`] in a plan, `Unplaced` in the steps
 /// that the passes draft before memory is assigned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct TensorRef<S = usize> {
@@ -40,7 +40,7 @@ pub struct TensorRef<S = usize> {
 
 /// The slot of a tensor that the memory pass has not placed yet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Unplaced;
+pub(crate) struct Unplaced;
 
 impl TensorRef<Unplaced> {
     /// Where steps read or write tensor `tensor` of per-image shape `shape`.

@@ -182,13 +182,14 @@ mod tests {
             true => Precision::Int8,
             false => Precision::F32,
         };
-        let module = naga::front::wgsl::parse_str(&file.compose(precision))
-            .unwrap_or_else(|e| panic!("{}: {e}", file.name));
+        let source = file.compose(precision);
+        let module =
+            naga::front::wgsl::parse_str(&source).unwrap_or_else(|e| panic!("{}: {e}", file.name));
         // Validation checks what parsing does not, such as a uniform's alignment rules.
         let flags = naga::valid::ValidationFlags::all();
         naga::valid::Validator::new(flags, naga::valid::Capabilities::all())
             .validate(&module)
-            .unwrap_or_else(|e| panic!("{}: {e:?}", file.name));
+            .unwrap_or_else(|e| panic!("{}: {}", file.name, e.emit_to_string(&source)));
         module
     }
 

@@ -118,8 +118,8 @@ fn input_layout(
     }
 }
 
-/// An integer input's quantization: that of the DequantizeLinear nodes reading it when they
-/// all agree (per tensor), else the integers themselves (scale 1, zero point 0).
+/// An integer input's quantization: that of the DequantizeLinear and QOperator nodes reading
+/// it when they all agree (per tensor), else the integers themselves (scale 1, zero point 0).
 fn input_quantization(
     graph: &proto::GraphProto,
     initializers: &HashMap<&str, &proto::TensorProto>,
@@ -130,23 +130,22 @@ fn input_quantization(
         zero_point: 0,
     };
     // The nodes reading the input, looking through layout-only ops (a tf2onnx Transpose).
-    let mut readers: Vec<&proto::NodeProto> = Vec::new();
+    let mut readers: Vec<(&proto::NodeProto, String)> = Vec::new();
     let mut frontier = vec![input.to_string()];
     let mut seen = std::collections::HashSet::new();
     while let Some(value) = frontier.pop() {
         if !seen.insert(value.clone()) {
             continue;
         }
-        for node in graph
-            .node
-            .iter()
-            .filter(|n| n.input.first() == Some(&value))
-        {
+        for node in graph.node.iter().filter(|n| n.input.contains(&value)) {
+            let first = node.input.first() == Some(&value);
             match node.op_type.as_str() {
-                "Transpose" | "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" | "Identity" => {
+                "Transpose" | "Reshape" | "Flatten" | "Squeeze" | "Unsqueeze" | "Identity"
+                    if first =>
+                {
                     frontier.extend(node.output.iter().take(1).cloned())
                 }
-                _ => readers.push(node),
+                _ => readers.push((node, value.clone())),
             }
         }
     }
@@ -154,18 +153,27 @@ fn input_quantization(
         let name = node.input.get(k)?;
         tensor::decode(initializers.get(name.as_str())?, None).ok()
     };
-    let of = |node: &proto::NodeProto| -> Option<Quantization> {
-        if node.op_type != "DequantizeLinear" {
-            return None;
+    // The inputs holding the scale and zero point a reader gives `value`.
+    let grid_of = |node: &proto::NodeProto, value: &str| -> Option<(usize, usize)> {
+        if node.op_type == "DequantizeLinear" {
+            return (node.input.first()? == value).then_some((1, 2));
         }
-        let scale = param(node, 1)?.scalar_f32().ok()?;
-        let zero_point = match param(node, 2) {
+        let operands = super::ops::quantized_operands(node);
+        let operand = operands
+            .iter()
+            .find(|o| node.input.get(o.value).is_some_and(|v| v == value))?;
+        Some((operand.scale, operand.zero_point))
+    };
+    let of = |(node, value): &(&proto::NodeProto, String)| -> Option<Quantization> {
+        let (scale, zero_point) = grid_of(node, value)?;
+        let scale = param(node, scale)?.scalar_f32().ok()?;
+        let zero_point = match param(node, zero_point) {
             Some(zp) => zp.scalar_f32().ok()? as i32,
             None => 0,
         };
         Some(Quantization { scale, zero_point })
     };
-    let found: Option<Vec<Quantization>> = readers.iter().map(|n| of(n)).collect();
+    let found: Option<Vec<Quantization>> = readers.iter().map(of).collect();
     match found.as_deref() {
         Some([first, rest @ ..]) if rest.iter().all(|q| q == first) => *first,
         _ => identity,

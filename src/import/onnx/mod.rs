@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::graph::{Graph, Op, Shape, TensorId};
 use crate::model::{Format, Model, Preset};
 use prost::Message;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use tensor::Tensor;
 use value::{dims_of, Act, Layout, Value};
@@ -183,6 +183,9 @@ struct Importer<'a> {
     /// Raw initializers, decoded where they are read.
     initializers: HashMap<&'a str, &'a proto::TensorProto>,
     pub graph: Graph,
+    /// The clamps QuantizeLinear nodes became: a value's quantization range, which some
+    /// patterns look through (a user's Clip they must not).
+    pub range_clamps: HashSet<TensorId>,
     /// How often each value name is read, by nodes and graph outputs.
     readers: HashMap<&'a str, usize>,
 }
@@ -216,6 +219,7 @@ impl<'a> Importer<'a> {
             values,
             initializers,
             graph: ir,
+            range_clamps: HashSet::new(),
             readers,
         })
     }

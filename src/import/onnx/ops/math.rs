@@ -9,7 +9,7 @@ use super::super::value::{same_order, Act, Layout, Value};
 use super::super::{Importer, NodeCtx};
 use super::fold;
 use crate::error::Result;
-use crate::graph::{Activation, BatchNorm, Graph, Op, Shape, TensorId};
+use crate::graph::{Activation, BatchNorm, Op, Shape, TensorId};
 
 pub(super) fn activation(im: &mut Importer, ctx: &NodeCtx) -> Result<()> {
     let attrs = Attrs::of(ctx.node);
@@ -244,7 +244,7 @@ fn two_activations(im: &mut Importer, ctx: &NodeCtx) -> Result<()> {
 /// `x · s`: a channel scale when `s` is 1×1×C, HardSwish when `s` is a hard sigmoid of `x`.
 fn multiply(im: &mut Importer, ctx: &NodeCtx, a: Act, b: Act) -> Result<()> {
     for (x, s) in [(&a, &b), (&b, &a)] {
-        let Some(factor) = hard_sigmoid_gate(&im.graph, s.id, x.id) else {
+        let Some(factor) = hard_sigmoid_gate(im, s.id, x.id) else {
             continue;
         };
         let op = Op::Activation(Activation::HardSwish);
@@ -287,15 +287,16 @@ fn multiply(im: &mut Importer, ctx: &NodeCtx, a: Act, b: Act) -> Result<()> {
 /// In QDQ graphs every step is followed by its quantization range's clamp: looked through.
 /// QOperator graphs quantize `x` and the gate's input apart, so the gate may read `x`
 /// before its range clamp: the same wherever that clamp does not bind (within the range
-/// calibration chose), and taken as the same.
-fn hard_sigmoid_gate(graph: &Graph, s: TensorId, x: TensorId) -> Option<f32> {
-    let s = through_clamps(graph, s);
-    let x = through_clamps(graph, x);
+/// calibration chose), and taken as the same. Other clamps (a user's Clip) are not.
+fn hard_sigmoid_gate(im: &Importer, s: TensorId, x: TensorId) -> Option<f32> {
+    let graph = &im.graph;
+    let through = |id: TensorId| through_range_clamps(im, id);
+    let (s, x) = (through(s), through(x));
     let node = graph.node(s);
-    let reads_x = |inputs: &[TensorId]| matches!(inputs, [i] if through_clamps(graph, *i) == x);
+    let reads_x = |inputs: &[TensorId]| matches!(inputs, [i] if through(*i) == x);
     let relu6_of_x_plus_3 = |id: TensorId| {
-        let relu = graph.node(through_clamps(graph, id));
-        let shift = graph.node(through_clamps(graph, *relu.inputs.first()?));
+        let relu = graph.node(through(id));
+        let shift = graph.node(through(*relu.inputs.first()?));
         let is_relu6 = matches!(relu.op, Op::Activation(Activation::Relu6));
         (is_relu6 && reads_x(&shift.inputs) && uniform_affine(&shift.op) == Some((1.0, 3.0)))
             .then_some(())
@@ -312,11 +313,10 @@ fn hard_sigmoid_gate(graph: &Graph, s: TensorId, x: TensorId) -> Option<f32> {
     }
 }
 
-/// The tensor a chain of range clamps (`Activation::Clamp`, what QuantizeLinear becomes)
-/// starts from.
-fn through_clamps(graph: &Graph, mut id: TensorId) -> TensorId {
-    while let Op::Activation(Activation::Clamp { .. }) = graph.node(id).op {
-        match graph.node(id).inputs[..] {
+/// The tensor a chain of range clamps (what QuantizeLinear nodes became) starts from.
+fn through_range_clamps(im: &Importer, mut id: TensorId) -> TensorId {
+    while im.range_clamps.contains(&id) {
+        match im.graph.node(id).inputs[..] {
             [input] => id = input,
             _ => break,
         }

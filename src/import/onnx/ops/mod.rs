@@ -11,22 +11,24 @@ mod quant;
 mod shape;
 mod window;
 
+pub(super) use qlinear::operands as quantized_operands;
+
 use super::{Importer, NodeCtx};
 use crate::error::Result;
 
 /// Imports one node: its outputs become known values (constants or activations).
 pub(super) fn import_node(im: &mut Importer, ctx: &NodeCtx) -> Result<()> {
-    let Some(expansion) = qlinear::expand(ctx.node).map_err(|e| ctx.fail(e))? else {
+    let Some(parts) = qlinear::expand(ctx.node, ctx.opset).map_err(|e| ctx.fail(e))? else {
         return import_plain(im, ctx);
     };
-    for node in &expansion.nodes {
-        let part = NodeCtx {
-            node,
+    for part in &parts {
+        let part_ctx = NodeCtx {
+            node: &part.node,
             within: Some(&ctx.node.op_type),
-            opset: expansion.opset.unwrap_or(ctx.opset),
+            opset: part.opset.unwrap_or(ctx.opset),
             ..*ctx
         };
-        import_plain(im, &part)?;
+        import_plain(im, &part_ctx)?;
     }
     Ok(())
 }

@@ -8,134 +8,192 @@
 use super::super::attrs::Attrs;
 use super::super::proto::{attribute_proto::AttributeType, AttributeProto, NodeProto};
 
-/// The nodes a QOperator node stands for, in order.
-pub(super) struct Expansion {
-    pub nodes: Vec<NodeProto>,
-    /// QLinearSoftmax's `opset` attribute: which Softmax axis rule its float node follows.
+/// A quantized input of a QOperator node: the inputs holding its values, scale and zero
+/// point (the zero point may be omitted).
+#[derive(Clone, Copy, Debug)]
+pub(in crate::import::onnx) struct Operand {
+    pub value: usize,
+    pub scale: usize,
+    pub zero_point: usize,
+}
+
+impl Operand {
+    /// The operand at input `k`, its scale and zero point after it (every QLinear node's order).
+    fn at(k: usize) -> Self {
+        Operand {
+            value: k,
+            scale: k + 1,
+            zero_point: k + 2,
+        }
+    }
+}
+
+/// The inputs holding the output's scale and zero point (which may be omitted).
+#[derive(Clone, Copy, Debug)]
+struct Grid {
+    scale: usize,
+    zero_point: usize,
+}
+
+impl Grid {
+    fn at(scale: usize) -> Option<Self> {
+        let zero_point = scale + 1;
+        Some(Grid { scale, zero_point })
+    }
+}
+
+/// The float operator a QOperator node stands for, and where its grids are.
+struct Signature {
+    op: &'static str,
+    operands: Vec<Operand>,
+    /// The output's grid; `None` for a QGemm without `y_scale` (a float output).
+    output: Option<Grid>,
+    /// An int32 bias, on the grid of the two operands' scales multiplied.
+    bias: Option<usize>,
+}
+
+fn signature(node: &NodeProto) -> Option<Signature> {
+    let default_domain = node.domain.is_empty() || node.domain == "ai.onnx";
+    let microsoft = node.domain == "com.microsoft";
+    let pair = || vec![Operand::at(0), Operand::at(3)];
+    let grid = Grid::at;
+    let (op, operands, output, bias) = match node.op_type.as_str() {
+        "QLinearConv" if default_domain => ("Conv", pair(), grid(6), Some(8)),
+        "QLinearMatMul" if default_domain => ("MatMul", pair(), grid(6), None),
+        "QLinearAdd" if microsoft => ("Add", pair(), grid(6), None),
+        "QLinearMul" if microsoft => ("Mul", pair(), grid(6), None),
+        "QGemm" if microsoft => {
+            let output = Grid::at(7).filter(|_| present(node, 7));
+            ("Gemm", pair(), output, Some(6))
+        }
+        "QLinearConcat" if microsoft => {
+            let operands = (2..node.input.len()).step_by(3).map(Operand::at).collect();
+            ("Concat", operands, grid(0), None)
+        }
+        "QLinearSigmoid" if microsoft => ("Sigmoid", vec![Operand::at(0)], grid(3), None),
+        "QLinearLeakyRelu" if microsoft => ("LeakyRelu", vec![Operand::at(0)], grid(3), None),
+        "QLinearSoftmax" if microsoft => ("Softmax", vec![Operand::at(0)], grid(3), None),
+        "QLinearReduceMean" if microsoft => ("ReduceMean", vec![Operand::at(0)], grid(3), None),
+        "QLinearAveragePool" if microsoft => ("AveragePool", vec![Operand::at(0)], grid(3), None),
+        "QLinearGlobalAveragePool" if microsoft => {
+            ("GlobalAveragePool", vec![Operand::at(0)], grid(3), None)
+        }
+        _ => return None,
+    };
+    Some(Signature {
+        op,
+        operands,
+        output,
+        bias,
+    })
+}
+
+/// The quantized inputs of `node`, none when it is not a QOperator node.
+pub(in crate::import::onnx) fn operands(node: &NodeProto) -> Vec<Operand> {
+    signature(node).map_or_else(Vec::new, |s| s.operands)
+}
+
+/// One node of an expansion, and the opset its import follows when not the model's.
+pub(super) struct Part {
+    pub node: NodeProto,
     pub opset: Option<i64>,
 }
 
-/// `node` as QDQ nodes, or `None` when it is not a QOperator node.
-pub(super) fn expand(node: &NodeProto) -> Result<Option<Expansion>, String> {
-    let microsoft = node.domain == "com.microsoft";
-    let rewrite: fn(&mut Rewrite) -> Result<(), String> = match node.op_type.as_str() {
-        "QLinearConv" | "QLinearMatMul" if !microsoft => matrix,
-        "QLinearAdd" | "QLinearMul" if microsoft => binary,
-        "QLinearSigmoid"
-        | "QLinearLeakyRelu"
-        | "QLinearSoftmax"
-        | "QLinearReduceMean"
-        | "QLinearAveragePool"
-        | "QLinearGlobalAveragePool"
-            if microsoft =>
-        {
-            unary
-        }
-        "QLinearConcat" if microsoft => concat,
-        "QGemm" if microsoft => gemm,
-        _ => return Ok(None),
+/// `node` as QDQ nodes, or `None` when it is not a QOperator node. `opset` is the model's.
+pub(super) fn expand(node: &NodeProto, opset: i64) -> Result<Option<Vec<Part>>, String> {
+    let Some(sig) = signature(node) else {
+        return Ok(None);
     };
-    let mut r = Rewrite::new(node)?;
-    rewrite(&mut r)?;
-    let opset = match node.op_type.as_str() {
-        "QLinearSoftmax" => Attrs::of(node).int("opset")?,
+    check_inputs(node, &sig)?;
+    let attrs = Attrs::of(node);
+    let float_opset = match sig.op {
+        // Its own `opset` attribute says which Softmax's axis rule applies.
+        "Softmax" => Some(
+            attrs
+                .int("opset")?
+                .ok_or("its `opset` attribute is missing")?,
+        ),
+        // Its `axes` is an attribute, as ReduceMean's was until opset 18.
+        "ReduceMean" => Some(opset.min(17)),
+        "AveragePool" | "GlobalAveragePool" if attrs.int_or("channels_last", 0)? != 0 => {
+            return Err("the channels-last layout (`channels_last` 1) is not supported".into())
+        }
         _ => None,
     };
-    Ok(Some(Expansion {
-        nodes: r.nodes,
-        opset,
-    }))
-}
-
-/// QLinearConv (x, x_scale, x_zero_point, w, w_scale, w_zero_point, y_scale, y_zero_point,
-/// int32 bias) and QLinearMatMul (the same without the bias).
-fn matrix(r: &mut Rewrite) -> Result<(), String> {
-    let conv = r.node.op_type == "QLinearConv";
-    let x = r.dequantize(0, 1, 2, None);
-    // Per-channel scales lie along the output channels: OIHW's first axis, MatMul's last.
-    let w = r.dequantize(3, 4, 5, Some(if conv { 0 } else { -1 }));
-    let mut inputs = vec![x, w];
-    if conv && r.present(8) {
-        inputs.push(r.bias(8, 1, 4));
+    let mut r = Rewrite::new(node)?;
+    let mut inputs = Vec::new();
+    for (i, &operand) in sig.operands.iter().enumerate() {
+        inputs.push(r.dequantize(operand, weight_axis(sig.op, i, &attrs)?));
     }
-    let op = if conv { "Conv" } else { "MatMul" };
-    let attributes = r.float_attributes();
-    let y = r.float(op, inputs, attributes);
-    r.quantize(y, 6, 7);
-    Ok(())
-}
-
-/// QLinearAdd and QLinearMul: (A, its scale and zero point, B, its, C's).
-fn binary(r: &mut Rewrite) -> Result<(), String> {
-    let a = r.dequantize(0, 1, 2, None);
-    let b = r.dequantize(3, 4, 5, None);
-    let node = r.node;
-    let y = r.float(&node.op_type["QLinear".len()..], vec![a, b], Vec::new());
-    r.quantize(y, 6, 7);
-    Ok(())
-}
-
-/// One quantized input and output: (X, its scale and zero point, Y's scale and zero point).
-fn unary(r: &mut Rewrite) -> Result<(), String> {
-    let op = r.node.op_type["QLinear".len()..].to_string();
-    if op.ends_with("AveragePool") && Attrs::of(r.node).int_or("channels_last", 0)? != 0 {
-        return Err("the channels-last layout (`channels_last` 1) is not supported".into());
+    let mut attributes = r.float_attributes();
+    if let Some(bias) = sig.bias.filter(|&b| present(node, b)) {
+        inputs.push(r.bias(bias, &sig.operands));
+        if sig.op == "Gemm" {
+            // onnxruntime computes alpha · a_scale · b_scale · (A·B + C): C is scaled too.
+            attributes.push(float_attribute("beta", attrs.float_or("alpha", 1.0)?));
+        }
     }
-    let x = r.dequantize(0, 1, 2, None);
-    let attributes = r.float_attributes();
-    let y = r.float(&op, vec![x], attributes);
-    r.quantize(y, 3, 4);
-    Ok(())
+    match sig.output {
+        Some(grid) => {
+            let y = r.push(sig.op, inputs, None, attributes, float_opset);
+            r.quantize(y, grid, sig.operands[0]);
+        }
+        None => {
+            r.push(
+                sig.op,
+                inputs,
+                Some(r.output.clone()),
+                attributes,
+                float_opset,
+            );
+        }
+    }
+    Ok(Some(r.parts))
 }
 
-/// QLinearConcat: (Y's scale and zero point, then a triple per input).
-fn concat(r: &mut Rewrite) -> Result<(), String> {
-    let count = r.node.input.len().saturating_sub(2);
-    if count == 0 || !count.is_multiple_of(3) {
+/// Every input the node's operator requires, named in the node's own terms.
+fn check_inputs(node: &NodeProto, sig: &Signature) -> Result<(), String> {
+    if sig.op == "Concat" && (node.input.len() < 5 || !(node.input.len() - 2).is_multiple_of(3)) {
         return Err(format!(
             "has {} inputs: expected the output's scale and zero point, then three per input",
-            r.node.input.len()
+            node.input.len()
         ));
     }
-    let inputs = (0..count / 3)
-        .map(|i| r.dequantize(2 + 3 * i, 3 + 3 * i, 4 + 3 * i, None))
-        .collect();
-    let attributes = r.float_attributes();
-    let y = r.float("Concat", inputs, attributes);
-    r.quantize(y, 0, 1);
-    Ok(())
+    let operands = sig.operands.iter().flat_map(|o| [o.value, o.scale]);
+    let mut required = operands.chain(sig.output.map(|g| g.scale));
+    match required.find(|&k| !present(node, k)) {
+        Some(k) => Err(format!("input #{k} is missing")),
+        None => Ok(()),
+    }
 }
 
-/// QGemm: (A, its scale and zero point, B, its, int32 C, Y's scale and zero point), the
-/// last three optional; without Y's scale the output is float. onnxruntime computes
-/// `alpha · a_scale · b_scale · (A·B + C)`: the bias is scaled by `alpha` too.
-fn gemm(r: &mut Rewrite) -> Result<(), String> {
-    let attrs = Attrs::of(r.node);
-    let trans_b = attrs.int_or("transB", 0)? != 0;
-    let a = r.dequantize(0, 1, 2, None);
-    let b = r.dequantize(3, 4, 5, Some(if trans_b { 0 } else { 1 }));
-    let mut inputs = vec![a, b];
-    let mut attributes = r.float_attributes();
-    if r.present(6) {
-        inputs.push(r.bias(6, 1, 4));
-        attributes.push(float_attribute("beta", attrs.float_or("alpha", 1.0)?));
-    }
-    if r.present(7) {
-        let y = r.float("Gemm", inputs, attributes);
-        r.quantize(y, 7, 8);
-    } else {
-        let output = r.output.clone();
-        r.push("Gemm", inputs, output, attributes);
-    }
-    Ok(())
+/// The axis of operand `i`'s per-channel scales: the output channels of a weight operand
+/// (OIHW's first axis, MatMul's last, Gemm's by `transB`); activations are per tensor.
+fn weight_axis(op: &str, i: usize, attrs: &Attrs) -> Result<Option<i64>, String> {
+    Ok(match (op, i) {
+        ("Conv", 1) => Some(0),
+        ("MatMul", 1) => Some(-1),
+        ("Gemm", 1) => Some(if attrs.int_or("transB", 0)? != 0 {
+            0
+        } else {
+            -1
+        }),
+        _ => None,
+    })
+}
+
+fn present(node: &NodeProto, k: usize) -> bool {
+    node.input.get(k).is_some_and(|name| !name.is_empty())
 }
 
 /// Builds the nodes that replace `node`, with value names of their own.
 struct Rewrite<'n> {
     node: &'n NodeProto,
-    /// The node's (first) output: the last replacing node writes it.
+    /// What errors call the parts: the node's name, else its output's.
+    name: String,
+    /// The node's (first) output: the last part writes it.
     output: String,
-    nodes: Vec<NodeProto>,
+    parts: Vec<Part>,
 }
 
 impl<'n> Rewrite<'n> {
@@ -144,20 +202,21 @@ impl<'n> Rewrite<'n> {
             Some(name) if !name.is_empty() => name.clone(),
             _ => return Err("has no output".into()),
         };
+        let name = match node.name.as_str() {
+            "" => output.clone(),
+            name => name.to_string(),
+        };
         Ok(Rewrite {
             node,
+            name,
             output,
-            nodes: Vec::new(),
+            parts: Vec::new(),
         })
     }
 
     /// The node's input `k`, `""` (absent) past its end.
     fn input(&self, k: usize) -> String {
         self.node.input.get(k).cloned().unwrap_or_default()
-    }
-
-    fn present(&self, k: usize) -> bool {
-        !self.input(k).is_empty()
     }
 
     /// The attributes its float operator takes: all but the layout and opset of the
@@ -167,57 +226,66 @@ impl<'n> Rewrite<'n> {
         self.node.attribute.iter().filter(own).cloned().collect()
     }
 
-    /// Appends a node reading `inputs` and writing `output`.
+    /// Appends a part reading `inputs` and writing `output` (a new value when `None`);
+    /// returns the name of what it writes.
     fn push(
         &mut self,
         op: &str,
         inputs: Vec<String>,
-        output: String,
+        output: Option<String>,
         attribute: Vec<AttributeProto>,
-    ) {
-        self.nodes.push(NodeProto {
+        opset: Option<i64>,
+    ) -> String {
+        let output = output.unwrap_or_else(|| format!("{}#{op}{}", self.output, self.parts.len()));
+        let node = NodeProto {
             input: inputs,
-            output: vec![output],
-            name: self.node.name.clone(),
+            output: vec![output.clone()],
+            name: self.name.clone(),
             op_type: op.into(),
             attribute,
             ..NodeProto::default()
-        });
-    }
-
-    /// Appends a node writing a new value; returns its name.
-    fn float(&mut self, op: &str, inputs: Vec<String>, attribute: Vec<AttributeProto>) -> String {
-        let output = format!("{}#{}{}", self.output, op, self.nodes.len());
-        self.push(op, inputs, output.clone(), attribute);
+        };
+        self.parts.push(Part { node, opset });
         output
     }
 
-    /// Input `x` dequantized with inputs `scale` and `zero_point` (along `axis` if given).
-    fn dequantize(
-        &mut self,
-        x: usize,
-        scale: usize,
-        zero_point: usize,
-        axis: Option<i64>,
-    ) -> String {
-        let inputs = vec![self.input(x), self.input(scale), self.input(zero_point)];
+    /// `operand` dequantized, with per-channel scales along `axis` if given.
+    fn dequantize(&mut self, operand: Operand, axis: Option<i64>) -> String {
+        let inputs = [operand.value, operand.scale, operand.zero_point].map(|k| self.input(k));
         let axis = axis.map(|a| int_attribute("axis", a)).into_iter().collect();
-        self.float("DequantizeLinear", inputs, axis)
+        self.push("DequantizeLinear", inputs.into(), None, axis, None)
     }
 
-    /// The int32 bias at input `bias`, whose scale is the product of two inputs' scales.
-    fn bias(&mut self, bias: usize, a_scale: usize, b_scale: usize) -> String {
-        let scales = vec![self.input(a_scale), self.input(b_scale)];
-        let scale = self.float("Mul", scales, Vec::new());
-        let axis = vec![int_attribute("axis", 0)];
-        self.float("DequantizeLinear", vec![self.input(bias), scale], axis)
+    /// The int32 bias at input `bias`, on the grid of the operands' scales multiplied.
+    fn bias(&mut self, bias: usize, operands: &[Operand]) -> String {
+        let scales = operands.iter().map(|o| self.input(o.scale)).collect();
+        let scale = self.push("Mul", scales, None, Vec::new(), None);
+        // Along the last axis: a Conv's bias is a vector, a Gemm's C may be [M, N].
+        let axis = vec![int_attribute("axis", -1)];
+        self.push(
+            "DequantizeLinear",
+            vec![self.input(bias), scale],
+            None,
+            axis,
+            None,
+        )
     }
 
-    /// `y` quantized with inputs `scale` and `zero_point` into the node's output.
-    fn quantize(&mut self, y: String, scale: usize, zero_point: usize) {
-        let inputs = vec![y, self.input(scale), self.input(zero_point)];
-        let output = self.output.clone();
-        self.push("QuantizeLinear", inputs, output, Vec::new());
+    /// `y` quantized onto `grid` into the node's output. An omitted output zero point is
+    /// 0 of the first operand's type: its own zero point less itself, folded at load.
+    fn quantize(&mut self, y: String, grid: Grid, first: Operand) {
+        let zero_point = if self.input(grid.zero_point).is_empty() {
+            let zp = self.input(first.zero_point);
+            match zp.is_empty() {
+                true => zp,
+                false => self.push("Sub", vec![zp.clone(), zp], None, Vec::new(), None),
+            }
+        } else {
+            self.input(grid.zero_point)
+        };
+        let inputs = vec![y, self.input(grid.scale), zero_point];
+        let output = Some(self.output.clone());
+        self.push("QuantizeLinear", inputs, output, Vec::new(), None);
     }
 }
 

@@ -196,7 +196,9 @@ pub(super) fn quantize(im: &mut Importer, ctx: &NodeCtx) -> Result<()> {
         x.id
     } else {
         let act = clamp(bounds.0, bounds.1);
-        im.emit(ctx, Op::Activation(act), &[x.id])?
+        let id = im.emit(ctx, Op::Activation(act), &[x.id])?;
+        im.range_clamps.insert(id);
+        id
     };
     let out = Act {
         id,
