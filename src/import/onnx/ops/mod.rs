@@ -18,7 +18,7 @@ use crate::error::Result;
 
 /// Imports one node: its outputs become known values (constants or activations).
 pub(super) fn import_node(im: &mut Importer, ctx: &NodeCtx) -> Result<()> {
-    let Some(parts) = qlinear::expand(ctx.node, ctx.opset).map_err(|e| ctx.fail(e))? else {
+    let Some(parts) = qlinear::expand(ctx.node).map_err(|e| ctx.fail(e))? else {
         return import_plain(im, ctx);
     };
     for part in &parts {

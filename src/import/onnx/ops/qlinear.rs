@@ -99,27 +99,14 @@ pub(super) struct Part {
     pub opset: Option<i64>,
 }
 
-/// `node` as QDQ nodes, or `None` when it is not a QOperator node. `opset` is the model's.
-pub(super) fn expand(node: &NodeProto, opset: i64) -> Result<Option<Vec<Part>>, String> {
+/// `node` as QDQ nodes, or `None` when it is not a QOperator node.
+pub(super) fn expand(node: &NodeProto) -> Result<Option<Vec<Part>>, String> {
     let Some(sig) = signature(node) else {
         return Ok(None);
     };
     check_inputs(node, &sig)?;
     let attrs = Attrs::of(node);
-    let float_opset = match sig.op {
-        // Its own `opset` attribute says which Softmax's axis rule applies.
-        "Softmax" => Some(
-            attrs
-                .int("opset")?
-                .ok_or("its `opset` attribute is missing")?,
-        ),
-        // Its `axes` is an attribute, as ReduceMean's was until opset 18.
-        "ReduceMean" => Some(opset.min(17)),
-        "AveragePool" | "GlobalAveragePool" if attrs.int_or("channels_last", 0)? != 0 => {
-            return Err("the channels-last layout (`channels_last` 1) is not supported".into())
-        }
-        _ => None,
-    };
+    let float_opset = float_opset(sig.op, &attrs)?;
     let mut r = Rewrite::new(node)?;
     let mut inputs = Vec::new();
     for (i, &operand) in sig.operands.iter().enumerate() {
@@ -149,6 +136,21 @@ pub(super) fn expand(node: &NodeProto, opset: i64) -> Result<Option<Vec<Part>>, 
         }
     }
     Ok(Some(r.parts))
+}
+
+/// The opset the float part follows when not the model's: QLinearSoftmax's `opset`
+/// attribute says which Softmax axis rule applies. Refuses the layouts not supported.
+fn float_opset(op: &str, attrs: &Attrs) -> Result<Option<i64>, String> {
+    match op {
+        "Softmax" => match attrs.int("opset")? {
+            Some(opset) => Ok(Some(opset)),
+            None => Err("its `opset` attribute is missing".into()),
+        },
+        "AveragePool" | "GlobalAveragePool" if attrs.int_or("channels_last", 0)? != 0 => {
+            Err("the channels-last layout (`channels_last` 1) is not supported".into())
+        }
+        _ => Ok(None),
+    }
 }
 
 /// Every input the node's operator requires, named in the node's own terms.
