@@ -324,7 +324,9 @@ impl Executor {
         })?;
         let count = result.shape.len() * self.batch;
         self.readback
-            .read(device, bytes, |stored| codec.decode(stored, count))
+            .read(device, self.ctx.health(), bytes, |stored| {
+                codec.decode(stored, count)
+            })
     }
 }
 

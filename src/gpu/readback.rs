@@ -1,8 +1,13 @@
 //! Copying results back to the host through one reusable mappable buffer.
 
-use std::sync::mpsc;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::time::Duration;
 
+use super::health::DeviceHealth;
 use crate::error::{Error, Result};
+
+/// How often a wait for the mapping polls again once the GPU work has finished.
+const POLL_AGAIN: Duration = Duration::from_millis(20);
 
 /// A MAP_READ buffer reused by every inference.
 #[derive(Debug)]
@@ -32,33 +37,45 @@ impl Readback {
     }
 
     /// Waits for submitted work, then returns `decode` of the first `bytes`, read straight
-    /// from the mapping.
+    /// from the mapping. A device lost meanwhile is [`Error::DeviceLost`]: the mapping's
+    /// callback may then never run.
     pub fn read<T>(
         &self,
         device: &wgpu::Device,
+        health: &DeviceHealth,
         bytes: u64,
         decode: impl FnOnce(&[u8]) -> T,
     ) -> Result<T> {
         let slice = self.buffer.slice(..bytes);
         let (sender, receiver) = mpsc::channel();
         slice.map_async(wgpu::MapMode::Read, move |result| {
-            // The receiver outlives the poll below; a failed send cannot happen.
+            // The receiver outlives the waits below; a failed send cannot happen.
             let _ = sender.send(result);
         });
         device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| Error::Gpu(format!("waiting for the GPU: {e}")))?;
-        receiver
-            .recv()
-            .map_err(|_| Error::Gpu("readback was never mapped".into()))?
-            .map_err(|e| Error::Gpu(format!("mapping the readback buffer: {e}")))?;
-        let values = {
-            let view = slice
-                .get_mapped_range()
-                .map_err(|e| Error::Gpu(format!("reading back results: {e}")))?;
-            decode(&view)
+        let mapped = loop {
+            match receiver.recv_timeout(POLL_AGAIN) {
+                Ok(mapped) => break mapped,
+                Err(RecvTimeoutError::Timeout) => {
+                    let _ = device.poll(wgpu::PollType::Poll);
+                    if let Some(reason) = health.lost() {
+                        return Err(Error::DeviceLost { reason });
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    return Err(Error::Gpu("readback was never mapped".into()))
+                }
+            }
         };
+        mapped.map_err(|e| Error::Gpu(format!("mapping the readback buffer: {e}")))?;
+        let values = slice
+            .get_mapped_range()
+            .map(|view| decode(&view))
+            .map_err(|e| Error::Gpu(format!("reading back results: {e}")));
+        // Unmapped on every path, so the next read can map it again.
         self.buffer.unmap();
-        Ok(values)
+        values
     }
 }

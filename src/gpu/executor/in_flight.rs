@@ -156,18 +156,7 @@ impl InFlight {
 
     /// Blocks until the output is back, polling the device in this thread.
     pub fn wait(self) -> Result<Vec<f32>> {
-        if let Err(e) = self.device.poll(self.poll_type()) {
-            self.shared.finish(Err(format!("waiting for the GPU: {e}")));
-        }
-        // Another thread's poll may have claimed the callback and runs it shortly; keep
-        // polling meanwhile, which also reports a device lost since (the callback of a
-        // lost device's mapping may never run).
-        while !self.shared.finished_within(POLL_AGAIN) {
-            let _ = self.device.poll(wgpu::PollType::Poll);
-            if let Some(reason) = self.health.lost() {
-                return Err(Error::DeviceLost { reason });
-            }
-        }
+        drive(&self.device, &self.health, self.poll_type(), &self.shared);
         let outcome = self.shared.lock().outcome.clone();
         self.read(outcome)
     }
@@ -182,15 +171,12 @@ impl InFlight {
     /// Starts the thread that drives the device until this submission has finished.
     fn start_poller(&mut self) -> Result<()> {
         let device = self.device.clone();
+        let health = self.health.clone();
         let poll_type = self.poll_type();
         let shared = Arc::clone(&self.shared);
         std::thread::Builder::new()
             .name("mobilenet-wgpu poll".into())
-            .spawn(move || {
-                if let Err(e) = device.poll(poll_type) {
-                    shared.finish(Err(format!("waiting for the GPU: {e}")));
-                }
-            })
+            .spawn(move || drive(&device, &health, poll_type, &shared))
             .map_err(|e| Error::Gpu(format!("cannot start the GPU polling thread: {e}")))?;
         self.poller_started = true;
         Ok(())
@@ -226,6 +212,22 @@ impl InFlight {
             .unmapped_after_read
             .store(true, Ordering::Release);
         Ok(values)
+    }
+}
+
+/// Polls `device` until `shared` has its outcome: first a wait for the submission, then
+/// (another thread's poll may have claimed the callback and run it shortly) polls every
+/// `POLL_AGAIN`, which also notice a device lost since: the callback of a lost device's
+/// mapping may never run, so that ends the wait with the loss as its outcome.
+fn drive(device: &wgpu::Device, health: &DeviceHealth, wait: wgpu::PollType, shared: &Shared) {
+    if let Err(e) = device.poll(wait) {
+        shared.finish(Err(format!("waiting for the GPU: {e}")));
+    }
+    while !shared.finished_within(POLL_AGAIN) {
+        let _ = device.poll(wgpu::PollType::Poll);
+        if let Some(reason) = health.lost() {
+            shared.finish(Err(format!("the GPU device was lost: {reason}")));
+        }
     }
 }
 

@@ -138,8 +138,10 @@ impl Uploads {
     /// A mapped buffer from the pool. Buffers come back in map callbacks, which run when
     /// the device is polled, in this thread or in another one waiting for its own
     /// inference: wait for the oldest submission still copying, then for the callback.
+    /// The time limit counts from the end of the last wait for a submission (that wait has
+    /// none), so a long batch on a slow adapter is not taken for a buffer that never returns.
     fn take(&self) -> Result<wgpu::Buffer> {
-        let deadline = Instant::now() + RETURN_TIMEOUT;
+        let mut deadline = Instant::now() + RETURN_TIMEOUT;
         loop {
             if let Some(buffer) = self.free.lock().pop() {
                 return Ok(buffer);
@@ -153,6 +155,7 @@ impl Uploads {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .pop_front();
+            let oldest_waited = oldest.is_some();
             let wait = wgpu::PollType::Wait {
                 submission_index: oldest,
                 timeout: None,
@@ -160,8 +163,14 @@ impl Uploads {
             self.device
                 .poll(wait)
                 .map_err(|e| Error::Gpu(format!("waiting for the GPU: {e}")))?;
-            let pool = self.free.lock();
+            let mut pool = self.free.lock();
+            if let Some(buffer) = pool.pop() {
+                return Ok(buffer);
+            }
             let now = Instant::now();
+            if oldest_waited {
+                deadline = now + RETURN_TIMEOUT;
+            }
             if now >= deadline {
                 return Err(Error::Gpu(
                     "no input staging buffer came back from the GPU (was the device lost?)".into(),

@@ -264,6 +264,8 @@ fn run(source: &str, entry: &str, words: &[u32], count: usize) -> Option<Vec<u32
     }
     readback.record_copy(&mut encoder, &results, bytes);
     ctx.queue.submit([encoder.finish()]);
-    let read = readback.read(device, bytes, |b| bytemuck::cast_slice(b).to_vec());
+    let read = readback.read(device, ctx.health(), bytes, |b| {
+        bytemuck::cast_slice(b).to_vec()
+    });
     Some(read.expect("results"))
 }
