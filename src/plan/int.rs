@@ -78,7 +78,7 @@ pub(super) fn build(graph: &Graph, batch: usize, family: KernelFamily) -> Result
         let (hard_swish, residual) = match step {
             IntStep::Conv { .. } => {
                 let hard_swish = fusion.hard_swish(&mut fused, output_type);
-                (hard_swish, fusion.residual(&mut fused))
+                (hard_swish, fusion.residual(&mut fused, output_type))
             }
             _ => (None, None),
         };
@@ -173,8 +173,13 @@ impl Fusion<'_> {
 
     /// Fuses the ADD that alone reads the end of `fused` (a convolution and what was fused
     /// after it), and the clamps after it, when the ADD's other operand is computed before
-    /// the convolution; returns it with that operand.
-    fn residual(&self, fused: &mut Vec<TensorId>) -> Option<(FusedAdd, TensorId)> {
+    /// the convolution; returns it with that operand. The store reads that operand and
+    /// saturates the sum as the convolution's type, so all three must share it.
+    fn residual(
+        &self,
+        fused: &mut Vec<TensorId>,
+        conv_type: IntType,
+    ) -> Option<(FusedAdd, TensorId)> {
         let (conv, last) = (fused[0], fused[fused.len() - 1]);
         let add_id = self.sole_reader(fused)?;
         let IntStep::Add(add) = self.steps[add_id.0] else {
@@ -186,16 +191,12 @@ impl Fusion<'_> {
         if other == last || storage(self.graph, other).0 >= conv.0 {
             return None;
         }
-        let range = self
-            .graph
-            .node(add_id)
-            .integer
-            .as_ref()?
-            .output
-            .dtype
-            .range();
+        let same_type = |id| dtype(self.graph, id).is_ok_and(|t| t == conv_type);
+        if !same_type(add_id) || !same_type(other) {
+            return None;
+        }
         fused.push(add_id);
-        let clamp = self.absorb_clamps(fused, range);
+        let clamp = self.absorb_clamps(fused, conv_type.range());
         let fused_add = FusedAdd {
             add,
             conv_first,
