@@ -17,9 +17,10 @@ tests/data/tflite_int_reference/<model>/<input>.npy. Inputs:
 Also, for the quantized seeds of the fuzz corpus (fuzz/corpus/tflite: a per-channel int8
 model with a float input and output, a uint8 one with FULLY_CONNECTED, a uint8 one with
 LOGISTIC and CONCATENATION on other grids, an int8 one with a grouped conv, a depth
-multiplier of 4 and a residual, an int8 one with HARD_SWISH after convolutions; and two
-built here, a uint8 and an int8 one whose 1x1 conv
-makes the largest sums 8-bit values can, kept beside their outputs), the outputs for
+multiplier of 4 and a residual, an int8 one with HARD_SWISH after convolutions; and, built
+here and kept beside their outputs, a uint8 and an int8 one whose 1x1 conv makes the largest
+sums 8-bit values can, and eight MEANs: uint8 and int8, keep_dims or not, onto the input's
+grid or another, the choices by which TFLite's reference MEAN picks its arithmetic), the outputs for
 random_0 and random_1 in tests/data/tflite_int_reference/corpus/<seed>/ (a float input
 takes (byte - 128) / 32 of the same bytes, exact in float32).
 
@@ -129,13 +130,40 @@ def wide_pointwise(dtype):
     return m.build([x], [y])
 
 
+def mean(dtype, keep_dims, same_grid):
+    """float in → QUANTIZE → MEAN over H and W (keep_dims or not; onto the input's own
+    grid or another) → DEQUANTIZE. TFLite's reference MEAN has several integer paths
+    chosen by these; each must stay byte-identical."""
+    m = TfliteModel(np.random.default_rng(4))  # no random constants
+    zp = 3 if dtype == np.uint8 else -7
+    grid = ([0.05], [zp], 0)
+    x = m.tensor([1, 5, 7, 24])
+    xq = m.tensor([1, 5, 7, 24], dtype, quant=grid)
+    m.op(B.QUANTIZE, [x], [xq])
+    pooled = [1, 1, 1, 24] if keep_dims else [1, 24]
+    yq = m.tensor(pooled, dtype, quant=grid if same_grid else ([0.031], [zp + 5], 0))
+    axes = m.tensor([2], np.int32, np.array([1, 2]))
+    m.op(B.MEAN, [xq, axes], [yq], ("Reducer", {"KeepDims": keep_dims}))
+    y = m.tensor(pooled)
+    m.op(B.DEQUANTIZE, [yq], [y])
+    return m.build([x], [y])
+
+
+def mean_seeds():
+    """MEAN's seeds by name: uint8/int8, keep_dims or not, the same grid or another."""
+    return {f"{np.dtype(t).name}_mean{'_keep_dims' * keep}{'_same_grid' * same}": (t, keep, same)
+            for t in (np.uint8, np.int8) for keep in (True, False) for same in (True, False)}
+
+
 def corpus_seeds():
     """The quantized fuzz seeds' reference outputs on the two random inputs."""
     paths = {seed: REPO / "fuzz/corpus/tflite" / f"{seed}.tflite" for seed in CORPUS_SEEDS}
-    for seed, dtype in WIDE_POINTWISE.items():
+    beside = {seed: wide_pointwise(dtype) for seed, dtype in WIDE_POINTWISE.items()}
+    beside.update({seed: mean(*args) for seed, args in mean_seeds().items()})
+    for seed, model in beside.items():
         paths[seed] = OUT / "corpus" / seed / f"{seed}.tflite"
         paths[seed].parent.mkdir(parents=True, exist_ok=True)
-        paths[seed].write_bytes(wide_pointwise(dtype))
+        paths[seed].write_bytes(model)
     for seed, path in paths.items():
         runner = interpreter(path, OpResolverType.BUILTIN_REF)
         details = runner.get_input_details()[0]

@@ -245,14 +245,20 @@ fn the_quantized_fuzz_seeds_match_tflite_in_int8() {
         "int8_word_paths",
         "int8_hard_swish",
     ];
-    // Kept beside their outputs: their float forms are ill-conditioned on purpose.
-    let beside = ["uint8_wide_pointwise", "int8_wide_pointwise"];
+    // Kept beside their outputs: the wide pointwise ones' float forms are ill-conditioned
+    // on purpose; the MEANs cover each integer path TFLite's reference MEAN may take.
+    let means = ["uint8", "int8"].into_iter().flat_map(|t| {
+        ["", "_keep_dims", "_same_grid", "_keep_dims_same_grid"]
+            .map(|variant| format!("{t}_mean{variant}"))
+    });
+    let wide = ["uint8_wide_pointwise", "int8_wide_pointwise"].map(String::from);
+    let beside: Vec<String> = wide.into_iter().chain(means).collect();
     let seeds = in_corpus
         .iter()
         .map(|seed| (*seed, corpus.join(format!("{seed}.tflite"))))
         .chain(beside.iter().map(|seed| {
             let path = reference_dir().join(format!("corpus/{seed}/{seed}.tflite"));
-            (*seed, path)
+            (seed.as_str(), path)
         }));
     for (seed, path) in seeds {
         let model = mobilenet_wgpu::import::load(&path).expect("a corpus seed");
