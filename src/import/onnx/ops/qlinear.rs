@@ -36,9 +36,10 @@ struct Grid {
 }
 
 impl Grid {
-    fn at(scale: usize) -> Option<Self> {
+    /// The scale at input `scale`, the zero point after it.
+    fn at(scale: usize) -> Self {
         let zero_point = scale + 1;
-        Some(Grid { scale, zero_point })
+        Grid { scale, zero_point }
     }
 }
 
@@ -56,14 +57,14 @@ fn signature(node: &NodeProto) -> Option<Signature> {
     let default_domain = node.domain.is_empty() || node.domain == "ai.onnx";
     let microsoft = node.domain == "com.microsoft";
     let pair = || vec![Operand::at(0), Operand::at(3)];
-    let grid = Grid::at;
+    let grid = |scale| Some(Grid::at(scale));
     let (op, operands, output, bias) = match node.op_type.as_str() {
         "QLinearConv" if default_domain => ("Conv", pair(), grid(6), Some(8)),
         "QLinearMatMul" if default_domain => ("MatMul", pair(), grid(6), None),
         "QLinearAdd" if microsoft => ("Add", pair(), grid(6), None),
         "QLinearMul" if microsoft => ("Mul", pair(), grid(6), None),
         "QGemm" if microsoft => {
-            let output = Grid::at(7).filter(|_| present(node, 7));
+            let output = present(node, 7).then(|| Grid::at(7));
             ("Gemm", pair(), output, Some(6))
         }
         "QLinearConcat" if microsoft => {
@@ -73,7 +74,6 @@ fn signature(node: &NodeProto) -> Option<Signature> {
         "QLinearSigmoid" if microsoft => ("Sigmoid", vec![Operand::at(0)], grid(3), None),
         "QLinearLeakyRelu" if microsoft => ("LeakyRelu", vec![Operand::at(0)], grid(3), None),
         "QLinearSoftmax" if microsoft => ("Softmax", vec![Operand::at(0)], grid(3), None),
-        "QLinearReduceMean" if microsoft => ("ReduceMean", vec![Operand::at(0)], grid(3), None),
         "QLinearAveragePool" if microsoft => ("AveragePool", vec![Operand::at(0)], grid(3), None),
         "QLinearGlobalAveragePool" if microsoft => {
             ("GlobalAveragePool", vec![Operand::at(0)], grid(3), None)
