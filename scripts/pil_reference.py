@@ -2,7 +2,7 @@
 """Writes PIL's "center-crop-bilinear" preprocessing of the sample images as .npy files.
 
 These arrays are the reference that tests/preprocess.rs compares `preprocess::center_crop_resize`
-against. The steps are the ones used to produce the expected TFLite predictions:
+(and `short_side_resize_crop`, torchvision's transform, below) against. The steps are the ones used to produce the expected TFLite predictions:
 `Image.open().convert('RGB')`, a centred square crop of side min(w, h) with
 left = (w - side) // 2, top = (h - side) // 2, then `resize((W, H), Image.BILINEAR)`.
 
@@ -40,6 +40,30 @@ def center_crop_bilinear(path: Path, width: int, height: int) -> np.ndarray:
     return np.asarray(img.resize((width, height), Image.BILINEAR), dtype=np.uint8)
 
 
+# torchvision's evaluation transform (short side to round(8/7 · crop), then a centre crop):
+# the sizes, and a synthetic 3×1500 image whose resized form is 256 × 128,000 pixels.
+TORCHVISION_SIZES = [(224, 224), (192, 128)]
+THIN = (3, 1500)
+
+
+def torchvision_resize_crop(img: Image.Image, width: int, height: int) -> np.ndarray:
+    """`Resize(s)` with PIL's BILINEAR (the long side `int(s · long / short)`), then
+    `CenterCrop` with offsets rounded half to even (Python's round)."""
+    w, h = img.size
+    s = round(max(width, height) * 8 / 7)
+    short, long = min(w, h), max(w, h)
+    new = (s, s * long // short) if w <= h else (s * long // short, s)
+    img = img.resize(new, Image.BILINEAR)
+    left, top = round((new[0] - width) / 2), round((new[1] - height) / 2)
+    return np.asarray(img.crop((left, top, left + width, top + height)), dtype=np.uint8)
+
+
+def thin_image() -> Image.Image:
+    """Pixel (x, y) channel c = (7x + 13y + 29c) mod 256; tests/preprocess.rs builds it too."""
+    x, y, c = np.meshgrid(np.arange(THIN[0]), np.arange(THIN[1]), np.arange(3), indexing="xy")
+    return Image.fromarray(((7 * x + 13 * y + 29 * c) % 256).astype(np.uint8), "RGB")
+
+
 def main() -> None:
     samples = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "samples"
     out = Path(sys.argv[2]) if len(sys.argv) > 2 else ROOT / "tests/data/pil_reference"
@@ -50,6 +74,15 @@ def main() -> None:
             target = out / f"{Path(name).stem}_{width}x{height}.npy"
             np.save(target, array)
             print(f"{target}: {array.shape} {array.dtype}")
+    for name in IMAGES:
+        img = Image.open(samples / name).convert("RGB")
+        for width, height in TORCHVISION_SIZES:
+            target = out / f"{Path(name).stem}_torchvision_{width}x{height}.npy"
+            np.save(target, torchvision_resize_crop(img, width, height))
+            print(f"{target}")
+    target = out / "thin_torchvision_64x64.npy"
+    np.save(target, torchvision_resize_crop(thin_image(), 64, 64))
+    print(f"{target}")
     shared = Path(sys.argv[3]) if len(sys.argv) > 3 else ROOT.parent / "shared"
     jpegs = sorted((shared / "images").glob("*.jpg")) + sorted(
         (ROOT / "fuzz/corpus/image").glob("*.jpg"))

@@ -25,6 +25,7 @@
 mod jpeg;
 
 use std::io::Cursor;
+use std::ops::Range;
 use std::path::Path;
 
 use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
@@ -135,26 +136,28 @@ pub fn short_side_resize_crop(img: &RgbImage, width: usize, height: usize) -> Ve
     } else {
         (long_target, short_target)
     };
-    let horizontal = resampling_taps(w, new_w);
-    let vertical = resampling_taps(h, new_h);
-    let rows_resized = resample_horizontal(img.as_raw(), w, h, &horizontal);
-    let resized = resample_vertical(&rows_resized, new_w, &vertical);
     let offset = |size: usize, crop: usize| {
         ((size as f64 - crop as f64) / 2.0)
             .round_ties_even()
             .max(0.0) as usize
     };
     let (left, top) = (offset(new_w, width), offset(new_h, height));
-    let mut out = Vec::with_capacity(width * height * 3);
-    for y in top..top + height {
-        let start = (y * new_w + left) * 3;
-        out.extend(
-            resized[start..start + width * 3]
-                .iter()
-                .map(|&v| f32::from(v)),
-        );
-    }
-    out
+    // Each output pixel depends only on its own taps, so resampling just the cropped window
+    // (and only the source rows it reads) gives PIL's bytes without the whole resized
+    // image, which a long thin photo would make gigabytes.
+    let horizontal = resampling_window(w, new_w, left..left + width);
+    let mut vertical = resampling_window(h, new_h, top..top + height);
+    let first_row = vertical.iter().map(|t| t.first).min().unwrap_or(0);
+    let end_row = vertical
+        .iter()
+        .map(|t| t.first + t.weights.len())
+        .max()
+        .unwrap_or(0);
+    vertical.iter_mut().for_each(|t| t.first -= first_row);
+    let rows = &img.as_raw()[first_row * w * 3..end_row * w * 3];
+    let rows_resized = resample_horizontal(rows, w, end_row - first_row, &horizontal);
+    let cropped = resample_vertical(&rows_resized, width, &vertical);
+    cropped.into_iter().map(f32::from).collect()
 }
 
 /// The centred square crop as tightly packed RGB bytes, with its side length. The offsets
@@ -189,10 +192,15 @@ pub(crate) struct Taps {
 /// `normalize_coeffs_8bpc`: one [`Taps`] per output position. The GPU preprocessing uploads
 /// these same weights, so both paths resample identically.
 pub(crate) fn resampling_taps(in_size: usize, out_size: usize) -> Vec<Taps> {
+    resampling_window(in_size, out_size, 0..out_size)
+}
+
+/// [`resampling_taps`] of the output positions in `window` only.
+fn resampling_window(in_size: usize, out_size: usize, window: Range<usize>) -> Vec<Taps> {
     let scale = in_size as f64 / out_size as f64;
     let filter_scale = scale.max(1.0);
     let support = filter_scale;
-    (0..out_size)
+    window
         .map(|out| {
             let center = (out as f64 + 0.5) * scale;
             // `as usize` truncates toward zero and saturates negatives at 0, like Pillow's

@@ -1,5 +1,6 @@
 //! Preprocessing against PIL: decoding of every colour type, error reporting, and the
-//! centre-crop + bilinear resize compared with arrays written by `scripts/pil_reference.py`.
+//! centre-crop + bilinear resize and torchvision's short-side resize + crop compared with
+//! arrays written by `scripts/pil_reference.py`.
 
 mod common;
 
@@ -7,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use image::{DynamicImage, GrayImage, ImageFormat, Luma, Rgb, RgbImage, Rgba, RgbaImage};
 use mobilenet_wgpu::model::Normalization;
-use mobilenet_wgpu::preprocess::{center_crop_resize, decode_image, load_image, preprocess};
+use mobilenet_wgpu::preprocess::{
+    center_crop_resize, decode_image, load_image, preprocess, short_side_resize_crop,
+};
 use mobilenet_wgpu::Error;
 
 fn repo_path(relative: &str) -> PathBuf {
@@ -53,6 +56,46 @@ fn center_crop_resize_matches_pil_bilinear() {
                 "{image} {width}x{height}: (index, ours, PIL) {mismatches:?}"
             );
         }
+    }
+}
+
+/// Our values against PIL's bytes: the first few mismatches as (index, ours, PIL).
+fn mismatches(ours: &[f32], expected: &[u8]) -> Vec<(usize, f32, u8)> {
+    assert_eq!(ours.len(), expected.len());
+    ours.iter()
+        .zip(expected)
+        .enumerate()
+        .filter(|(_, (a, b))| **a != f32::from(**b))
+        .map(|(i, (a, b))| (i, *a, *b))
+        .take(5)
+        .collect()
+}
+
+/// torchvision's transform (the short side to round(8/7 · crop), then a centre crop) on the
+/// samples, and on a 3×1500 image whose resized form would be 256 × 128,000 pixels: only
+/// the cropped window is resampled, to the same bytes.
+#[test]
+fn short_side_resize_crop_matches_pil() {
+    let thin = RgbImage::from_fn(3, 1500, |x, y| {
+        Rgb([0, 1, 2].map(|c| ((7 * x + 13 * y + 29 * c) % 256) as u8))
+    });
+    let samples = ["chelsea", "coffee"].map(|image| {
+        let path = repo_path(&format!("samples/{image}.png"));
+        (image, load_image(&path).expect("sample decodes"))
+    });
+    let sizes = [(224, 224), (192, 128)];
+    let cases = samples
+        .iter()
+        .flat_map(|(image, img)| {
+            sizes.map(|(w, h)| (format!("{image}_torchvision_{w}x{h}"), img, w, h))
+        })
+        .chain([("thin_torchvision_64x64".to_string(), &thin, 64, 64)]);
+    for (name, img, width, height) in cases {
+        let (shape, expected) = read_reference(&name);
+        assert_eq!(shape, vec![height as u64, width as u64, 3]);
+        let ours = short_side_resize_crop(img, width, height);
+        let wrong = mismatches(&ours, &expected);
+        assert!(wrong.is_empty(), "{name}: (index, ours, PIL) {wrong:?}");
     }
 }
 
