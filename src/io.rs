@@ -5,6 +5,8 @@
 
 pub mod npy;
 
+use std::path::Path;
+
 use crate::model::{DType, Layout, Model, TensorSpec};
 use crate::{Error, Result};
 
@@ -36,6 +38,19 @@ impl Values {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+/// Writes `bytes` to `path` whole or not at all: into a temporary file beside it, renamed
+/// over `path` once complete, so a full disk or an interrupted run never leaves a
+/// truncated file where a good one was.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let partial = path.with_file_name(format!(".{name}.{}.partial", std::process::id()));
+    let written = std::fs::write(&partial, bytes).and_then(|()| std::fs::rename(&partial, path));
+    written.map_err(|e| {
+        std::fs::remove_file(&partial).ok();
+        Error::io(path, e)
+    })
 }
 
 /// The graph input for `values` of shape `shape` given as the file declares its input:
@@ -166,6 +181,25 @@ mod tests {
         model.input.layout = Layout::Nchw;
         model.input.dims = vec![4, 2, 3];
         model
+    }
+
+    #[test]
+    fn a_file_is_written_whole_or_left_as_it_was() {
+        let dir = std::env::temp_dir().join(format!("write-file-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("out.npy");
+        std::fs::write(&path, b"old").unwrap();
+        write_file(&path, b"new contents").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"new contents");
+        // A destination that cannot be replaced (a folder) is an error naming it, and
+        // leaves no temporary file behind.
+        let folder = dir.join("folder.npy");
+        std::fs::create_dir_all(&folder).unwrap();
+        let error = write_file(&folder, b"x").unwrap_err().to_string();
+        assert!(error.contains("folder.npy"), "{error}");
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().collect();
+        assert_eq!(left.len(), 2, "{left:?}");
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

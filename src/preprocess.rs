@@ -42,8 +42,27 @@ pub(crate) const PRECISION_BITS: u32 = 22;
 /// decompression bomb) is refused at once.
 pub const MAX_IMAGE_PIXELS: u64 = 89_478_485;
 
-/// Reads and decodes a JPEG, PNG or BMP file into 8-bit RGB.
+/// The largest image file read: a 16-bit RGBA PNG of [`MAX_IMAGE_PIXELS`] pixels stored
+/// without compression fits, with room to spare.
+pub const MAX_IMAGE_FILE_BYTES: u64 = 1 << 30;
+
+/// Reads and decodes a JPEG, PNG or BMP file into 8-bit RGB. Only regular files are read:
+/// a FIFO would block and a device such as `/dev/zero` never end.
 pub fn load_image(path: &Path) -> Result<RgbImage> {
+    let refuse = |reason: String| Error::Image {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    if !meta.is_file() {
+        return Err(refuse("not a regular file".into()));
+    }
+    if meta.len() > MAX_IMAGE_FILE_BYTES {
+        return Err(refuse(format!(
+            "{} bytes, more than any image of at most {MAX_IMAGE_PIXELS} pixels needs",
+            meta.len()
+        )));
+    }
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     decode_image(&bytes, &path.to_string_lossy())
 }
@@ -113,13 +132,26 @@ pub fn preprocess(img: &RgbImage, width: usize, height: usize, norm: &Normalizat
 }
 
 /// One image as `model`'s graph input, with the model's resize geometry and normalisation.
-pub fn preprocess_for(model: &Model, img: &RgbImage) -> Vec<f32> {
+pub fn preprocess_for(model: &Model, img: &RgbImage) -> Result<Vec<f32>> {
+    check_rgb_input(model)?;
     let shape = model.graph.input_shape();
     let pixels = match model.resize {
         Resize::CenterSquare => center_crop_resize(img, shape.w, shape.h),
         Resize::ShortSideThenCrop => short_side_resize_crop(img, shape.w, shape.h),
     };
-    to_input(&pixels, &model.normalization)
+    Ok(to_input(&pixels, &model.normalization))
+}
+
+/// Photos give three values per pixel: a model whose input takes another number cannot be
+/// fed them (each image would spill into the next one's input).
+pub fn check_rgb_input(model: &Model) -> Result<()> {
+    match model.graph.input_shape().c {
+        3 => Ok(()),
+        c => Err(Error::InvalidArgument(format!(
+            "{} takes {c} values per pixel, not RGB photos; use `run` with an array",
+            model.name
+        ))),
+    }
 }
 
 /// torchvision's evaluation transform with PIL images: `Resize(s)` (the short side to

@@ -3,10 +3,10 @@
 
 use rand::{Rng, SeedableRng};
 
-use crate::gpu::{Executor, GpuContext};
+use crate::gpu::{max_storage_binding, Executor, GpuContext};
 use crate::graph::{Graph, TensorId};
 use crate::plan::{KernelChoice, KernelFamily, Plan};
-use crate::{Precision, Result};
+use crate::{Error, Precision, Result};
 
 /// Relative tolerance: max |gpu − cpu| over a layer, divided by the layer's max |cpu|.
 pub const TOLERANCE: f32 = 1e-4;
@@ -56,6 +56,25 @@ pub struct VerifyReport {
     pub buffers: usize,
     pub peak_activation_bytes: usize,
     pub layers: Vec<LayerDiff>,
+}
+
+/// [`random_input`] for a batch that `ctx` can take: refused before anything is allocated
+/// when the batch's input alone is more than one storage buffer of the device holds.
+pub fn random_input_for(
+    ctx: &GpuContext,
+    graph: &Graph,
+    batch: usize,
+    seed: u64,
+) -> Result<Vec<f32>> {
+    let values = graph.input_shape().len();
+    let max = max_storage_binding(&ctx.device.limits());
+    let bytes = values.checked_mul(batch).and_then(|v| v.checked_mul(4));
+    match bytes {
+        Some(bytes) if bytes as u64 <= max => Ok(random_input(graph, batch, seed)),
+        _ => Err(Error::DeviceLimit(format!(
+            "{batch} inputs of {values} values are more than one GPU buffer holds ({max} bytes)"
+        ))),
+    }
 }
 
 /// A deterministic input in [-1, 1] for `graph` at `batch`.

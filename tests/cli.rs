@@ -122,10 +122,20 @@ fn run_writes_logits_for_any_batch() {
 
 #[test]
 fn bad_input_gives_a_clear_error_and_a_failure_exit() {
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
         (
             &["classify", "--arch", "v2", "no-such-photo.png"],
             "no-such-photo.png",
+        ),
+        (
+            // Eight values per pixel: RGB photos would spill into each other's inputs.
+            &[
+                "classify",
+                "--model",
+                "fuzz/corpus/tflite/regression-mixed-type-residual",
+                "samples/chelsea.png",
+            ],
+            "takes 8 values per pixel",
         ),
         (
             &["classify", "--arch", "v2", "README.md"],
@@ -155,6 +165,56 @@ fn bad_input_gives_a_clear_error_and_a_failure_exit() {
         );
         assert!(!stderr(&output).contains("panicked"), "{args:?} panicked");
     }
+}
+
+/// A batch whose input alone no GPU buffer holds is refused before its random input is
+/// made (a million V2 inputs would be 600 GB of host memory).
+#[test]
+fn verify_and_profile_refuse_a_batch_no_buffer_holds() {
+    if common::runtime().is_none() {
+        return;
+    }
+    for command in ["verify", "profile"] {
+        let output = cli(&[command, "--arch", "v2", "--batch", "1000000"]);
+        assert_eq!(output.status.code(), Some(1), "{command}");
+        let message = stderr(&output);
+        assert!(
+            message.contains("more than one GPU buffer holds"),
+            "{message}"
+        );
+    }
+}
+
+/// A FIFO and a link to `/dev/zero` with image names are failures of their own: the run
+/// neither blocks on the first nor reads the second forever.
+#[cfg(unix)]
+#[test]
+fn classify_refuses_files_that_are_not_regular() {
+    if common::runtime().is_none() {
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("classify-special-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("folder");
+    let made = Command::new("mkfifo").arg(dir.join("fifo.png")).status();
+    if !made.is_ok_and(|s| s.success()) {
+        return;
+    }
+    std::os::unix::fs::symlink("/dev/zero", dir.join("zero.jpg")).expect("link");
+    let output = cli(&[
+        "classify",
+        "--arch",
+        "v3-small",
+        "--resolution",
+        "96",
+        "--jsonl",
+    ]
+    .into_iter()
+    .chain([dir.to_str().expect("a UTF-8 temp path")])
+    .collect::<Vec<_>>());
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(output.status.code(), Some(1));
+    let lines = String::from_utf8_lossy(&output.stdout).to_string();
+    assert_eq!(lines.matches("not a regular file").count(), 2, "{lines}");
 }
 
 fn write_npy(path: &Path, shape: &[u64], values: &[f32]) {

@@ -13,7 +13,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use mobilenet_wgpu::labels::{top_k, Class};
 use mobilenet_wgpu::model::Preset;
 use mobilenet_wgpu::runtime::Session;
-use mobilenet_wgpu::{hub, Error, Result};
+use mobilenet_wgpu::{hub, preprocess, Error, Result};
 
 use super::{open_runtime, print_json, ModelArgs};
 use inputs::Prepared;
@@ -83,6 +83,7 @@ pub fn execute(args: &ClassifyArgs, backend: Option<&str>) -> Result<ExitCode> {
         .preprocess
         .unwrap_or_else(|| Preset::default_for(&model.input));
     (model.normalization, model.resize) = preset.settings(&model.input);
+    preprocess::check_rgb_input(&model)?;
     if model.graph.final_softmax().is_none() {
         return Err(Error::InvalidArgument(format!(
             "{} does not end in a softmax classifier; use `run` to get its raw output",

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::Args;
 use mobilenet_wgpu::gpu::{profile, Profile, ProfileOptions, StepProfile, TimestampSource, Timing};
 use mobilenet_wgpu::plan::Plan;
-use mobilenet_wgpu::verify::random_input;
+use mobilenet_wgpu::verify::random_input_for;
 use mobilenet_wgpu::Precision;
 use mobilenet_wgpu::{hub, Error, Result};
 
@@ -93,7 +93,7 @@ pub fn execute(args: &ProfileArgs, backend: Option<&str>) -> Result<ExitCode> {
     let ctx = open_gpu(backend)?;
     let family = args.model.kernels.resolve(ctx.adapter_info.device_type);
     let plan = Plan::build_for(&model.graph, args.batch, args.model.precision, family)?;
-    let input = random_input(&model.graph, args.batch, args.model.seed);
+    let input = random_input_for(&ctx, &model.graph, args.batch, args.model.seed)?;
     let timing = if args.wall_clock {
         Timing::WallClock
     } else {
@@ -140,7 +140,7 @@ pub fn execute(args: &ProfileArgs, backend: Option<&str>) -> Result<ExitCode> {
 fn write_trace(profile: &Profile, path: &Path) -> Result<()> {
     let text = serde_json::to_string(&profile.chrome_trace())
         .map_err(|e| Error::io(path, std::io::Error::other(e)))?;
-    std::fs::write(path, text).map_err(|e| Error::io(path, e))
+    mobilenet_wgpu::io::write_file(path, text.as_bytes())
 }
 
 fn report<'a>(profile: &'a Profile, model: &'a str, reference: Option<Reference>) -> Report<'a> {

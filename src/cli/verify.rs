@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use mobilenet_wgpu::verify::{random_input, verify_graph, VerifyReport};
+use mobilenet_wgpu::verify::{random_input_for, verify_graph, VerifyReport};
 use mobilenet_wgpu::Result;
 
 use super::{open_gpu, print_json, ModelArgs};
@@ -23,7 +23,7 @@ pub struct VerifyArgs {
 pub fn execute(args: &VerifyArgs, backend: Option<&str>) -> Result<ExitCode> {
     let model = args.model.load(None)?;
     let ctx = open_gpu(backend)?;
-    let input = random_input(&model.graph, args.batch, args.model.seed);
+    let input = random_input_for(&ctx, &model.graph, args.batch, args.model.seed)?;
     let precision = args.model.precision;
     let kernels = args.model.kernels;
     let report = verify_graph(&ctx, &model.graph, args.batch, &input, precision, kernels)?;

@@ -97,10 +97,12 @@ fn checked_shape(
     }
 }
 
-/// Writes `values` as a C-ordered array of `shape`.
+/// Writes `values` as a C-ordered array of `shape`, whole or not at all (see
+/// [`super::write_file`]).
 pub fn write(path: &Path, shape: &[usize], values: &Values) -> Result<()> {
-    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-    encode(std::io::BufWriter::new(file), shape, values).map_err(|e| Error::io(path, e))
+    let mut bytes = Vec::new();
+    encode(&mut bytes, shape, values).map_err(|e| Error::io(path, e))?;
+    super::write_file(path, &bytes)
 }
 
 /// [`write`](fn@write) into any writer.

@@ -127,8 +127,9 @@ impl Session {
         }
         let input: Vec<f32> = images
             .iter()
-            .flat_map(|image| preprocess::preprocess_for(&self.model, &image.to_rgb8()))
-            .collect();
+            .map(|image| preprocess::preprocess_for(&self.model, &image.to_rgb8()))
+            .collect::<Result<Vec<_>>>()?
+            .concat();
         let output = self.run(&input)?;
         Ok((0..images.len())
             .filter_map(|i| output.image(i))

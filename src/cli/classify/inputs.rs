@@ -127,7 +127,8 @@ pub fn failed(paths: &[PathBuf], reason: &str) -> Vec<Prepared> {
 
 fn prepare_one(model: &Model, path: &Path) -> Prepared {
     let start = Instant::now();
-    let input = preprocess::load_image(path).map(|image| preprocess::preprocess_for(model, &image));
+    let input =
+        preprocess::load_image(path).and_then(|image| preprocess::preprocess_for(model, &image));
     Prepared {
         path: path.to_path_buf(),
         input,
