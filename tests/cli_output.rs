@@ -58,3 +58,22 @@ fn usage_errors_exit_with_2_and_bad_input_with_1() {
     let help = command(&["--help"]).output().expect("runs");
     assert_eq!(help.status.code(), Some(0));
 }
+
+/// `info --json` counts each tensor's bytes at the plan's storage precision, as the slots
+/// are sized: V2's first convolution writes 112×112×32 values, two bytes each in f16.
+#[test]
+fn info_counts_tensor_bytes_at_the_storage_precision() {
+    for (precision, bytes) in [("f32", 4), ("f16", 2)] {
+        let output = command(&["info", "--arch", "v2", "--json", "--precision", precision])
+            .output()
+            .expect("the binary runs");
+        assert!(output.status.success(), "{precision}");
+        let info: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+        let written = &info["steps"][0]["output"]["bytes"];
+        assert_eq!(
+            written.as_u64(),
+            Some(112 * 112 * 32 * bytes),
+            "{precision}"
+        );
+    }
+}

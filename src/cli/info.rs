@@ -121,7 +121,7 @@ pub fn execute(args: &InfoArgs) -> Result<ExitCode> {
         steps: plan
             .steps
             .iter()
-            .map(|step| step_info(graph, step, plan.batch))
+            .map(|step| step_info(graph, step, &plan))
             .collect(),
     };
     if args.json {
@@ -147,13 +147,16 @@ fn describe(spec: &TensorSpec) -> String {
     )
 }
 
-fn step_info<'a>(graph: &'a Graph, step: &'a Step, batch: usize) -> StepInfo<'a> {
+fn step_info<'a>(graph: &'a Graph, step: &'a Step, plan: &Plan) -> StepInfo<'a> {
+    // At the plan's storage precision; the planner checked the product when it sized the
+    // slots, so saturating only guards against a slot-less view.
+    let value_bytes = plan.batch.saturating_mul(plan.precision.bytes());
     let place = |t: &TensorRef| Placement {
         tensor: t.tensor.0,
         name: &graph.node(t.tensor).name,
         slot: t.slot,
         shape: t.shape.to_string(),
-        bytes: t.shape.len() * batch * std::mem::size_of::<f32>(),
+        bytes: t.shape.len().saturating_mul(value_bytes),
     };
     StepInfo {
         name: &step.name,

@@ -116,11 +116,14 @@ impl GpuContext {
     }
 }
 
-/// The most bytes one storage buffer may bind on a device with `limits`.
+/// The most bytes one storage buffer may bind on a device with `limits`, and at most
+/// 2^31 − 1 (as Vulkan and DX12 bind): the kernels index elements with 32-bit integers,
+/// some signed, which a larger binding (Metal allows one) would overflow.
 pub(crate) fn max_storage_binding(limits: &wgpu::Limits) -> u64 {
     limits
         .max_storage_buffer_binding_size
         .min(limits.max_buffer_size)
+        .min(i32::MAX as u64)
 }
 
 /// Asks for everything the adapter offers: its own limits (large models need more than
