@@ -5,8 +5,12 @@
 //! [`Error::DeviceLost`] once the flag is up. Waits that depend on the GPU check it too.
 
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use crate::error::Error;
+
+/// How long a wait for a map callback trusts other threads' polls before polling again.
+const POLL_AGAIN: Duration = Duration::from_millis(20);
 
 /// Whether a device has been lost, and why. Cheap to clone; all clones see the same device.
 #[derive(Clone, Debug, Default)]
@@ -50,6 +54,26 @@ impl DeviceHealth {
 
     fn state(&self) -> MutexGuard<'_, State> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits for what `ready` gives (each try may block for the duration it is handed),
+    /// polling `device` between tries: another thread's poll may have claimed the callback
+    /// that `ready` waits for and run it shortly, and a lost device's mapping callback may
+    /// never run, so a loss ends the wait with its reason.
+    pub(crate) fn wait_for<T>(
+        &self,
+        device: &wgpu::Device,
+        mut ready: impl FnMut(Duration) -> Option<T>,
+    ) -> Result<T, String> {
+        loop {
+            if let Some(value) = ready(POLL_AGAIN) {
+                return Ok(value);
+            }
+            let _ = device.poll(wgpu::PollType::Poll);
+            if let Some(reason) = self.lost() {
+                return Err(reason);
+            }
+        }
     }
 
     /// Why the device was lost, or `None` while it works.

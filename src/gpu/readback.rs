@@ -1,13 +1,9 @@
 //! Copying results back to the host through one reusable mappable buffer.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::time::Duration;
 
 use super::health::DeviceHealth;
 use crate::error::{Error, Result};
-
-/// How often a wait for the mapping polls again once the GPU work has finished.
-const POLL_AGAIN: Duration = Duration::from_millis(20);
 
 /// A MAP_READ buffer reused by every inference.
 #[derive(Debug)]
@@ -55,20 +51,15 @@ impl Readback {
         device
             .poll(wgpu::PollType::wait_indefinitely())
             .map_err(|e| Error::Gpu(format!("waiting for the GPU: {e}")))?;
-        let mapped = loop {
-            match receiver.recv_timeout(POLL_AGAIN) {
-                Ok(mapped) => break mapped,
-                Err(RecvTimeoutError::Timeout) => {
-                    let _ = device.poll(wgpu::PollType::Poll);
-                    if let Some(reason) = health.lost() {
-                        return Err(Error::DeviceLost { reason });
-                    }
-                }
+        let mapped = health
+            .wait_for(device, |wait| match receiver.recv_timeout(wait) {
+                Ok(mapped) => Some(Ok(mapped)),
+                Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => {
-                    return Err(Error::Gpu("readback was never mapped".into()))
+                    Some(Err(Error::Gpu("readback was never mapped".into())))
                 }
-            }
-        };
+            })
+            .map_err(|reason| Error::DeviceLost { reason })??;
         mapped.map_err(|e| Error::Gpu(format!("mapping the readback buffer: {e}")))?;
         let values = slice
             .get_mapped_range()

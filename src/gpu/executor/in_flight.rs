@@ -17,9 +17,6 @@ use crate::gpu::codec::Codec;
 use crate::gpu::health::DeviceHealth;
 use crate::{Error, Result};
 
-/// How long a blocking wait trusts another thread's poll before polling again itself.
-const POLL_AGAIN: Duration = Duration::from_millis(20);
-
 /// An inference queued by [`Executor::queue`](super::Executor::queue): [`wait`](Self::wait)
 /// for its output, or `.await` it. Dropping it unread abandons the output (nothing leaks).
 #[derive(Debug)]
@@ -215,19 +212,15 @@ impl InFlight {
     }
 }
 
-/// Polls `device` until `shared` has its outcome: first a wait for the submission, then
-/// (another thread's poll may have claimed the callback and run it shortly) polls every
-/// `POLL_AGAIN`, which also notice a device lost since: the callback of a lost device's
-/// mapping may never run, so that ends the wait with the loss as its outcome.
+/// Polls `device` until `shared` has its outcome: a wait for the submission, then
+/// [`DeviceHealth::wait_for`] the callback; a device lost meanwhile is the outcome.
 fn drive(device: &wgpu::Device, health: &DeviceHealth, wait: wgpu::PollType, shared: &Shared) {
     if let Err(e) = device.poll(wait) {
         shared.finish(Err(format!("waiting for the GPU: {e}")));
     }
-    while !shared.finished_within(POLL_AGAIN) {
-        let _ = device.poll(wgpu::PollType::Poll);
-        if let Some(reason) = health.lost() {
-            shared.finish(Err(format!("the GPU device was lost: {reason}")));
-        }
+    let finished = |wait| shared.finished_within(wait).then_some(());
+    if let Err(reason) = health.wait_for(device, finished) {
+        shared.finish(Err(format!("the GPU device was lost: {reason}")));
     }
 }
 
