@@ -234,40 +234,40 @@ fn model_error(result: Result<Model, Error>) -> String {
     }
 }
 
+/// Why loading test file `name` fails.
+fn refusal(name: &str) -> String {
+    model_error(Model::load(&data(name).display().to_string()))
+}
+
 #[test]
 fn an_unsupported_operator_is_named_with_its_node_and_opset() {
-    let reason = model_error(Model::load(
-        &data("unsupported_op.onnx").display().to_string(),
-    ));
+    let reason = refusal("unsupported_op.onnx");
     assert!(reason.contains("(Elu, opset 13)"), "{reason}");
     assert!(reason.contains("unsupported operator"), "{reason}");
 }
 
 #[test]
 fn a_users_clip_is_not_looked_through_as_a_range_clamp() {
-    let reason = model_error(Model::load(
-        &data("clip_before_gate.onnx").display().to_string(),
-    ));
+    let reason = refusal("clip_before_gate.onnx");
     assert!(reason.contains("(Mul, opset 13)"), "{reason}");
     assert!(reason.contains("x * HardSigmoid(x)"), "{reason}");
 }
 
 #[test]
 fn a_refused_qoperator_node_is_named_with_its_part() {
-    let reason = |file: &str| model_error(Model::load(&data(file).display().to_string()));
-    let leaky = reason("qlinearleakyrelu_refused.onnx");
+    let leaky = refusal("qlinearleakyrelu_refused.onnx");
     assert!(
         leaky.contains("(LeakyRelu in QLinearLeakyRelu, opset 13)"),
         "{leaky}"
     );
     assert!(leaky.contains("unsupported operator"), "{leaky}");
-    let pool = reason("qlinearglobalaveragepool_refused.onnx");
+    let pool = refusal("qlinearglobalaveragepool_refused.onnx");
     assert!(
         pool.contains("(QLinearGlobalAveragePool, opset 13)"),
         "{pool}"
     );
     assert!(pool.contains("`channels_last` 1"), "{pool}");
-    let add = reason("qlinearadd_refused.onnx");
+    let add = refusal("qlinearadd_refused.onnx");
     assert!(
         add.contains("(QLinearAdd, opset 13): input #6 is missing"),
         "{add}"
@@ -276,9 +276,7 @@ fn a_refused_qoperator_node_is_named_with_its_part() {
 
 #[test]
 fn disagreeing_shapes_are_an_error() {
-    let reason = model_error(Model::load(
-        &data("shapes_disagree.onnx").display().to_string(),
-    ));
+    let reason = refusal("shapes_disagree.onnx");
     assert!(
         reason.contains("Conv") && reason.contains("group"),
         "{reason}"
@@ -287,9 +285,7 @@ fn disagreeing_shapes_are_an_error() {
 
 #[test]
 fn a_missing_external_data_file_is_named() {
-    let reason = model_error(Model::load(
-        &data("missing_external.onnx").display().to_string(),
-    ));
+    let reason = refusal("missing_external.onnx");
     assert!(reason.contains("missing_external.onnx.data"), "{reason}");
 }
 

@@ -99,6 +99,17 @@ fn short_side_resize_crop_matches_pil() {
     }
 }
 
+/// A 1×2,000,000 photo under torchvision's transform: resized whole it would be 256 × 512
+/// million pixels (393 GB, which aborted the process before 2026-12-07); only the crop is
+/// resampled, to the photo's flat colour.
+#[test]
+fn a_long_thin_photo_is_not_resized_whole() {
+    let img = RgbImage::from_pixel(1, 2_000_000, Rgb([10, 200, 90]));
+    let ours = short_side_resize_crop(&img, 224, 224);
+    assert_eq!(ours.len(), 224 * 224 * 3);
+    assert!(ours.chunks(3).all(|p| p == [10.0, 200.0, 90.0]));
+}
+
 #[test]
 fn upscaling_small_images_stays_in_range_and_keeps_flat_colour() {
     let img = RgbImage::from_pixel(10, 6, Rgb([200, 100, 3]));
